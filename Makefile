@@ -1,0 +1,56 @@
+# Patchwarden — the two commands of the README quick start are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Debian tools the tests drive for real (installed only when one is missing).
+DEB_PACKAGES := dpkg-dev apt-utils lz4 xz-utils rpm
+DEB_TOOLS    := dpkg-deb dpkg-scanpackages apt-ftparchive lz4 xz rpm
+PYTEST_ARGS  ?= -n auto
+
+.PHONY: run test venv dev-deps debian-deps lint typecheck unit bench clean
+
+$(BIN)/patchwarden: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+venv: $(BIN)/patchwarden
+
+## make run: the main job on the embedded default — scan this host against the default baseline.
+run: venv
+	$(BIN)/patchwarden scan
+
+$(VENV)/.dev-installed: pyproject.toml $(BIN)/patchwarden
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+dev-deps: $(VENV)/.dev-installed
+
+debian-deps:
+	@missing=""; for t in $(DEB_TOOLS); do command -v $$t >/dev/null 2>&1 || missing=yes; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian test tools: $(DEB_PACKAGES)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $(DEB_PACKAGES); \
+	fi
+
+lint: dev-deps
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+## make test: dev dependencies, Debian tools, lint, types, and the whole suite.
+test: dev-deps debian-deps lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: dev-deps
+	$(BIN)/pytest tests/unit -q
+
+bench: venv
+	$(BIN)/python bench/scan_vs_apt.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
