@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 
-class PatchState(str, Enum):
+class PatchState(StrEnum):
     """Per-patch compliance states, exactly the SSM ``PatchComplianceDataState`` enum."""
 
     INSTALLED = "INSTALLED"
@@ -40,7 +40,7 @@ _NON_COMPLIANT_STATES = frozenset(
 )
 
 
-class ComplianceLevel(str, Enum):
+class ComplianceLevel(StrEnum):
     """SSM ComplianceLevel / compliance severity, ordered by :attr:`rank`."""
 
     CRITICAL = "CRITICAL"
@@ -66,14 +66,14 @@ _LEVEL_RANK = {
 }
 
 
-class Compliance(str, Enum):
+class Compliance(StrEnum):
     """Node-level rollup."""
 
     COMPLIANT = "COMPLIANT"
     NON_COMPLIANT = "NON_COMPLIANT"
 
 
-class Operation(str, Enum):
+class Operation(StrEnum):
     """RunPatchBaseline operations."""
 
     SCAN = "Scan"

@@ -1,0 +1,5 @@
+"""``python -m patchwarden``."""
+
+from patchwarden.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The edges: OS package managers, storage, process runner.  Each sits behind a port."""

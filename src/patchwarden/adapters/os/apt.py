@@ -1,0 +1,426 @@
+"""The apt/dpkg adapter: inventory and candidate updates of a Debian-family root.
+
+Works on ``/`` or on any root directory (like ``dpkg --root``): the dpkg status database,
+apt's downloaded lists and its preferences are read from the root; apt-get runs with an
+``APT_CONFIG`` that points every directory into the root (:mod:`.apt_exec`).
+
+Collecting is pure reading (no apt process): parse the status file, the paragraphs of the
+lists that name installed packages, and apply apt's pin policy (:mod:`.apt_policy`).  The
+result is cached on disk, keyed by the size and mtime of every input file, so a second scan
+with unchanged indices costs a stat per file.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import pickle
+import socket
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from patchwarden.adapters.os import apt_exec
+from patchwarden.adapters.os.apt_lists import ListFile, find_package_lists, is_security_origin
+from patchwarden.adapters.os.apt_phasing import kept_back
+from patchwarden.adapters.os.apt_policy import (
+    IndexFile,
+    Pin,
+    VersionChoice,
+    candidate,
+    file_priority,
+    parse_preferences,
+)
+from patchwarden.adapters.os.aptconf import get, get_bool, read_apt_conf
+from patchwarden.adapters.os.debchangelog import changelog_text, newest_entry_date
+from patchwarden.adapters.os.debindex import iter_paragraphs, read_index
+from patchwarden.adapters.os.osrelease import read_os_info
+from patchwarden.adapters.runner import LocalRunner
+from patchwarden.core.model import InstalledPackage, Inventory, OsInfo, Package
+from patchwarden.core.versions import COMPARATORS
+from patchwarden.errors import AdapterError, EnvironmentProblem
+from patchwarden.ports import InstallOutcome, InstallPlan, Runner
+
+_CACHE_FORMAT = 1
+_deb_compare = COMPARATORS["deb"]
+
+
+class AptPackageManager:
+    """:class:`patchwarden.ports.PackageManager` for apt/dpkg roots."""
+
+    scheme = "deb"
+
+    def __init__(
+        self,
+        root: str = "/",
+        *,
+        runner: Runner | None = None,
+        cache_dir: str | None = None,
+        os_info: OsInfo | None = None,
+        lock_timeout: int = 300,
+    ) -> None:
+        self.root = str(Path(root).resolve()) if root != "/" else "/"
+        self._base = Path(self.root)
+        self._runner = runner or LocalRunner()
+        self._cache_dir = Path(cache_dir) if cache_dir else None
+        self._os_info = os_info
+        self._lock_timeout = lock_timeout
+        self._native_arch: str | None = None
+
+    # -- collecting -------------------------------------------------------------------------
+
+    @property
+    def status_path(self) -> Path:
+        """The dpkg status database of the root."""
+        return self._base / "var/lib/dpkg/status"
+
+    @property
+    def lists_dir(self) -> Path:
+        """Where apt keeps the downloaded package lists of the root."""
+        return self._base / "var/lib/apt/lists"
+
+    def collect(self) -> Inventory:
+        """Installed packages and apt's candidate updates (see module docstring)."""
+        if not self.status_path.is_file():
+            raise EnvironmentProblem(f"no dpkg database at {self.status_path}")
+        lists = find_package_lists(self.lists_dir)
+        key = self._cache_key(lists)
+        cached = self._load_cache(key)
+        if cached is None:
+            cached = self._collect(lists)
+            self._store_cache(key, cached)
+        return replace(cached, last_boot=self._last_boot())
+
+    def _collect(self, lists: list[ListFile]) -> Inventory:
+        os_info = self._os_info or read_os_info(self.root)
+        status = read_index(self.status_path)
+        raw_installed = list(iter_paragraphs(status))
+        native = self._native(raw_installed)
+        conf = read_apt_conf(self._base)
+        pins = self._preferences()
+        general = [p for p in pins if not p.packages]
+        specific = [p for p in pins if p.packages]
+        files = [lf.index for lf in lists]
+        default_release = get(conf, "APT::Default-Release")
+        file_prios = [file_priority(f, general, default_release) for f in files]
+
+        installed: dict[tuple[str, str], dict[str, str]] = {}
+        states: dict[tuple[str, str], str] = {}
+        for fields in raw_installed:
+            name, version = fields.get("Package", ""), fields.get("Version", "")
+            state = (fields.get("Status", "").split() or ["", "", "not-installed"])[-1]
+            if not name or state == "not-installed":
+                continue
+            arch = fields.get("Architecture", native)
+            installed[(name, arch)] = fields
+            states[(name, arch)] = state if version else "config-files"
+
+        names = {name for name, _ in installed}
+        choices = self._choices(lists, names, native)
+        machine_id = self._machine_id(conf)
+        inst_pkgs: list[InstalledPackage] = []
+        updates: list[Package] = []
+        for (name, arch), fields in sorted(installed.items()):
+            version = fields.get("Version", "")
+            slot = _slot(arch, native)
+            by_version = choices.get((name, slot), {})
+            present = by_version.get(version)
+            facts = _package(fields, present, files, name, arch)
+            inst_pkgs.append(InstalledPackage(facts, states[(name, arch)]))
+            if states[(name, arch)] != "installed" or not by_version:
+                continue
+            cand = self._candidate(
+                name, version, by_version, file_prios, specific, files, machine_id
+            )
+            if cand is not None and _deb_compare(cand.version, version) > 0:
+                updates.append(_package(cand.fields, cand, files, name, arch))
+
+        reboot, reboot_pkgs = self._reboot_required()
+        return Inventory(
+            os=os_info,
+            hostname=self._hostname(),
+            root=self.root,
+            scheme=self.scheme,
+            installed=tuple(inst_pkgs),
+            updates=tuple(updates),
+            reboot_required=reboot,
+            reboot_packages=reboot_pkgs,
+        )
+
+    def _choices(
+        self, lists: list[ListFile], names: set[str], native: str
+    ) -> dict[tuple[str, str], dict[str, VersionChoice]]:
+        found: dict[tuple[str, str], dict[str, VersionChoice]] = {}
+        for i, lf in enumerate(lists):
+            if lf.index.arch and lf.index.arch not in (native, "all") and not self._foreign(lf):
+                continue
+            try:
+                data = read_index(lf.path)
+            except AdapterError as exc:
+                raise EnvironmentProblem(f"unreadable apt index: {exc}") from exc
+            for fields in iter_paragraphs(data, names):
+                slot = _slot(fields.get("Architecture", native), native)
+                by_version = found.setdefault((fields["Package"], slot), {})
+                version = fields.get("Version", "")
+                choice = by_version.get(version)
+                if choice is None:
+                    choice = by_version[version] = VersionChoice(version, fields=fields)
+                choice.files.append(i)
+        return found
+
+    def _foreign(self, lf: ListFile) -> bool:
+        arch_file = self._base / "var/lib/dpkg/arch"
+        try:
+            return lf.index.arch in arch_file.read_text().split()
+        except OSError:
+            return False
+
+    def _candidate(
+        self,
+        name: str,
+        installed_version: str,
+        by_version: dict[str, VersionChoice],
+        file_prios: list[int],
+        pins: list[Pin],
+        files: list[IndexFile],
+        machine_id: str,
+    ) -> VersionChoice | None:
+        if installed_version not in by_version:
+            by_version = {**by_version, installed_version: VersionChoice(installed_version)}
+        for choice in by_version.values():
+            choice.installed = choice.version == installed_version
+            pct = choice.fields.get("Phased-Update-Percentage", "")
+            if pct.isdigit() and not choice.installed:
+                src, src_ver = _source(choice.fields, name, choice.version)
+                choice.phased_out = kept_back(src, src_ver, machine_id, int(pct))
+        ordered = sorted(by_version.values(), key=_version_key, reverse=True)
+        return candidate(name, ordered, file_prios, pins, files)
+
+    def _machine_id(self, conf: dict[str, str]) -> str:
+        """apt's phasing identity; empty (phasing off) when apt would not phase either."""
+        if get_bool(conf, "APT::Get::Always-Include-Phased-Updates") or get_bool(
+            conf, "Update-Manager::Always-Include-Phased-Updates"
+        ):
+            return ""
+        if get_bool(conf, "APT::Get::Never-Include-Phased-Updates") or get_bool(
+            conf, "Update-Manager::Never-Include-Phased-Updates"
+        ):
+            return "never"  # every draw of a phased update is then kept back
+        try:
+            return (self._base / "etc/machine-id").read_text().strip()
+        except OSError:
+            return ""
+
+    def _preferences(self) -> list[Pin]:
+        paths = [self._base / "etc/apt/preferences"]
+        parts = self._base / "etc/apt/preferences.d"
+        if parts.is_dir():
+            paths += sorted(
+                p for p in parts.iterdir() if p.is_file() and (p.suffix in ("", ".pref"))
+            )
+        pins: list[Pin] = []
+        for path in paths:
+            try:
+                pins += parse_preferences(path.read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                continue
+        return pins
+
+    def _native(self, raw_installed: list[dict[str, str]]) -> str:
+        if self._native_arch:
+            return self._native_arch
+        for fields in raw_installed:
+            if fields.get("Package") == "dpkg" and fields.get("Architecture"):
+                self._native_arch = fields["Architecture"]
+                return self._native_arch
+        result = self._runner.run(["dpkg", "--print-architecture"], check=True)
+        self._native_arch = result.stdout.strip()
+        return self._native_arch
+
+    def _reboot_required(self) -> tuple[bool, tuple[str, ...]]:
+        for run_dir in ("run", "var/run"):
+            flag = self._base / run_dir / "reboot-required"
+            if flag.exists():
+                try:
+                    pkgs = (self._base / run_dir / "reboot-required.pkgs").read_text().split()
+                except OSError:
+                    pkgs = []
+                return True, tuple(dict.fromkeys(pkgs))
+        return False, ()
+
+    def _hostname(self) -> str:
+        if self.root == "/":
+            return socket.gethostname()
+        try:
+            return (self._base / "etc/hostname").read_text().strip() or Path(self.root).name
+        except OSError:
+            return Path(self.root).name
+
+    def _last_boot(self) -> datetime | None:
+        if self.root != "/":
+            return None
+        try:
+            for line in Path("/proc/stat").read_text().splitlines():
+                if line.startswith("btime "):
+                    return datetime.fromtimestamp(int(line.split()[1]), UTC)
+        except (OSError, ValueError):
+            pass
+        return None
+
+    # -- cache ------------------------------------------------------------------------------
+
+    def _cache_key(self, lists: list[ListFile]) -> str:
+        paths = [
+            self.status_path,
+            self._base / "etc/os-release",
+            self._base / "etc/apt/preferences",
+            self._base / "etc/apt/apt.conf",
+            self._base / "etc/machine-id",
+            self._base / "var/lib/dpkg/arch",
+            self._base / "run/reboot-required",
+            self._base / "var/run/reboot-required",
+            *(lf.path for lf in lists),
+        ]
+        for d in ("etc/apt/preferences.d", "etc/apt/apt.conf.d"):
+            folder = self._base / d
+            if folder.is_dir():
+                paths += sorted(folder.iterdir())
+        parts = [f"{_CACHE_FORMAT}", self.root]
+        for p in paths:
+            try:
+                st = p.stat()
+                parts.append(f"{p}:{st.st_size}:{st.st_mtime_ns}")
+            except OSError:
+                parts.append(f"{p}:-")
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    def _cache_file(self) -> Path | None:
+        if self._cache_dir is None:
+            return None
+        digest = hashlib.sha256(self.root.encode()).hexdigest()[:16]
+        return self._cache_dir / f"apt-inventory-{digest}.pickle"
+
+    def _load_cache(self, key: str) -> Inventory | None:
+        path = self._cache_file()
+        if path is None:
+            return None
+        try:
+            with path.open("rb") as fh:
+                stored_key, inventory = pickle.load(fh)
+        except (OSError, pickle.PickleError, EOFError, ValueError, TypeError, AttributeError):
+            return None
+        return inventory if stored_key == key and isinstance(inventory, Inventory) else None
+
+    def _store_cache(self, key: str, inventory: Inventory) -> None:
+        path = self._cache_file()
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump((key, replace(inventory, last_boot=None)), fh, protocol=5)
+            tmp.replace(path)
+        except OSError:
+            pass  # a cache that cannot be written only costs speed
+
+    def changelog_date(self, pkg: Package) -> tuple[bool, datetime | None]:
+        """(whether its .deb is in apt's cache, date of its newest changelog entry)."""
+        for arch in dict.fromkeys((pkg.arch, "all")):
+            deb = cached_deb(self._base, replace(pkg, arch=arch))
+            if deb.is_file():
+                text = changelog_text(self._runner, deb, pkg.name)
+                return True, (newest_entry_date(text) if text else None)
+        return False, None
+
+    # -- acting -----------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """``apt-get update`` for the root."""
+        apt_exec.update(self._runner, self.root, self._native_or_host())
+
+    def plan(self, packages: Sequence[Package]) -> InstallPlan:
+        """Simulate installing exactly these versions (``apt-get -s install``)."""
+        return apt_exec.plan(self._runner, self.root, self._native_or_host(), packages)
+
+    def install(self, packages: Sequence[Package]) -> list[InstallOutcome]:
+        """Install exactly these versions, then check each one in the dpkg database."""
+        error = apt_exec.install(
+            self._runner, self.root, self._native_or_host(), packages, self._lock_timeout
+        )
+        after = {
+            (f.get("Package", ""), f.get("Architecture", "")): f
+            for f in iter_paragraphs(read_index(self.status_path))
+        }
+        outcomes: list[InstallOutcome] = []
+        for pkg in packages:
+            got = after.get((pkg.name, pkg.arch), {})
+            ok = got.get("Version") == pkg.version and got.get("Status", "").endswith(" installed")
+            detail = "" if ok else (error or f"still at {got.get('Version', '-')} after apt-get")
+            outcomes.append(InstallOutcome(pkg.name, pkg.arch, pkg.version, ok, detail))
+        return outcomes
+
+    def _native_or_host(self) -> str:
+        if self._native_arch is None:
+            self._native(list(iter_paragraphs(read_index(self.status_path), {"dpkg"})))
+        assert self._native_arch is not None
+        return self._native_arch
+
+
+def _slot(arch: str, native: str) -> str:
+    """apt files ``Architecture: all`` versions under the native architecture's package."""
+    return native if arch == "all" else arch
+
+
+def _source(fields: dict[str, str], name: str, version: str) -> tuple[str, str]:
+    raw = fields.get("Source", "")
+    if not raw:
+        return name, version
+    src, _, rest = raw.partition(" ")
+    src_version = rest.strip().strip("()") if rest else version
+    return src, src_version or version
+
+
+_cmp_key = functools.cmp_to_key(_deb_compare)
+
+
+def _version_key(choice: VersionChoice) -> Any:
+    return _cmp_key(choice.version)
+
+
+def _package(
+    fields: dict[str, str],
+    choice: VersionChoice | None,
+    files: list[IndexFile],
+    name: str,
+    arch: str,
+) -> Package:
+    """Facts of one version: its own control fields plus the origins of the files carrying it."""
+    meta = choice.fields if choice and choice.fields else fields
+    version = (choice.version if choice else "") or fields.get("Version", "")
+    origins = tuple(dict.fromkeys(files[i].origin for i in choice.files)) if choice else ()
+    archives = [o.archive or o.codename for o in origins if o.archive or o.codename]
+    src, src_version = _source(meta, name, version)
+    security = any(is_security_origin(o) for o in origins)
+    section = meta.get("Section", "")
+    return Package(
+        name=name,
+        arch=arch,
+        version=version,
+        source_name=src,
+        source_version=src_version,
+        repository=",".join(dict.fromkeys(archives)),
+        origins=origins,
+        classification="Security" if security else "",
+        priority=meta.get("Priority", ""),
+        section=section.rsplit("/", 1)[-1],
+        update_notice=security,
+    )
+
+
+def cached_deb(root: Path, pkg: Package) -> Path:
+    """Where apt keeps a downloaded .deb of this version (``:`` is stored as ``%3a``)."""
+    version = pkg.version.replace(":", "%3a")
+    return root / "var/cache/apt/archives" / f"{pkg.name}_{version}_{pkg.arch}.deb"

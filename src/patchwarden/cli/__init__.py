@@ -1,0 +1,1 @@
+"""Thin shells: parse input, call a use case, render output."""

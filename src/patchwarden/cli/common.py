@@ -1,0 +1,88 @@
+"""What the CLI commands share: error handling, baseline files, clock, state."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
+
+from patchwarden.errors import InputError, PatchwardenError
+
+if TYPE_CHECKING:
+    from patchwarden.core.baseline import PatchBaseline
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fail(message: str, code: int) -> None:
+    """Print one line on stderr and exit with ``code``."""
+    print(f"patchwarden: error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Translate the error tree into exit codes: one line, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except PatchwardenError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except BrokenPipeError:
+            raise SystemExit(0) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return wrapper
+
+
+def now() -> datetime:
+    """The wall clock (UTC); ``PATCHWARDEN_NOW`` (ISO 8601) pins it for demos and tests."""
+    pinned = os.environ.get("PATCHWARDEN_NOW")
+    if pinned:
+        try:
+            value = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InputError(f"PATCHWARDEN_NOW: not an ISO 8601 time: {pinned!r}") from exc
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+def load_baseline(path: Path) -> PatchBaseline:
+    """A PatchBaseline from a Patchwarden document or raw ``aws ssm get-patch-baseline`` JSON."""
+    from patchwarden.documents import baseline_from_aws_json, load_documents
+    from patchwarden.documents.baseline import BaselineDocument
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read baseline file ({exc.strerror})") from exc
+    if _looks_like_aws_json(text):
+        return baseline_from_aws_json(text)
+    docs = [d for d in load_documents(path) if isinstance(d, BaselineDocument)]
+    if len(docs) != 1:
+        raise InputError(f"{path}: expected exactly one PatchBaseline document, found {len(docs)}")
+    return docs[0].baseline
+
+
+def _looks_like_aws_json(text: str) -> bool:
+    stripped = text.lstrip()
+    if not stripped.startswith("{"):
+        return False
+    try:
+        raw = json.loads(stripped)
+    except ValueError:
+        return False
+    return (
+        isinstance(raw, dict)
+        and "apiVersion" not in raw
+        and ("BaselineId" in raw or "ApprovalRules" in raw or "OperatingSystem" in raw)
+    )

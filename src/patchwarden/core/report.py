@@ -1,0 +1,35 @@
+"""The result of a scan or install on one node: what the renderers and the fleet consume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from patchwarden.core.model import ComplianceSummary, Operation, OsInfo, PatchItem
+
+REPORT_SCHEMA_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    """Who was scanned."""
+
+    hostname: str
+    root: str
+    os: OsInfo
+
+
+@dataclass(frozen=True)
+class Report:
+    """A compliance report: one node, one baseline, one operation."""
+
+    node: NodeFacts
+    baseline: str
+    operation: Operation
+    generated_at: datetime
+    items: tuple[PatchItem, ...]
+    summary: ComplianceSummary
+    reboot_required: bool = False
+    rebooted: bool = False
+    warnings: tuple[str, ...] = field(default=())
+    snapshot_id: str = ""

@@ -1,0 +1,90 @@
+"""Documents at the edge: YAML/JSON files with the envelope ``apiVersion: patchwarden/v1``,
+``kind``, ``metadata`` and ``spec`` (AWS field names inside ``spec``).
+
+:data:`KINDS` is the explicit registry of the kinds this version understands; each entry
+turns a document's metadata and spec into a core value.  Every malformed document raises
+one :class:`~patchwarden.errors.InputError` line naming the file and field path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from patchwarden.documents.baseline import (
+    BaselineDocument,
+    from_aws_json,
+    load_baseline_document,
+    to_document,
+)
+from patchwarden.documents.envelope import LoadedDocument, Metadata, check_envelope, parse_text
+from patchwarden.errors import InputError
+
+KINDS: dict[str, Callable[[Metadata, object, str], LoadedDocument]] = {
+    "PatchBaseline": load_baseline_document,
+}
+"""kind → loader of a document from its (metadata, spec, source)."""
+
+baseline_from_aws_json = from_aws_json
+"""Alias of :func:`from_aws_json`."""
+
+SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def parse_documents(text: str, source: str = "<string>") -> list[LoadedDocument]:
+    """Every document in ``text`` (one, or several separated by ``---``)."""
+    raws = parse_text(text, source, json_only=source.endswith(".json"))
+    documents = []
+    for index, raw in enumerate(raws, start=1):
+        where = source if len(raws) == 1 else f"{source}#{index}"
+        try:
+            kind, metadata, spec = check_envelope(raw, tuple(KINDS))
+            document = KINDS[kind](metadata, spec, where)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+        documents.append(document)
+    return documents
+
+
+def load_documents(path: Path) -> list[LoadedDocument]:
+    """The documents of a file, or of every ``.yaml``/``.yml``/``.json`` file directly in a
+    directory (in name order).  A (kind, name) given twice is an error."""
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in SUFFIXES and p.is_file())
+        if not files:
+            raise InputError(f"{path}: no .yaml, .yml or .json files in this directory")
+    elif path.exists():
+        files = [path]
+    else:
+        raise InputError(f"{path}: no such file or directory")
+    documents: list[LoadedDocument] = []
+    seen: dict[tuple[str, str], str] = {}
+    for file in files:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{file}: cannot read: {exc}") from None
+        for document in parse_documents(text, str(file)):
+            key = (document.kind, document.name)
+            if key in seen:
+                raise InputError(
+                    f"{document.source}: {document.kind} {document.name!r} "
+                    f"is already defined in {seen[key]}"
+                )
+            seen[key] = document.source
+            documents.append(document)
+    if not documents:
+        raise InputError(f"{path}: contains no documents")
+    return documents
+
+
+__all__ = [
+    "KINDS",
+    "BaselineDocument",
+    "LoadedDocument",
+    "baseline_from_aws_json",
+    "from_aws_json",
+    "load_documents",
+    "parse_documents",
+    "to_document",
+]

@@ -1,0 +1,1 @@
+"""Use cases shared by every shell: collect → evaluate → act → report."""

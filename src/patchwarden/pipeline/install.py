@@ -1,0 +1,170 @@
+"""Install: put the approved missing patches on a root, then report, then maybe reboot.
+
+RunPatchBaseline Install semantics (reference §4): only approved, applicable, missing
+patches are installed, at exactly the versions the baseline approved; rejected packages are
+never pulled in under ``BLOCK`` (the patch that needs one is FAILED instead); the final
+report has FAILED where Scan would say MISSING; with ``RebootIfNeeded`` the node reboots when
+anything was installed or a pending reboot was found, with ``NoReboot`` new patches stay
+INSTALLED_PENDING_REBOOT until the next boot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from patchwarden.core.baseline import PatchBaseline, RejectedPatchesAction, approve
+from patchwarden.core.compliance import evaluate
+from patchwarden.core.model import Inventory, Operation, Package, PatchState
+from patchwarden.core.report import NodeFacts, Report
+from patchwarden.errors import AdapterError, InputError
+from patchwarden.pipeline.scan import baseline_for, collect, pending_reboot_keys
+from patchwarden.ports import InstallPlan, PackageManager, StateStore
+
+
+class RebootOption(StrEnum):
+    """AWS-RunPatchBaseline RebootOption."""
+
+    REBOOT_IF_NEEDED = "RebootIfNeeded"
+    NO_REBOOT = "NoReboot"
+
+    @classmethod
+    def parse(cls, value: str) -> RebootOption:
+        """Parse the AWS spelling; :class:`InputError` otherwise."""
+        for member in cls:
+            if member.value.lower() == value.lower():
+                return member
+        raise InputError(f"RebootOption: expected RebootIfNeeded or NoReboot, got {value!r}")
+
+
+RebootAction = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class InstallDecision:
+    """What an Install would do before doing it (the ``--dry-run`` answer)."""
+
+    install: tuple[Package, ...]
+    blocked: dict[tuple[str, str], str]
+    plan: InstallPlan
+
+
+def approved_missing(inventory: Inventory, baseline: PatchBaseline, now: datetime) -> list[Package]:
+    """The update versions a Scan reports MISSING: what an Install must put on the node."""
+    result = evaluate(inventory, baseline, now, operation=Operation.SCAN)
+    wanted = {
+        (i.name, i.arch, i.available_version) for i in result.items if i.state is PatchState.MISSING
+    }
+    return [u for u in inventory.updates if (u.name, u.arch, u.version) in wanted]
+
+
+def decide(
+    pm: PackageManager, inventory: Inventory, baseline: PatchBaseline, now: datetime
+) -> InstallDecision:
+    """Plan the install; under BLOCK, drop every patch whose transaction needs a rejected one."""
+    wanted = approved_missing(inventory, baseline, now)
+    blocked: dict[tuple[str, str], str] = {}
+    if not wanted:
+        return InstallDecision((), blocked, InstallPlan((), ()))
+    plan = pm.plan(wanted)
+    if baseline.rejected_patches_action is RejectedPatchesAction.BLOCK:
+        by_key = {u.key: u for u in inventory.updates}
+        if _rejected_in(plan, baseline, inventory, by_key, now):
+            for pkg in wanted:
+                single = pm.plan([pkg])
+                hit = _rejected_in(single, baseline, inventory, by_key, now)
+                if hit:
+                    blocked[pkg.key] = f"needs rejected package {hit[0]} (BLOCK)"
+            wanted = [p for p in wanted if p.key not in blocked]
+            plan = pm.plan(wanted) if wanted else InstallPlan((), ())
+    return InstallDecision(tuple(wanted), blocked, plan)
+
+
+def _rejected_in(
+    plan: InstallPlan,
+    baseline: PatchBaseline,
+    inventory: Inventory,
+    by_key: dict[tuple[str, str], Package],
+    now: datetime,
+) -> list[str]:
+    hits = []
+    for name, arch, version in plan.touched:
+        pkg = by_key.get((name, arch)) or Package(name=name, arch=arch, version=version)
+        if approve(
+            baseline, replace(pkg, version=version), inventory.os.product, now, inventory.scheme
+        ).rejected:
+            hits.append(f"{name}={version}")
+    return hits
+
+
+def install(
+    pm: PackageManager,
+    baseline: PatchBaseline | None,
+    now: datetime,
+    *,
+    state: StateStore | None = None,
+    reboot_option: RebootOption = RebootOption.REBOOT_IF_NEEDED,
+    reboot: RebootAction | None = None,
+    refresh: bool = False,
+    snapshot_id: str = "",
+) -> Report:
+    """RunPatchBaseline Install on one root; returns the post-install report."""
+    if refresh:
+        pm.refresh()
+    before = collect(pm, now, state)
+    chosen = baseline_for(before, baseline)
+    decision = decide(pm, before, chosen, now)
+    failed: dict[tuple[str, str], str] = dict(decision.blocked)
+    installed: list[tuple[str, str, str]] = []
+    if decision.install:
+        try:
+            outcomes = pm.install(decision.install)
+        except AdapterError as exc:
+            outcomes = []
+            failed.update({p.key: str(exc) for p in decision.install})
+        for o in outcomes:
+            if o.ok:
+                installed.append((o.name, o.arch, o.version))
+            else:
+                failed[(o.name, o.arch)] = o.detail or "install failed"
+    if state is not None and installed:
+        state.record_installs(before.root, installed, now, reboot_pending=True)
+    after = collect(pm, now, state)
+    pending = pending_reboot_keys(after, state)
+    do_reboot = reboot_option is RebootOption.REBOOT_IF_NEEDED and bool(installed or pending)
+    if do_reboot:
+        pending = frozenset()
+    result = evaluate(
+        after, chosen, now, operation=Operation.INSTALL, pending_reboot=pending, failed=failed
+    )
+    report = Report(
+        node=NodeFacts(after.hostname, after.root, after.os),
+        baseline=chosen.name,
+        operation=Operation.INSTALL,
+        generated_at=now,
+        items=result.items,
+        summary=result.summary,
+        reboot_required=after.reboot_required,
+        rebooted=do_reboot,
+        snapshot_id=snapshot_id,
+    )
+    if do_reboot:
+        if reboot is not None:
+            reboot()
+        if state is not None and after.root != "/":
+            state.record_boot(after.root, now)
+    return report
+
+
+def dry_run(
+    pm: PackageManager,
+    baseline: PatchBaseline | None,
+    now: datetime,
+    *,
+    state: StateStore | None = None,
+) -> InstallDecision:
+    """What :func:`install` would do, changing nothing but first-seen records."""
+    inventory = collect(pm, now, state)
+    return decide(pm, inventory, baseline_for(inventory, baseline), now)
