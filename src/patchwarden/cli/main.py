@@ -1,133 +1,141 @@
-"""``patchwarden`` — the command line.  Heavy imports happen inside the commands."""
+"""``patchwarden`` — the command line.
+
+argparse (stdlib) keeps start-up cheap: ``patchwarden scan`` must answer in a fraction of
+the time ``apt list --upgradable`` takes, so every command imports what it needs inside its
+handler.  Usage errors exit 2 (argparse's own convention, and DESIGN.md §4).
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
-from enum import StrEnum
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
-
-import typer
 
 from patchwarden import __version__
 from patchwarden.cli.common import handle_errors
 
-app = typer.Typer(
-    name="patchwarden",
-    help="Patch management and vulnerability compliance for Linux fleets (AWS SSM semantics).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-baseline_app = typer.Typer(
-    help="Patch baselines: import AWS JSON, show defaults.", no_args_is_help=True
-)
-app.add_typer(baseline_app, name="baseline")
+FORMATS = ("table", "json")
+REBOOT_OPTIONS = ("RebootIfNeeded", "NoReboot")
+
+Handler = Callable[[argparse.Namespace], int]
 
 
-class Format(StrEnum):
-    """Report formats."""
-
-    table = "table"
-    json = "json"
-
-
-RootOpt = Annotated[
-    str, typer.Option("--root", help="Root directory to work on (like dpkg --root).")
-]
-BaselineOpt = Annotated[
-    Path | None,
-    typer.Option("--baseline", help="PatchBaseline document or raw AWS get-patch-baseline JSON."),
-]
-RefreshOpt = Annotated[
-    bool, typer.Option("--refresh", help="Update the package indices first (apt-get update).")
-]
-
-
-@app.command()
-@handle_errors
-def scan(
-    root: RootOpt = "/",
-    baseline: BaselineOpt = None,
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
-    fail_on_noncompliant: Annotated[
-        bool, typer.Option("--fail-on-noncompliant", help="Exit 1 when the node is NON_COMPLIANT.")
-    ] = False,
-    refresh: RefreshOpt = False,
-    show_all: Annotated[
-        bool, typer.Option("--all", help="Table: list compliant packages too.")
-    ] = False,
-) -> None:
-    """Scan a host (or root) against a patch baseline and report compliance."""
+def _scan(args: argparse.Namespace) -> int:
     from patchwarden.cli.run import run_scan
 
-    code = run_scan(root, baseline, format.value, fail_on_noncompliant, refresh, show_all)
-    raise typer.Exit(code)
+    return run_scan(
+        args.root, args.baseline, args.format, args.fail_on_noncompliant, args.refresh, args.all
+    )
 
 
-class RebootChoice(StrEnum):
-    """RebootOption values as typed on the command line."""
-
-    RebootIfNeeded = "RebootIfNeeded"
-    NoReboot = "NoReboot"
-
-
-@app.command()
-@handle_errors
-def install(
-    root: RootOpt = "/",
-    baseline: BaselineOpt = None,
-    reboot_option: Annotated[
-        RebootChoice,
-        typer.Option("--reboot-option", help="Reboot after installing (AWS RebootOption)."),
-    ] = RebootChoice.RebootIfNeeded,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print what would be installed; change nothing.")
-    ] = False,
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
-    refresh: RefreshOpt = False,
-) -> None:
-    """Install the approved missing patches (RunPatchBaseline Install)."""
+def _install(args: argparse.Namespace) -> int:
     from patchwarden.cli.run import run_install
 
-    code = run_install(root, baseline, reboot_option.value, dry_run, format.value, refresh)
-    raise typer.Exit(code)
+    return run_install(
+        args.root, args.baseline, args.reboot_option, args.dry_run, args.format, args.refresh
+    )
 
 
-@baseline_app.command("import")
-@handle_errors
-def baseline_import(
-    file: Annotated[Path, typer.Argument(help="JSON printed by `aws ssm get-patch-baseline`.")],
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the document here.")
-    ] = None,
-) -> None:
-    """Convert raw AWS patch-baseline JSON into a Patchwarden PatchBaseline document."""
+def _baseline_import(args: argparse.Namespace) -> int:
     from patchwarden.cli.run import run_baseline_import
 
-    run_baseline_import(file, output)
+    run_baseline_import(args.file, args.output)
+    return 0
 
 
-@baseline_app.command("default")
-@handle_errors
-def baseline_default(
-    operating_system: Annotated[str, typer.Argument(help="SSM OperatingSystem, e.g. DEBIAN.")],
-) -> None:
-    """Print the predefined default baseline of an operating system as a document."""
+def _baseline_default(args: argparse.Namespace) -> int:
     from patchwarden.cli.run import run_baseline_default
 
-    run_baseline_default(operating_system)
+    run_baseline_default(args.operating_system)
+    return 0
 
 
-@app.command()
-def version() -> None:
-    """Print the version."""
+def _version(_: argparse.Namespace) -> int:
     print(__version__)
+    return 0
 
 
-def main() -> None:
+def _common_node_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", default="/", metavar="DIR", help="root directory (like dpkg --root)")
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="PatchBaseline document or raw `aws ssm get-patch-baseline` JSON",
+    )
+    p.add_argument("--format", "-f", choices=FORMATS, default="table", help="output format")
+    p.add_argument(
+        "--refresh", action="store_true", help="update the package indices first (apt-get update)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree."""
+    parser = argparse.ArgumentParser(
+        prog="patchwarden",
+        description="Patch management and vulnerability compliance for Linux fleets "
+        "(AWS SSM semantics).",
+    )
+    parser.add_argument("--version", action="version", version=f"patchwarden {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    scan = sub.add_parser("scan", help="scan a host or root against a patch baseline")
+    _common_node_options(scan)
+    scan.add_argument(
+        "--fail-on-noncompliant", action="store_true", help="exit 1 when NON_COMPLIANT"
+    )
+    scan.add_argument("--all", action="store_true", help="table: list compliant packages too")
+    scan.set_defaults(handler=_scan)
+
+    install = sub.add_parser("install", help="install the approved missing patches")
+    _common_node_options(install)
+    install.add_argument(
+        "--reboot-option",
+        choices=REBOOT_OPTIONS,
+        default="RebootIfNeeded",
+        help="reboot after installing (AWS RebootOption; default RebootIfNeeded)",
+    )
+    install.add_argument(
+        "--dry-run", action="store_true", help="print what would be installed; change nothing"
+    )
+    install.set_defaults(handler=_install)
+
+    baseline = sub.add_parser("baseline", help="patch baselines")
+    bsub = baseline.add_subparsers(dest="baseline_command", metavar="COMMAND", required=True)
+    imp = bsub.add_parser("import", help="convert `aws ssm get-patch-baseline` JSON to a document")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--output", "-o", type=Path, help="write the document here")
+    imp.set_defaults(handler=_baseline_import)
+    default = bsub.add_parser("default", help="print the predefined default baseline of an OS")
+    default.add_argument("operating_system", metavar="OPERATING_SYSTEM", help="e.g. DEBIAN")
+    default.set_defaults(handler=_baseline_default)
+
+    version = sub.add_parser("version", help="print the version")
+    version.set_defaults(handler=_version)
+    return parser
+
+
+@handle_errors
+def _dispatch(handler: Handler, args: argparse.Namespace) -> int:
+    return handler(args)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        raise SystemExit(2)
     try:
-        app()
+        code = _dispatch(handler, args)
+        sys.stdout.flush()
     except BrokenPipeError:
-        sys.exit(0)
+        code = 0
+    raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main()

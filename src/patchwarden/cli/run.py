@@ -7,14 +7,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
-
 from patchwarden.cli.common import load_baseline, now
 from patchwarden.cli.progress import progress
 from patchwarden.core.model import Compliance
 
 if TYPE_CHECKING:
     from patchwarden.adapters.state import LocalState
+    from patchwarden.core.report import Report
     from patchwarden.pipeline.install import RebootAction
     from patchwarden.ports import PackageManager
 
@@ -38,16 +37,13 @@ def run_scan(
 ) -> int:
     """``patchwarden scan``; returns the exit code."""
     from patchwarden.pipeline.scan import scan
-    from patchwarden.render import RENDERERS
-    from patchwarden.render.table import render as render_table
 
     baseline = load_baseline(baseline_file) if baseline_file else None
     pm = _pm(root)
     state = _state()
     with progress("scanning packages…"):
         report = scan(pm, baseline, now(), state=state, refresh=refresh)
-    text = render_table(report, show_all=show_all) if fmt == "table" else RENDERERS[fmt](report)
-    sys.stdout.write(text)
+    sys.stdout.write(_render(report, fmt, show_all))
     return 1 if fail_on_nc and report.summary.compliance is Compliance.NON_COMPLIANT else 0
 
 
@@ -73,8 +69,6 @@ def run_install(
 ) -> int:
     """``patchwarden install``; returns the exit code."""
     from patchwarden.pipeline import install as pipeline
-    from patchwarden.render import RENDERERS
-    from patchwarden.render.table import render as render_table
 
     baseline = load_baseline(baseline_file) if baseline_file else None
     pm = _pm(root)
@@ -104,8 +98,18 @@ def run_install(
             reboot=_reboot_action(root),
             refresh=refresh,
         )
-    sys.stdout.write(render_table(report) if fmt == "table" else RENDERERS[fmt](report))
+    sys.stdout.write(_render(report, fmt, show_all=False))
     return 0
+
+
+def _render(report: Report, fmt: str, show_all: bool) -> str:
+    if fmt == "table":
+        from patchwarden.render.table import render as render_table
+
+        return render_table(report, show_all=show_all)
+    from patchwarden.render import RENDERERS
+
+    return RENDERERS[fmt](report)
 
 
 def run_baseline_import(file: Path, output: Path | None) -> None:
@@ -118,6 +122,8 @@ def run_baseline_import(file: Path, output: Path | None) -> None:
         from patchwarden.errors import InputError
 
         raise InputError(f"{file}: cannot read ({exc.strerror})") from exc
+    import yaml
+
     doc = yaml.safe_dump(to_document(baseline_from_aws_json(text)), sort_keys=False)
     if output:
         output.write_text(doc, encoding="utf-8")
@@ -127,6 +133,8 @@ def run_baseline_import(file: Path, output: Path | None) -> None:
 
 def run_baseline_default(operating_system: str) -> None:
     """``patchwarden baseline default OS``."""
+    import yaml
+
     from patchwarden.core.baseline import default_baseline
     from patchwarden.documents import to_document
 

@@ -20,7 +20,7 @@ from patchwarden.core.compliance import evaluate
 from patchwarden.core.model import Inventory, Operation, Package, PatchState
 from patchwarden.core.report import NodeFacts, Report
 from patchwarden.errors import AdapterError, InputError
-from patchwarden.pipeline.scan import baseline_for, collect, pending_reboot_keys
+from patchwarden.pipeline.scan import collect, pending_reboot_keys
 from patchwarden.ports import InstallPlan, PackageManager, StateStore
 
 
@@ -113,8 +113,7 @@ def install(
     """RunPatchBaseline Install on one root; returns the post-install report."""
     if refresh:
         pm.refresh()
-    before = collect(pm, now, state)
-    chosen = baseline_for(before, baseline)
+    before, chosen = collect(pm, now, state, baseline)
     decision = decide(pm, before, chosen, now)
     failed: dict[tuple[str, str], str] = dict(decision.blocked)
     installed: list[tuple[str, str, str]] = []
@@ -131,7 +130,7 @@ def install(
                 failed[(o.name, o.arch)] = o.detail or "install failed"
     if state is not None and installed:
         state.record_installs(before.root, installed, now, reboot_pending=True)
-    after = collect(pm, now, state)
+    after, _ = collect(pm, now, state, chosen)
     pending = pending_reboot_keys(after, state)
     do_reboot = reboot_option is RebootOption.REBOOT_IF_NEEDED and bool(installed or pending)
     if do_reboot:
@@ -166,5 +165,5 @@ def dry_run(
     state: StateStore | None = None,
 ) -> InstallDecision:
     """What :func:`install` would do, changing nothing but first-seen records."""
-    inventory = collect(pm, now, state)
-    return decide(pm, inventory, baseline_for(inventory, baseline), now)
+    inventory, chosen = collect(pm, now, state, baseline)
+    return decide(pm, inventory, chosen, now)

@@ -6,7 +6,9 @@ scans of a root filesystem.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 
@@ -22,20 +24,40 @@ def baseline_for(inventory: Inventory, baseline: PatchBaseline | None) -> PatchB
     return baseline if baseline is not None else default_baseline(inventory.os.operating_system)
 
 
-def collect(pm: PackageManager, now: datetime, state: StateStore | None) -> Inventory:
-    """The root's inventory with release dates filled in where the package manager has none.
-
-    Debian/Ubuntu indices carry no dates, so a version's release date is the first time
-    Patchwarden saw it offered by a suite (recorded in ``state``), or the date of its newest
-    changelog entry when its .deb already sits in apt's cache, whichever is earlier.
-    """
+def collect(
+    pm: PackageManager,
+    now: datetime,
+    state: StateStore | None,
+    baseline: PatchBaseline | None = None,
+) -> tuple[Inventory, PatchBaseline]:
+    """The root's inventory (release dates filled in) and the baseline that judges it."""
     inventory = pm.collect()
+    chosen = baseline_for(inventory, baseline)
+    dated = with_release_dates(pm, inventory, now, state, changelogs=chosen.uses_release_dates)
+    return dated, chosen
+
+
+def with_release_dates(
+    pm: PackageManager,
+    inventory: Inventory,
+    now: datetime,
+    state: StateStore | None,
+    *,
+    changelogs: bool,
+) -> Inventory:
+    """Fill in release dates where the package manager has none (Debian/Ubuntu).
+
+    A version's release date is the first time Patchwarden saw it offered by a suite
+    (recorded in ``state``), or — when ``changelogs`` and its .deb already sits in apt's
+    cache — the date of its newest changelog entry, whichever is earlier.  Changelogs are
+    read only when a rule's verdict depends on dates, since unpacking .debs costs time.
+    """
     if state is None or inventory.scheme != "deb":
         return inventory
     root = inventory.root
     keys = {u: [(u.name, u.version, suite) for suite in _suites(u)] for u in inventory.updates}
     seen = state.first_seen(root, [k for ks in keys.values() for k in ks], now)
-    changelog = _changelog_dates(pm, inventory, state)
+    changelog = _changelog_dates(pm, inventory, state) if changelogs else {}
     updates = []
     for u in inventory.updates:
         dates = [seen[k] for k in keys[u] if k in seen]
@@ -59,14 +81,12 @@ def _changelog_dates(
     known = state.changelog_dates(inventory.root)
     if reader is None:
         return known
+    todo = [u for u in inventory.updates if (u.name, u.version) not in known]
     fresh: dict[tuple[str, str], datetime | None] = {}
-    for u in inventory.updates:
-        key = (u.name, u.version)
-        if key in known:
-            continue
-        looked, date = reader(u)
-        if looked:  # no cached .deb yet: look again next time
-            fresh[key] = date
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        for u, (looked, date) in zip(todo, pool.map(reader, todo), strict=True):
+            if looked:  # no cached .deb yet: look again next time
+                fresh[(u.name, u.version)] = date
     if fresh:
         state.record_changelog_dates(inventory.root, fresh)
     return {**known, **fresh}
@@ -95,8 +115,7 @@ def scan(
     """RunPatchBaseline Scan: never installs, never reboots."""
     if refresh:
         pm.refresh()
-    inventory = collect(pm, now, state)
-    chosen = baseline_for(inventory, baseline)
+    inventory, chosen = collect(pm, now, state, baseline)
     result = evaluate(
         inventory,
         chosen,

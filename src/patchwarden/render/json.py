@@ -70,5 +70,14 @@ def report_dict(report: Report) -> dict[str, Any]:
 
 
 def render(report: Report) -> str:
-    """Indented JSON text with a trailing newline."""
-    return json.dumps(report_dict(report), indent=2) + "\n"
+    """JSON text: one top-level key per line and one patch per line (grep- and diff-friendly,
+    and it keeps to the C encoder, which an ``indent`` would disable)."""
+    data = report_dict(report)
+    lines = []
+    for key, value in data.items():
+        if key == "patches":
+            body = ",\n".join("    " + json.dumps(p) for p in value)
+            lines.append(f'  "patches": [\n{body}\n  ]' if value else '  "patches": []')
+        else:
+            lines.append(f"  {json.dumps(key)}: {json.dumps(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"

@@ -62,5 +62,5 @@ def render(report: Report, *, show_all: bool = False, width: int = 120) -> str:
         console.print(f"warning: {warning}")
     if report.rebooted:
         console.print("reboot: requested (RebootIfNeeded)")
-    console.print(summary_line(report))
+    console.print(summary_line(report), soft_wrap=True)
     return out.getvalue()

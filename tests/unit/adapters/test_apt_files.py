@@ -11,7 +11,12 @@ import pytest
 
 from patchwarden.adapters.os.apt_lists import find_package_lists, is_security_origin
 from patchwarden.adapters.os.aptconf import get, get_bool, parse_apt_conf
-from patchwarden.adapters.os.debindex import iter_paragraphs, read_index, strip_signature
+from patchwarden.adapters.os.debindex import (
+    iter_index,
+    iter_paragraphs,
+    read_index,
+    strip_signature,
+)
 from patchwarden.adapters.os.osrelease import os_info_from_fields, parse_os_release, read_os_info
 from patchwarden.errors import AdapterError, EnvironmentProblem
 
@@ -131,3 +136,25 @@ def test_missing_root_or_os_release_is_an_environment_problem(tmp_path: Path) ->
         read_os_info(tmp_path / "nope")
     with pytest.raises(EnvironmentProblem, match="os-release"):
         read_os_info(tmp_path)
+
+
+@pytest.mark.parametrize("suffix", [".lz4", ".gz", ".xz"])
+def test_truncated_index_is_reported_not_half_read(tmp_path: Path, suffix: str) -> None:
+    pack = {".lz4": lz4.frame.compress, ".gz": gzip.compress, ".xz": lzma.compress}
+    path = tmp_path / f"x_Packages{suffix}"
+    path.write_bytes(pack[suffix](PACKAGES * 50)[:-12])
+    with pytest.raises(AdapterError, match="corrupt"):
+        list(iter_index(path))
+
+
+def test_streaming_index_matches_whole_parse(tmp_path: Path) -> None:
+    big = b"\n".join(
+        b"Package: p%d\nVersion: 1.%d\nDescription: x\n %s\n" % (i, i, b"y" * 300)
+        for i in range(20000)
+    )
+    path = tmp_path / "big_Packages.lz4"
+    path.write_bytes(lz4.frame.compress(big))
+    wanted = {"p0", "p4711", "p19999"}
+    got = [p["Version"] for p in iter_index(path, wanted)]
+    assert got == ["1.0", "1.4711", "1.19999"]
+    assert len(list(iter_index(path))) == 20000

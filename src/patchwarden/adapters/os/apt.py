@@ -35,7 +35,7 @@ from patchwarden.adapters.os.apt_policy import (
 )
 from patchwarden.adapters.os.aptconf import get, get_bool, read_apt_conf
 from patchwarden.adapters.os.debchangelog import changelog_text, newest_entry_date
-from patchwarden.adapters.os.debindex import iter_paragraphs, read_index
+from patchwarden.adapters.os.debindex import iter_index, iter_paragraphs, read_index
 from patchwarden.adapters.os.osrelease import read_os_info
 from patchwarden.adapters.runner import LocalRunner
 from patchwarden.core.model import InstalledPackage, Inventory, OsInfo, Package
@@ -157,10 +157,10 @@ class AptPackageManager:
             if lf.index.arch and lf.index.arch not in (native, "all") and not self._foreign(lf):
                 continue
             try:
-                data = read_index(lf.path)
+                paragraphs = list(iter_index(lf.path, names))
             except AdapterError as exc:
                 raise EnvironmentProblem(f"unreadable apt index: {exc}") from exc
-            for fields in iter_paragraphs(data, names):
+            for fields in paragraphs:
                 slot = _slot(fields.get("Architecture", native), native)
                 by_version = found.setdefault((fields["Package"], slot), {})
                 version = fields.get("Version", "")

@@ -8,40 +8,64 @@ bytes operations and parses only the paragraphs a caller asks for.
 from __future__ import annotations
 
 import bz2
-import gzip
 import lzma
+import zlib
 from collections.abc import Collection, Iterator
 from pathlib import Path
+from typing import Any
 
 from patchwarden.errors import AdapterError
 
 COMPRESSED_SUFFIXES = (".lz4", ".gz", ".xz", ".bz2", ".zst")
 
 
-def read_index(path: Path) -> bytes:
-    """The decompressed content of an index file, chosen by its suffix."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise AdapterError(f"cannot read {path}: {exc.strerror}") from exc
-    suffix = path.suffix
-    try:
-        if suffix == ".lz4":
-            import lz4.frame
+_CHUNK = 1 << 20
 
-            data: bytes = lz4.frame.decompress(raw)
-            return data
-        if suffix == ".gz":
-            return gzip.decompress(raw)
-        if suffix == ".xz":
-            return lzma.decompress(raw)
-        if suffix == ".bz2":
-            return bz2.decompress(raw)
-        if suffix == ".zst":
-            raise AdapterError(f"{path}: zstd-compressed indices are not supported yet")
-    except (OSError, EOFError, lzma.LZMAError, RuntimeError) as exc:
-        raise AdapterError(f"{path}: corrupt {suffix[1:]} data ({exc})") from exc
-    return raw
+
+class _Plain:
+    def decompress(self, data: bytes) -> bytes:
+        return data
+
+
+def _decompressor(path: Path) -> Any:
+    suffix = path.suffix
+    if suffix == ".lz4":
+        import lz4.frame
+
+        return lz4.frame.LZ4FrameDecompressor()
+    if suffix == ".gz":
+        return zlib.decompressobj(wbits=31)
+    if suffix == ".xz":
+        return lzma.LZMADecompressor()
+    if suffix == ".bz2":
+        return bz2.BZ2Decompressor()
+    if suffix == ".zst":
+        raise AdapterError(f"{path}: zstd-compressed indices are not supported yet")
+    return _Plain()
+
+
+def iter_chunks(path: Path) -> Iterator[bytes]:
+    """The decompressed content of an index file in chunks (bounded memory)."""
+    dec = _decompressor(path)
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(_CHUNK):
+                out = dec.decompress(block)
+                if out:
+                    yield out
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
+            raise AdapterError(f"cannot read {path}: {exc.strerror}") from exc
+        raise AdapterError(f"{path}: corrupt {path.suffix[1:]} data ({exc})") from exc
+    except (EOFError, lzma.LZMAError, zlib.error, RuntimeError) as exc:
+        raise AdapterError(f"{path}: corrupt {path.suffix[1:]} data ({exc})") from exc
+    if not getattr(dec, "eof", True):
+        raise AdapterError(f"{path}: corrupt {path.suffix[1:]} data (truncated)")
+
+
+def read_index(path: Path) -> bytes:
+    """The whole decompressed content of an index file (for small files: status, Release)."""
+    return b"".join(iter_chunks(path))
 
 
 def parse_paragraph(block: bytes) -> dict[str, str]:
@@ -68,23 +92,51 @@ def parse_paragraph(block: bytes) -> dict[str, str]:
 def iter_paragraphs(data: bytes, names: Collection[str] | None = None) -> Iterator[dict[str, str]]:
     """Paragraphs of ``data``; with ``names``, only those whose ``Package`` is in it.
 
-    The name test looks at the first line only, so skipped paragraphs cost one slice.
+    Skipped paragraphs cost two ``find`` calls and no copy.
     """
-    for block in data.split(b"\n\n"):
-        block = block.strip(b"\n")
-        if not block:
+    wanted = None if names is None else {n.encode() for n in names}
+    pos, size = 0, len(data)
+    while pos < size:
+        end = data.find(b"\n\n", pos)
+        if end < 0:
+            end = size
+        if end > pos and (wanted is None or _first_package(data, pos, end) in wanted):
+            block = data[pos:end].strip(b"\n")
+            if block:
+                yield parse_paragraph(block)
+        pos = end + 2
+        while pos < size and data[pos] == 10:  # extra blank lines
+            pos += 1
+
+
+def _first_package(data: bytes, pos: int, end: int) -> bytes | None:
+    while pos < end and data[pos] == 10:
+        pos += 1
+    if data.startswith(b"Package:", pos):
+        nl = data.find(b"\n", pos, end)
+        return data[pos + 8 : nl if nl >= 0 else end].strip()
+    # Package is not the first field (hand-written files): look for it inside the block
+    at = data.find(b"\nPackage:", pos, end)
+    if at < 0:
+        return None
+    nl = data.find(b"\n", at + 1, end)
+    return data[at + 9 : nl if nl >= 0 else end].strip()
+
+
+def iter_index(path: Path, names: Collection[str] | None = None) -> Iterator[dict[str, str]]:
+    """:func:`iter_paragraphs` over a (compressed) file, streaming: memory stays at a few MB
+    however large the index is."""
+    tail = b""
+    for chunk in iter_chunks(path):
+        buf = tail + chunk if tail else chunk
+        cut = buf.rfind(b"\n\n")
+        if cut < 0:
+            tail = buf
             continue
-        if names is not None:
-            if not block.startswith(b"Package:"):
-                fields = parse_paragraph(block)
-                if fields.get("Package") in names:
-                    yield fields
-                continue
-            end = block.find(b"\n")
-            first = block[8:end] if end >= 0 else block[8:]
-            if first.strip().decode("utf-8", "replace") not in names:
-                continue
-        yield parse_paragraph(block)
+        yield from iter_paragraphs(buf[:cut], names)
+        tail = buf[cut + 2 :]
+    if tail.strip():
+        yield from iter_paragraphs(tail, names)
 
 
 def strip_signature(text: str) -> str:

@@ -90,6 +90,14 @@ class PatchBaseline:
         object.__setattr__(self, "rejected_matcher", NameList.compile(self.rejected_patches))
 
     @property
+    def uses_release_dates(self) -> bool:
+        """Whether any rule's verdict depends on release dates (a delay or a cutoff date)."""
+        return any(
+            (r.approve_after_days or 0) > 0 or r.approve_until_date is not None
+            for r in self.approval_rules
+        )
+
+    @property
     def blocks_rejected(self) -> bool:
         """Whether RejectedPatchesAction is BLOCK."""
         return self.rejected_patches_action is RejectedPatchesAction.BLOCK
