@@ -3,14 +3,18 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Debian tools the tests drive for real (installed only when one is missing).
-DEB_PACKAGES := dpkg-dev apt-utils lz4 xz-utils rpm
-DEB_TOOLS    := dpkg-deb dpkg-scanpackages apt-ftparchive lz4 xz rpm
+DEB_PACKAGES := dpkg-dev apt-utils lz4 xz-utils rpm dnf createrepo-c
+DEB_TOOLS    := dpkg-deb dpkg-scanpackages apt-ftparchive lz4 xz rpm rpmbuild dnf createrepo_c modifyrepo_c
 PYTEST_ARGS  ?= -n auto
 
 .PHONY: run test venv dev-deps debian-deps lint typecheck unit bench clean
 
 $(BIN)/patchwarden: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  rm -rf $(VENV); echo "installing python3-venv (needed to create $(VENV))"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q python3-venv && \
+	  $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e .
 	@touch $@

@@ -99,7 +99,8 @@ def run_install(
             refresh=refresh,
         )
     sys.stdout.write(_render(report, fmt, show_all=False))
-    return 0
+    failed = report.summary.counts.get("FAILED", 0)
+    return 1 if failed else 0
 
 
 def _render(report: Report, fmt: str, show_all: bool) -> str:

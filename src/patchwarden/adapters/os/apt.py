@@ -272,22 +272,25 @@ class AptPackageManager:
     # -- cache ------------------------------------------------------------------------------
 
     def _cache_key(self, lists: list[ListFile]) -> str:
+        """Size and mtime of every file the inventory is derived from."""
         paths = [
             self.status_path,
             self._base / "etc/os-release",
+            self._base / "usr/lib/os-release",
+            self._base / "etc/hostname",
             self._base / "etc/apt/preferences",
             self._base / "etc/apt/apt.conf",
             self._base / "etc/machine-id",
             self._base / "var/lib/dpkg/arch",
-            self._base / "run/reboot-required",
-            self._base / "var/run/reboot-required",
-            *(lf.path for lf in lists),
         ]
-        for d in ("etc/apt/preferences.d", "etc/apt/apt.conf.d"):
+        for run_dir in ("run", "var/run"):
+            paths += [self._base / run_dir / "reboot-required"]
+            paths += [self._base / run_dir / "reboot-required.pkgs"]
+        for d in ("etc/apt/preferences.d", "etc/apt/apt.conf.d", "var/lib/apt/lists"):
             folder = self._base / d
             if folder.is_dir():
                 paths += sorted(folder.iterdir())
-        parts = [f"{_CACHE_FORMAT}", self.root]
+        parts = [f"{_CACHE_FORMAT}", self.root, *(str(lf.path) for lf in lists)]
         for p in paths:
             try:
                 st = p.stat()
@@ -347,7 +350,7 @@ class AptPackageManager:
 
     def install(self, packages: Sequence[Package]) -> list[InstallOutcome]:
         """Install exactly these versions, then check each one in the dpkg database."""
-        error = apt_exec.install(
+        errors = apt_exec.install(
             self._runner, self.root, self._native_or_host(), packages, self._lock_timeout
         )
         after = {
@@ -358,7 +361,11 @@ class AptPackageManager:
         for pkg in packages:
             got = after.get((pkg.name, pkg.arch), {})
             ok = got.get("Version") == pkg.version and got.get("Status", "").endswith(" installed")
-            detail = "" if ok else (error or f"still at {got.get('Version', '-')} after apt-get")
+            detail = (
+                ""
+                if ok
+                else (errors.get(pkg.key) or f"still at {got.get('Version', '-')} after apt-get")
+            )
             outcomes.append(InstallOutcome(pkg.name, pkg.arch, pkg.version, ok, detail))
         return outcomes
 

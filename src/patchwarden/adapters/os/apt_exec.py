@@ -107,14 +107,15 @@ def plan(runner: Runner, root: str, arch: str, packages: Sequence[Package]) -> I
 
 def install(
     runner: Runner, root: str, arch: str, packages: Sequence[Package], lock_timeout: int
-) -> str:
-    """Install exactly these versions; returns apt's last error line ('' on success).
+) -> dict[tuple[str, str], str]:
+    """Install exactly these versions; returns apt's error per (name, arch) that failed.
 
     One transaction first; if apt refuses it, each package is tried on its own so one patch
-    that cannot be applied does not hold back the others.
+    that cannot be applied does not hold back the others, and each failure keeps its own
+    reason.
     """
     if not packages:
-        return ""
+        return {}
     base = [
         "apt-get",
         "-y",
@@ -131,15 +132,20 @@ def install(
     with apt_env(root, arch) as env:
         result = runner.run([*base, *(_spec(p, arch) for p in packages)], env=env, timeout=3600)
         if result.returncode == 0:
-            return ""
-        error = _last_error(result.stderr or result.stdout, "apt-get install")
-        if len(packages) > 1:
-            for pkg in packages:
-                runner.run([*base, _spec(pkg, arch)], env=env, timeout=3600)
-        return error
+            return {}
+        if len(packages) == 1:
+            return {packages[0].key: _last_error(result.stderr or result.stdout, "apt-get")}
+        errors: dict[tuple[str, str], str] = {}
+        for pkg in packages:
+            single = runner.run([*base, _spec(pkg, arch)], env=env, timeout=3600)
+            if single.returncode != 0:
+                errors[pkg.key] = _last_error(single.stderr or single.stdout, "apt-get")
+        return errors
 
 
 def _last_error(text: str, what: str) -> str:
+    """The most telling line: dpkg's own error, else apt's first ``E:`` line."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith(("E:", "dpkg: error"))]
-    return f"{what}: {(errors or lines or ['failed'])[-1]}"
+    dpkg = [ln for ln in lines if ln.startswith("dpkg: error")]
+    apt = [ln for ln in lines if ln.startswith("E:")]
+    return f"{what}: {(dpkg or apt or lines[-1:] or ['failed'])[0]}"
