@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from patchwarden.core.model import Inventory, Package
+from patchwarden.core.vuln import Advisory
 
 
 @dataclass(frozen=True)
@@ -122,4 +123,26 @@ class StateStore(Protocol):
 
     def pending_reboot(self, root: str, last_boot: datetime | None) -> set[tuple[str, str, str]]:
         """(name, arch, version) installed with a reboot pending and no boot since."""
+        ...
+
+
+@dataclass(frozen=True)
+class FeedStatus:
+    """One feed in the vulnerability database."""
+
+    name: str
+    updated_at: datetime | None
+    records: int
+    url: str = ""
+
+
+class AdvisoryStore(Protocol):
+    """The local vulnerability database, read side."""
+
+    def advisories(self, ecosystem: str, packages: Iterable[str]) -> list[Advisory]:
+        """Every advisory about these (source) package names in this ecosystem release."""
+        ...
+
+    def feeds(self) -> list[FeedStatus]:
+        """What each feed contributed, and when it was last updated."""
         ...

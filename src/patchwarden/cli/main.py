@@ -19,6 +19,13 @@ FORMATS = ("table", "json")
 REBOOT_OPTIONS = ("RebootIfNeeded", "NoReboot")
 
 Handler = Callable[[argparse.Namespace], int]
+Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+
+def _command_groups() -> list[Registrar]:
+    """Command groups that live in their own modules (each has ``register(subparsers)``;
+    the modules define options only and import their work inside the handlers)."""
+    return []
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -110,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     default = bsub.add_parser("default", help="print the predefined default baseline of an OS")
     default.add_argument("operating_system", metavar="OPERATING_SYSTEM", help="e.g. DEBIAN")
     default.set_defaults(handler=_baseline_default)
+
+    for register in _command_groups():
+        register(sub)
 
     version = sub.add_parser("version", help="print the version")
     version.set_defaults(handler=_version)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from patchwarden.core.model import ComplianceSummary, Operation, OsInfo, PatchItem
+from patchwarden.core.vuln import Finding
 
 REPORT_SCHEMA_VERSION = "1"
 
@@ -33,3 +34,5 @@ class Report:
     rebooted: bool = False
     warnings: tuple[str, ...] = field(default=())
     snapshot_id: str = ""
+    vulnerabilities: tuple[Finding, ...] | None = None
+    """Findings when the scan assessed vulnerabilities (``--vulns``), else ``None``."""
