@@ -157,8 +157,8 @@ def test_dry_run_changes_nothing_and_prints_the_plan(
         assert any(line.startswith(f"would install {name}:all {version} ") for line in lines), (
             result.stdout
         )
-        assert f"  apt: upgrade {name} {STANDARD_STATE[name]} -> {version}" in lines, result.stdout
-    assert "  apt: install evil - -> 1.0-1" in lines, result.stdout
+        assert f"  plan: upgrade {name} {STANDARD_STATE[name]} -> {version}" in lines, result.stdout
+    assert "  plan: install evil - -> 1.0-1" in lines, result.stdout
     assert not any("calm" in line for line in lines)
 
 

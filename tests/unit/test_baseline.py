@@ -485,3 +485,12 @@ def test_oracle_and_centos_defaults() -> None:
     assert ok_rpm(
         centos, rpm(classification="", severity="", update_notice=False, release_date=week_old)
     )
+
+
+def test_fedora_advisory_ids_are_update_ids() -> None:
+    from patchwarden.core.baseline.patterns import is_update_id
+
+    assert is_update_id("FEDORA-2024-0a1b2c3d4e")
+    assert is_update_id("FEDORA-EPEL-2024-0a1b2c3d4e")
+    assert is_update_id("RHSA-2024:1234") and is_update_id("ALAS2023-2024-123")
+    assert not is_update_id("fedora-release")

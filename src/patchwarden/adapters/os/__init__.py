@@ -19,7 +19,12 @@ def detect(
         from patchwarden.adapters.os.apt import AptPackageManager
 
         return AptPackageManager(root, runner=runner, cache_dir=cache_dir, os_info=info)
+    if info.family == "rhel":
+        from patchwarden.adapters.os.dnf import DnfPackageManager
+
+        return DnfPackageManager(root, runner=runner, cache_dir=cache_dir, os_info=info)
     raise EnvironmentProblem(
         f"unsupported operating system {info.pretty_name!r} in root {root!r}: "
-        "Patchwarden supports Debian and Ubuntu (apt/dpkg) here"
+        "Patchwarden supports Debian and Ubuntu (apt/dpkg) and the RHEL family (dnf/rpm: "
+        "Amazon Linux, RHEL, Rocky, Alma, Oracle, CentOS, Fedora)"
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 from patchwarden.core.model import OsInfo
@@ -49,7 +51,7 @@ def read_os_info(root: str | Path) -> OsInfo:
             text = candidate.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        return os_info_from_fields(parse_os_release(text))
+        return _with_point_release(base, os_info_from_fields(parse_os_release(text)))
     raise EnvironmentProblem(f"no etc/os-release in root {str(root)!r}: cannot tell the OS")
 
 
@@ -67,6 +69,8 @@ def os_info_from_fields(fields: dict[str, str]) -> OsInfo:
         else:
             known = ("", os_id.upper(), os_id.capitalize())
     family, operating_system, prefix = known
+    if os_id == "centos" and "stream" in fields.get("NAME", "").lower():
+        prefix = "CentOSStream"  # no SSM product string exists for Stream: our choice
     if os_id == "amzn":
         operating_system = {"2": "AMAZON_LINUX_2", "2022": "AMAZON_LINUX_2022"}.get(
             version_id, "AMAZON_LINUX_2023" if version_id.startswith("2023") else "AMAZON_LINUX"
@@ -87,6 +91,26 @@ def os_info_from_fields(fields: dict[str, str]) -> OsInfo:
         operating_system=operating_system,
         product=product,
     )
+
+
+_RELEASE_FILES = ("etc/centos-release", "etc/redhat-release", "etc/system-release")
+_POINT_RELEASE = re.compile(r"\brelease (\d+\.\d+)")
+
+
+def _with_point_release(base: Path, info: OsInfo) -> OsInfo:
+    """CentOS 7's os-release says ``VERSION_ID="7"``; SSM's product is ``CentOS7.9``, the
+    point release of ``etc/centos-release`` ("CentOS Linux release 7.9.2009 (Core)")."""
+    if info.id != "centos" or "." in info.version_id or info.product.startswith("CentOSStream"):
+        return info
+    for name in _RELEASE_FILES:
+        try:
+            text = (base / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        found = _POINT_RELEASE.search(text)
+        if found and found.group(1).split(".")[0] == info.version_id.split(".")[0]:
+            return replace(info, product=f"CentOS{found.group(1)}")
+    return info
 
 
 def _debian_codename_from_pretty(pretty: str) -> str:

@@ -18,7 +18,10 @@ from patchwarden.core.model import Package
 _GLOB = re.compile(r"[*?]|\[.+\]")
 _CVE = re.compile(r"^CVE-\d{4}-\d+$", re.IGNORECASE)
 _BUGZILLA = re.compile(r"^\d+$")
-_ADVISORY = re.compile(r"^[A-Z][A-Z0-9]*-\d{4}[:-]\d+$")
+_ADVISORY = re.compile(
+    r"^[A-Z][A-Z0-9]*-\d{4}[:-]\d+$"  # RHSA-2024:1234, ALAS-2023-123, ALSA-2024:0001
+    r"|^FEDORA(?:-EPEL)?(?:-[A-Z0-9]+)?-\d{4}-[0-9a-f]{10}$"  # FEDORA-2024-0a1b2c3d4e
+)
 
 
 def is_glob(entry: str) -> bool:
