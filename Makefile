@@ -7,7 +7,7 @@ DEB_PACKAGES := dpkg-dev apt-utils lz4 xz-utils rpm dnf createrepo-c
 DEB_TOOLS    := dpkg-deb dpkg-scanpackages apt-ftparchive lz4 xz rpm rpmbuild dnf createrepo_c modifyrepo_c
 PYTEST_ARGS  ?= -n auto
 
-.PHONY: run test venv dev-deps debian-deps lint typecheck unit bench clean
+.PHONY: run test venv dev-deps debian-deps postgres lint typecheck unit bench clean
 
 $(BIN)/patchwarden: pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -46,9 +46,17 @@ lint: dev-deps
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-## make test: dev dependencies, Debian tools, lint, types, and the whole suite.
-test: dev-deps debian-deps lint
+## make test: dev dependencies, Debian tools, PostgreSQL, lint, types, and the whole suite.
+test: dev-deps debian-deps postgres lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The server tests run on SQLite and on the local PostgreSQL (127.0.0.1:5432, database test);
+# start the cluster when a check finds it down (it is normally running already).
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { \
+	  echo "starting PostgreSQL"; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start && \
+	  for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; }
 
 unit: dev-deps
 	$(BIN)/pytest tests/unit -q

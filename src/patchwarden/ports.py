@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from patchwarden.core.model import Inventory, Package
 from patchwarden.core.vuln import Advisory
+
+if TYPE_CHECKING:  # not imported on the plain scan path
+    from patchwarden.core.suppression import FindingRecord
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,14 @@ class StateStore(Protocol):
         """(name, arch, version) installed with a reboot pending and no boot since."""
         ...
 
+    def finding_history(self, root: str) -> list[FindingRecord]:
+        """The vulnerability findings kept for ``root`` (open ones and recently CLOSED ones)."""
+        ...
+
+    def record_findings(self, root: str, records: Iterable[FindingRecord]) -> None:
+        """Replace the findings kept for ``root`` with ``records``."""
+        ...
+
 
 @dataclass(frozen=True)
 class FeedStatus:
@@ -145,4 +157,103 @@ class AdvisoryStore(Protocol):
 
     def feeds(self) -> list[FeedStatus]:
         """What each feed contributed, and when it was last updated."""
+        ...
+
+
+# -- vulnerability database: downloading and building (issue 3) -------------------------------
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What one conditional download left behind."""
+
+    url: str
+    path: Path | None
+    """The downloaded file; ``None`` when the server said "not modified" (304)."""
+    etag: str = ""
+    last_modified: str = ""
+    sha256: str = ""
+    size: int = 0
+
+
+class Downloader(Protocol):
+    """Fetches one URL into a local file, conditionally, within a size limit."""
+
+    def fetch(self, url: str, dest: Path, *, etag: str = "", last_modified: str = "") -> Fetched:
+        """Download ``url`` to ``dest``; with ``etag``/``last_modified`` ask the server to
+        answer 304 when unchanged (then ``Fetched.path`` is ``None`` and nothing is written)."""
+        ...
+
+
+class Feed(Protocol):
+    """A vulnerability feed: where it lives and how its files become advisories."""
+
+    @property
+    def name(self) -> str:
+        """Registry name (``debian-tracker``, ``osv-ubuntu``, ``alpine-secdb`` …)."""
+        ...
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """The files that together make up the feed."""
+        ...
+
+    def parse(self, path: Path, warn: Callable[[str], None]) -> Iterator[Advisory]:
+        """Stream the advisories of one downloaded file; ``warn`` receives one line per
+        kind of dropped input.  Corrupt input raises :class:`~patchwarden.errors.AdapterError`."""
+        ...
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """One file of one feed as recorded in the vulnerability database."""
+
+    feed: str
+    url: str
+    updated_at: datetime
+    records: int
+    etag: str = ""
+    last_modified: str = ""
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class SourceUpdate:
+    """New content for one (feed, url): ``advisories`` to store, or ``None`` to keep the
+    stored rows (not modified) while refreshing the metadata."""
+
+    feed: str
+    url: str
+    advisories: Iterable[Advisory] | None
+    etag: str = ""
+    last_modified: str = ""
+    sha256: str = ""
+
+
+class AdvisoryDatabase(AdvisoryStore, Protocol):
+    """The vulnerability database, write side: every change is all-or-nothing."""
+
+    @property
+    def path(self) -> Path:
+        """Where the database file lives."""
+        ...
+
+    def sources(self) -> list[FeedSource]:
+        """Every stored (feed, url) with its download metadata."""
+        ...
+
+    def rebuild(
+        self, updates: Sequence[SourceUpdate], replace: Collection[str], now: datetime
+    ) -> dict[tuple[str, str], int]:
+        """A new database: sources of feeds outside ``replace`` kept as they are, the
+        feeds in ``replace`` made of exactly ``updates``; swapped in atomically.  Returns
+        the number of advisories of each updated (feed, url)."""
+        ...
+
+    def restore(self, file: Path) -> None:
+        """Replace the whole database by a database file (validated first)."""
+        ...
+
+    def export(self, file: Path) -> None:
+        """Write a consistent copy of the database to ``file``."""
         ...

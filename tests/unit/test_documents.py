@@ -77,7 +77,7 @@ def test_a_document_becomes_a_core_baseline() -> None:
 
 
 def test_registry_is_explicit() -> None:
-    assert set(KINDS) == {"PatchBaseline"}
+    assert set(KINDS) == {"PatchBaseline", "Suppression"}
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
@@ -169,7 +169,7 @@ MALFORMED = [
     ),
     (
         _edit("kind: PatchBaseline", "kind: Baseline"),
-        "kind: must be one of PatchBaseline, got 'Baseline'",
+        "kind: must be one of PatchBaseline, Suppression, got 'Baseline'",
     ),
     (_edit("apiVersion: patchwarden/v1\n", ""), "apiVersion: required field is missing"),
     (_edit("kind: PatchBaseline\n", "kind: PatchBaseline\nstatus: {}\n"), "status: unknown field"),

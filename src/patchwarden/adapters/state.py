@@ -7,17 +7,27 @@ A small SQLite file (stdlib ``sqlite3``; the scan path does not load SQLAlchemy)
 - ``changelog_date(root, name, version)``: the date of a cached .deb's newest changelog entry;
 - ``installs(root, name, arch, version, installed_at, reboot_pending)``: what an Install run
   put on the root, to report INSTALLED_PENDING_REBOOT until the next boot;
-- ``boots(root, booted_at)``: recorded reboots of roots that are not this host (sandboxes).
+- ``boots(root, booted_at)``: recorded reboots of roots that are not this host (sandboxes);
+- ``findings(root, vulnerability_id, package, arch, …)``: vulnerability findings as last
+  observed (JSON), with first/last observed and when they were closed (Inspector lifecycle,
+  :func:`patchwarden.core.suppression.track`).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from patchwarden.core.vuln import AdvisoryStatus, Finding, FindingStatus, FixAvailable, Severity
 from patchwarden.errors import EnvironmentProblem
+
+if TYPE_CHECKING:  # loaded only when findings are tracked (``scan --vulns``)
+    from patchwarden.core.suppression import FindingRecord
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS first_seen (
@@ -31,6 +41,10 @@ CREATE TABLE IF NOT EXISTS installs (
   installed_at TEXT NOT NULL, reboot_pending INTEGER NOT NULL,
   PRIMARY KEY (root, name, arch, version));
 CREATE TABLE IF NOT EXISTS boots (root TEXT PRIMARY KEY, booted_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS findings (
+  root TEXT NOT NULL, vulnerability_id TEXT NOT NULL, package TEXT NOT NULL, arch TEXT NOT NULL,
+  first_observed TEXT, last_observed TEXT, closed_at TEXT, finding TEXT NOT NULL,
+  PRIMARY KEY (root, vulnerability_id, package, arch));
 """
 
 
@@ -40,6 +54,42 @@ def _ts(value: datetime) -> str:
 
 def _dt(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+def finding_to_json(f: Finding) -> str:
+    """A finding as one JSON object (enums as their values, times as ISO 8601)."""
+    data = asdict(f)
+    for key in ("first_observed", "last_observed"):
+        data[key] = _ts(data[key]) if data[key] else None
+    return json.dumps(data, separators=(",", ":"))
+
+
+def finding_from_json(text: str) -> Finding:
+    """The finding :func:`finding_to_json` wrote."""
+    d = json.loads(text)
+    return Finding(
+        vulnerability_id=d["vulnerability_id"],
+        aliases=tuple(d["aliases"]),
+        package_name=d["package_name"],
+        package_version=d["package_version"],
+        package_arch=d["package_arch"],
+        source_name=d["source_name"],
+        fixed_version=d["fixed_version"],
+        fix_available=FixAvailable(d["fix_available"]),
+        severity=Severity(d["severity"]),
+        severity_source=d["severity_source"],
+        advisory_status=AdvisoryStatus(d["advisory_status"]),
+        sources=tuple(d["sources"]),
+        status=FindingStatus(d["status"]),
+        cvss_score=d.get("cvss_score"),
+        cvss_vector=d.get("cvss_vector", ""),
+        vendor_severity=d.get("vendor_severity", ""),
+        title=d.get("title", ""),
+        first_observed=_dt(d["first_observed"]) if d.get("first_observed") else None,
+        last_observed=_dt(d["last_observed"]) if d.get("last_observed") else None,
+        suppressed_by=d.get("suppressed_by", ""),
+        suppression_reason=d.get("suppression_reason", ""),
+    )
 
 
 class LocalState:
@@ -118,3 +168,75 @@ class LocalState:
             (root,),
         ).fetchall()
         return {(n, a, v) for n, a, v, t in rows if last_boot is None or _dt(t) > last_boot}
+
+    def finding_history(self, root: str) -> list[FindingRecord]:
+        """The findings kept for ``root``: open ones and recently CLOSED ones."""
+        from patchwarden.core.suppression import FindingRecord
+
+        rows = self._db.execute(
+            "SELECT finding, closed_at FROM findings WHERE root = ?", (root,)
+        ).fetchall()
+        return [FindingRecord(finding_from_json(f), _dt(c) if c else None) for f, c in rows]
+
+    def record_findings(self, root: str, records: Iterable[FindingRecord]) -> None:
+        """Replace the findings kept for ``root`` with ``records`` (one transaction)."""
+        rows = [
+            (
+                root,
+                r.finding.vulnerability_id,
+                r.finding.package_name,
+                r.finding.package_arch,
+                _ts(r.finding.first_observed) if r.finding.first_observed else None,
+                _ts(r.finding.last_observed) if r.finding.last_observed else None,
+                _ts(r.closed_at) if r.closed_at else None,
+                finding_to_json(r.finding),
+            )
+            for r in records
+        ]
+        with self._db:
+            self._db.execute("DELETE FROM findings WHERE root = ?", (root,))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO findings VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
+
+    # -- changelog CVEs of pending updates (table ``changelog_cves``, created on first use) --
+
+    def changelog_cves(
+        self, root: str
+    ) -> dict[tuple[str, str, str], tuple[tuple[str, tuple[str, ...]], ...] | None]:
+        """{(name, version, installed version): (entry version, CVE ids) newest first, or
+        ``None`` when the update's .debs have no changelog} remembered for ``root``."""
+        self._db.execute(_CHANGELOG_CVES_SCHEMA)
+        rows = self._db.execute(
+            "SELECT name, version, installed, entries FROM changelog_cves WHERE root = ?", (root,)
+        ).fetchall()
+        found: dict[tuple[str, str, str], tuple[tuple[str, tuple[str, ...]], ...] | None] = {}
+        for name, version, installed, entries in rows:
+            decoded = json.loads(entries) if entries is not None else None
+            found[(name, version, installed)] = (
+                tuple((v, tuple(ids)) for v, ids in decoded) if decoded is not None else None
+            )
+        return found
+
+    def record_changelog_cves(
+        self,
+        root: str,
+        found: dict[tuple[str, str, str], tuple[tuple[str, tuple[str, ...]], ...] | None],
+    ) -> None:
+        """Remember the changelog CVEs of updates (see :meth:`changelog_cves`)."""
+        rows = [
+            (root, n, v, i, None if e is None else json.dumps([[ver, list(ids)] for ver, ids in e]))
+            for (n, v, i), e in found.items()
+        ]
+        with self._db:
+            self._db.execute(_CHANGELOG_CVES_SCHEMA)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO changelog_cves VALUES (?, ?, ?, ?, ?)", rows
+            )
+
+
+_CHANGELOG_CVES_SCHEMA = """CREATE TABLE IF NOT EXISTS changelog_cves (
+  root TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, installed TEXT NOT NULL,
+  entries TEXT, PRIMARY KEY (root, name, version, installed))"""
+"""Changelog CVEs of a pending update's .deb since an installed version (JSON list of
+[entry version, [CVE ids]], NULL: no changelog found); see ``adapters/os/changelog_cves.py``."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from patchwarden import __version__
 from patchwarden.cli.common import handle_errors
 
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "sarif", "cyclonedx")
 REBOOT_OPTIONS = ("RebootIfNeeded", "NoReboot")
 
 Handler = Callable[[argparse.Namespace], int]
@@ -25,14 +25,35 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 def _command_groups() -> list[Registrar]:
     """Command groups that live in their own modules (each has ``register(subparsers)``;
     the modules define options only and import their work inside the handlers)."""
-    return []
+    from patchwarden.cli import agent, db, fleet, server
+
+    return [db.register, server.register, agent.register, fleet.register]
+
+
+FAIL_ON = ("low", "medium", "high", "critical")
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from patchwarden.cli.run import run_scan
+    from patchwarden.cli.run import VulnOptions, run_scan
 
+    wanted = (
+        args.vulns or args.fail_on or args.ignore_unfixed or args.suppressions or args.changelogs
+    )
+    vulns = (
+        VulnOptions(
+            args.fail_on, args.ignore_unfixed, tuple(args.suppressions or ()), args.changelogs
+        )
+        if wanted
+        else None
+    )
     return run_scan(
-        args.root, args.baseline, args.format, args.fail_on_noncompliant, args.refresh, args.all
+        args.root,
+        args.baseline,
+        args.format,
+        args.fail_on_noncompliant,
+        args.refresh,
+        args.all,
+        vulns=vulns,
     )
 
 
@@ -77,6 +98,36 @@ def _common_node_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _vulnerability_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("vulnerabilities (each option below implies --vulns)")
+    g.add_argument(
+        "--vulns", action="store_true", help="assess vulnerabilities with the local database"
+    )
+    g.add_argument(
+        "--fail-on",
+        type=str.lower,
+        choices=FAIL_ON,
+        metavar="SEVERITY",
+        help=f"exit 1 when an ACTIVE finding at or above SEVERITY exists ({', '.join(FAIL_ON)})",
+    )
+    g.add_argument(
+        "--ignore-unfixed", action="store_true", help="leave out findings without a fixed version"
+    )
+    g.add_argument(
+        "--suppressions",
+        type=Path,
+        action="append",
+        metavar="FILE|DIR",
+        help="Suppression documents (repeatable)",
+    )
+    g.add_argument(
+        "--changelogs",
+        action="store_true",
+        help="Debian/Ubuntu: also read the CVE ids named by pending updates' changelogs "
+        "(downloads the candidate .debs into apt's cache; works without a database)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     parser = argparse.ArgumentParser(
@@ -93,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on-noncompliant", action="store_true", help="exit 1 when NON_COMPLIANT"
     )
     scan.add_argument("--all", action="store_true", help="table: list compliant packages too")
+    _vulnerability_options(scan)
     scan.set_defaults(handler=_scan)
 
     install = sub.add_parser("install", help="install the approved missing patches")

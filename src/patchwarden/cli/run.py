@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from patchwarden.cli.common import load_baseline, now
 from patchwarden.cli.progress import progress
@@ -14,8 +15,10 @@ from patchwarden.core.model import Compliance
 if TYPE_CHECKING:
     from patchwarden.adapters.state import LocalState
     from patchwarden.core.report import Report
+    from patchwarden.core.suppression import Suppression
+    from patchwarden.core.vuln import Finding
     from patchwarden.pipeline.install import RebootAction
-    from patchwarden.ports import PackageManager
+    from patchwarden.ports import AdvisoryStore, PackageManager
 
 
 def _state() -> LocalState:
@@ -32,8 +35,25 @@ def _pm(root: str) -> PackageManager:
     return detect(root, cache_dir=str(settings.cache_dir()))
 
 
+@dataclass(frozen=True)
+class VulnOptions:
+    """``scan --vulns`` and the options that imply it."""
+
+    fail_on: str | None = None
+    ignore_unfixed: bool = False
+    suppressions: tuple[Path, ...] = ()
+    changelogs: bool = False
+
+
 def run_scan(
-    root: str, baseline_file: Path | None, fmt: str, fail_on_nc: bool, refresh: bool, show_all: bool
+    root: str,
+    baseline_file: Path | None,
+    fmt: str,
+    fail_on_nc: bool,
+    refresh: bool,
+    show_all: bool,
+    *,
+    vulns: VulnOptions | None = None,
 ) -> int:
     """``patchwarden scan``; returns the exit code."""
     from patchwarden.pipeline.scan import scan
@@ -41,10 +61,88 @@ def run_scan(
     baseline = load_baseline(baseline_file) if baseline_file else None
     pm = _pm(root)
     state = _state()
+    extra: dict[str, Any] = _vuln_arguments(vulns, pm, state) if vulns else {}
     with progress("scanning packages…"):
-        report = scan(pm, baseline, now(), state=state, refresh=refresh)
+        report = scan(pm, baseline, now(), state=state, refresh=refresh, **extra)
     sys.stdout.write(_render(report, fmt, show_all))
-    return 1 if fail_on_nc and report.summary.compliance is Compliance.NON_COMPLIANT else 0
+    code = 1 if fail_on_nc and report.summary.compliance is Compliance.NON_COMPLIANT else 0
+    if vulns and vulns.fail_on and _gate(report.vulnerabilities or (), vulns.fail_on):
+        code = 1
+    return code
+
+
+def _vuln_arguments(vulns: VulnOptions, pm: PackageManager, state: LocalState) -> dict[str, Any]:
+    """The vulnerability keyword arguments of :func:`patchwarden.pipeline.scan.scan`.
+
+    Without a database, findings can still come from rpm update notices (always read) and,
+    with ``--changelogs``, from Debian/Ubuntu changelogs; otherwise a missing database is an
+    environment problem (exit 3).
+    """
+    import functools
+
+    from patchwarden import settings
+
+    sources = []
+    if vulns.changelogs:
+        reader = getattr(pm, "changelog_advisories", None)
+        if reader is None:
+            from patchwarden.errors import InputError
+
+            raise InputError("--changelogs: only Debian/Ubuntu roots have changelog CVEs")
+        sources.append(functools.partial(reader, cache=state))
+    own_data = vulns.changelogs or getattr(pm, "scheme", "") == "rpm"
+    path = settings.vulndb_path()
+    return {
+        "store": None if own_data and not path.is_file() else open_advisory_store(path),
+        "advisory_sources": sources,
+        "vulns": True,
+        "suppressions": load_suppressions(vulns.suppressions),
+        "ignore_unfixed": vulns.ignore_unfixed,
+        "db_max_age": settings.vulndb_max_age(),
+    }
+
+
+def open_advisory_store(path: Path) -> AdvisoryStore:
+    """The vulnerability database at ``path``; a missing one is an environment problem (3)."""
+    from patchwarden.adapters.vulndb import SqliteVulnDb
+    from patchwarden.errors import EnvironmentProblem
+
+    if not path.is_file():
+        raise EnvironmentProblem(
+            f"no vulnerability database at {path}: run `patchwarden db update` "
+            "(or `patchwarden db import FILE|DIR` on an air-gapped host)"
+        )
+    return SqliteVulnDb(path)
+
+
+def load_suppressions(paths: tuple[Path, ...]) -> list[Suppression]:
+    """Every ``Suppression`` document of the files/directories (other kinds are skipped)."""
+    from patchwarden.documents import load_documents
+    from patchwarden.documents.suppression import SuppressionDocument
+    from patchwarden.errors import InputError
+
+    found: list[Suppression] = []
+    for path in paths:
+        docs = [d for d in load_documents(path) if isinstance(d, SuppressionDocument)]
+        if not docs:
+            raise InputError(f"{path}: contains no Suppression documents")
+        found.extend(d.suppression for d in docs)
+    return found
+
+
+def _gate(findings: tuple[Finding, ...], threshold: str) -> bool:
+    """Whether an ACTIVE finding is at or above ``threshold``; says so on stderr."""
+    from patchwarden.core.vuln import FindingStatus, Severity
+
+    floor = Severity(threshold.upper()).rank
+    hits = [f for f in findings if f.status is FindingStatus.ACTIVE and f.severity.rank >= floor]
+    if hits:
+        print(
+            f"patchwarden: {len(hits)} ACTIVE finding{'s' if len(hits) != 1 else ''} at or "
+            f"above {threshold.upper()} (--fail-on {threshold})",
+            file=sys.stderr,
+        )
+    return bool(hits)
 
 
 def _reboot_action(root: str) -> RebootAction | None:
@@ -78,7 +176,7 @@ def run_install(
         for pkg in decision.install:
             print(f"would install {pkg.name}:{pkg.arch} {pkg.version} ({pkg.repository})")
         for action in decision.plan.actions:
-            print(f"  apt: {action}")
+            print(f"  plan: {action}")
         for (name, arch), why in sorted(decision.blocked.items()):
             print(f"would fail {name}:{arch}: {why}")
         if not decision.install and not decision.blocked:

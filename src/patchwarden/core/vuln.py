@@ -15,7 +15,7 @@ from enum import StrEnum
 
 
 class Severity(StrEnum):
-    """Inspector severities; CVSS bands 0 / 0.1–3.9 / 4–6.9 / 7–8.9 / 9–10."""
+    """Inspector severities; CVSS bands 0 / 0.1-3.9 / 4-6.9 / 7-8.9 / 9-10."""
 
     INFORMATIONAL = "INFORMATIONAL"
     LOW = "LOW"

@@ -20,8 +20,17 @@ from patchwarden.documents.baseline import (
 from patchwarden.documents.envelope import LoadedDocument, Metadata, check_envelope, parse_text
 from patchwarden.errors import InputError
 
+
+def load_suppression_document(metadata: Metadata, spec: object, source: str) -> LoadedDocument:
+    """``kind: Suppression`` (:mod:`patchwarden.documents.suppression`, loaded on first use)."""
+    from patchwarden.documents.suppression import load_suppression_document as load
+
+    return load(metadata, spec, source)
+
+
 KINDS: dict[str, Callable[[Metadata, object, str], LoadedDocument]] = {
     "PatchBaseline": load_baseline_document,
+    "Suppression": load_suppression_document,
 }
 """kind → loader of a document from its (metadata, spec, source)."""
 

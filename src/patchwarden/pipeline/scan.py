@@ -7,21 +7,35 @@ scans of a root filesystem.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from patchwarden.core.baseline import PatchBaseline, default_baseline
 from patchwarden.core.compliance import evaluate
 from patchwarden.core.model import Inventory, Operation, Package
 from patchwarden.core.report import NodeFacts, Report
-from patchwarden.ports import PackageManager, StateStore
+from patchwarden.errors import EnvironmentProblem, InputError
+from patchwarden.ports import AdvisoryStore, PackageManager, StateStore
+
+if TYPE_CHECKING:  # the vulnerability modules load only when a scan assesses (``--vulns``)
+    from patchwarden.core.suppression import Suppression
+    from patchwarden.pipeline.assess import AdvisorySource
 
 
 def baseline_for(inventory: Inventory, baseline: PatchBaseline | None) -> PatchBaseline:
     """The explicit baseline, or the predefined default for the node's OS."""
-    return baseline if baseline is not None else default_baseline(inventory.os.operating_system)
+    if baseline is not None:
+        return baseline
+    try:
+        return default_baseline(inventory.os.operating_system)
+    except InputError as exc:
+        raise EnvironmentProblem(
+            f"no predefined patch baseline for {inventory.os.pretty_name} "
+            f"({inventory.os.operating_system}): give one with --baseline"
+        ) from exc
 
 
 def collect(
@@ -32,6 +46,9 @@ def collect(
 ) -> tuple[Inventory, PatchBaseline]:
     """The root's inventory (release dates filled in) and the baseline that judges it."""
     inventory = pm.collect()
+    if state is not None and inventory.last_boot is None and inventory.root != "/":
+        # a sandbox or image root has no kernel of its own: its boots are the ones recorded
+        inventory = replace(inventory, last_boot=state.last_boot(inventory.root))
     chosen = baseline_for(inventory, baseline)
     dated = with_release_dates(pm, inventory, now, state, changelogs=chosen.uses_release_dates)
     return dated, chosen
@@ -64,8 +81,7 @@ def with_release_dates(
         if (cl := changelog.get((u.name, u.version))) is not None:
             dates.append(cl)
         updates.append(replace(u, release_date=min(dates)) if dates else u)
-    last_boot = inventory.last_boot or (state.last_boot(root) if root != "/" else None)
-    return replace(inventory, updates=tuple(updates), last_boot=last_boot)
+    return replace(inventory, updates=tuple(updates))
 
 
 def _suites(pkg: Package) -> list[str]:
@@ -111,8 +127,20 @@ def scan(
     state: StateStore | None = None,
     refresh: bool = False,
     snapshot_id: str = "",
+    store: AdvisoryStore | None = None,
+    advisory_sources: Sequence[AdvisorySource] = (),
+    suppressions: Sequence[Suppression] = (),
+    ignore_unfixed: bool = False,
+    db_max_age: timedelta | None = None,
+    vulns: bool = False,
 ) -> Report:
-    """RunPatchBaseline Scan: never installs, never reboots."""
+    """RunPatchBaseline Scan: never installs, never reboots.
+
+    With ``vulns``, a ``store`` (the vulnerability database) or other ``advisory_sources``
+    it also assesses vulnerabilities (:func:`patchwarden.pipeline.assess.assess`; rpm update
+    notices count as a source of their own): the report gets
+    ``vulnerabilities``, and each MISSING/FAILED patch the CVEs its update fixes.
+    """
     if refresh:
         pm.refresh()
     inventory, chosen = collect(pm, now, state, baseline)
@@ -123,7 +151,7 @@ def scan(
         operation=Operation.SCAN,
         pending_reboot=pending_reboot_keys(inventory, state),
     )
-    return Report(
+    report = Report(
         node=NodeFacts(inventory.hostname, inventory.root, inventory.os),
         baseline=chosen.name,
         operation=Operation.SCAN,
@@ -132,4 +160,24 @@ def scan(
         summary=result.summary,
         reboot_required=inventory.reboot_required,
         snapshot_id=snapshot_id,
+    )
+    if not vulns and store is None and not advisory_sources:
+        return report
+    from patchwarden.pipeline.assess import assess, with_patch_cves
+
+    found = assess(
+        inventory,
+        now,
+        store=store,
+        state=state,
+        sources=advisory_sources,
+        suppressions=suppressions,
+        ignore_unfixed=ignore_unfixed,
+        max_age=db_max_age,
+    )
+    return replace(
+        report,
+        items=with_patch_cves(report.items, found),
+        vulnerabilities=found.findings,
+        warnings=(*report.warnings, *found.warnings),
     )

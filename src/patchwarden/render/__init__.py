@@ -19,4 +19,21 @@ def _table(report: Report) -> str:
     return render(report)
 
 
-RENDERERS: dict[str, Callable[[Report], str]] = {"json": _json, "table": _table}
+def _sarif(report: Report) -> str:
+    from patchwarden.render.sarif import render
+
+    return render(report)
+
+
+def _cyclonedx(report: Report) -> str:
+    from patchwarden.render.cyclonedx import render
+
+    return render(report)
+
+
+RENDERERS: dict[str, Callable[[Report], str]] = {
+    "json": _json,
+    "table": _table,
+    "sarif": _sarif,
+    "cyclonedx": _cyclonedx,
+}

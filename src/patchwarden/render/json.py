@@ -8,6 +8,7 @@ from typing import Any
 
 from patchwarden.core.model import PatchItem
 from patchwarden.core.report import REPORT_SCHEMA_VERSION, Report
+from patchwarden.core.vuln import Finding, FindingStatus, FixAvailable, Severity
 
 
 def _time(value: datetime | None) -> str | None:
@@ -29,6 +30,46 @@ def item_dict(item: PatchItem) -> dict[str, Any]:
         "release_date": _time(item.release_date),
         "cves": list(item.cves),
         "detail": item.detail,
+    }
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    """One vulnerability finding as a JSON object."""
+    return {
+        "vulnerability_id": f.vulnerability_id,
+        "aliases": list(f.aliases),
+        "status": f.status.value,
+        "severity": f.severity.value,
+        "severity_source": f.severity_source,
+        "cvss_score": f.cvss_score,
+        "cvss_vector": f.cvss_vector,
+        "vendor_severity": f.vendor_severity,
+        "package_name": f.package_name,
+        "package_version": f.package_version,
+        "package_arch": f.package_arch,
+        "source_name": f.source_name,
+        "fixed_version": f.fixed_version,
+        "fix_available": f.fix_available.value,
+        "advisory_status": f.advisory_status.value,
+        "sources": list(f.sources),
+        "title": f.title,
+        "first_observed": _time(f.first_observed),
+        "last_observed": _time(f.last_observed),
+        "suppressed_by": f.suppressed_by or None,
+        "suppression_reason": f.suppression_reason or None,
+    }
+
+
+def vulnerability_summary(findings: tuple[Finding, ...]) -> dict[str, Any]:
+    """Counts per status, ACTIVE findings per severity, and ACTIVE ones with a fix."""
+    active = [f for f in findings if f.status is FindingStatus.ACTIVE]
+    by_severity = dict.fromkeys((s.value for s in sorted(Severity, key=lambda s: -s.rank)), 0)
+    for f in active:
+        by_severity[f.severity.value] += 1
+    return {
+        **{s.value: sum(1 for f in findings if f.status is s) for s in FindingStatus},
+        "severity": by_severity,
+        "fix_available": sum(1 for f in active if f.fix_available is not FixAvailable.NO),
     }
 
 
@@ -65,19 +106,29 @@ def report_dict(report: Report) -> dict[str, Any]:
             "other_non_compliant": s.other_non_compliant,
         },
         "patches": [item_dict(i) for i in report.items],
+        **_vulnerabilities(report),
         "warnings": list(report.warnings),
     }
 
 
+def _vulnerabilities(report: Report) -> dict[str, Any]:
+    if report.vulnerabilities is None:
+        return {}
+    return {
+        "vulnerability_summary": vulnerability_summary(report.vulnerabilities),
+        "vulnerabilities": [finding_dict(f) for f in report.vulnerabilities],
+    }
+
+
 def render(report: Report) -> str:
-    """JSON text: one top-level key per line and one patch per line (grep- and diff-friendly,
-    and it keeps to the C encoder, which an ``indent`` would disable)."""
+    """JSON text: one top-level key per line and one patch or finding per line (grep- and
+    diff-friendly, and it keeps to the C encoder, which an ``indent`` would disable)."""
     data = report_dict(report)
     lines = []
     for key, value in data.items():
-        if key == "patches":
+        if key in ("patches", "vulnerabilities"):
             body = ",\n".join("    " + json.dumps(p) for p in value)
-            lines.append(f'  "patches": [\n{body}\n  ]' if value else '  "patches": []')
+            lines.append(f'  "{key}": [\n{body}\n  ]' if value else f'  "{key}": []')
         else:
             lines.append(f"  {json.dumps(key)}: {json.dumps(value)}")
     return "{\n" + ",\n".join(lines) + "\n}\n"

@@ -13,14 +13,12 @@ with unchanged indices costs a stat per file.
 from __future__ import annotations
 
 import functools
-import hashlib
-import pickle
 import socket
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from patchwarden.adapters.os import apt_exec
 from patchwarden.adapters.os.apt_lists import ListFile, find_package_lists, is_security_origin
@@ -36,12 +34,17 @@ from patchwarden.adapters.os.apt_policy import (
 from patchwarden.adapters.os.aptconf import get, get_bool, read_apt_conf
 from patchwarden.adapters.os.debchangelog import changelog_text, newest_entry_date
 from patchwarden.adapters.os.debindex import iter_index, iter_paragraphs, read_index
+from patchwarden.adapters.os.inventory_cache import PickleCache, stat_key
 from patchwarden.adapters.os.osrelease import read_os_info
 from patchwarden.adapters.runner import LocalRunner
 from patchwarden.core.model import InstalledPackage, Inventory, OsInfo, Package
 from patchwarden.core.versions import COMPARATORS
+from patchwarden.core.vuln import Advisory
 from patchwarden.errors import AdapterError, EnvironmentProblem
 from patchwarden.ports import InstallOutcome, InstallPlan, Runner
+
+if TYPE_CHECKING:  # the changelog CVE reader is imported only when asked for
+    from patchwarden.adapters.os.changelog_cves import ChangelogCache, UpdateChangelog
 
 _CACHE_FORMAT = 1
 _deb_compare = COMPARATORS["deb"]
@@ -64,7 +67,7 @@ class AptPackageManager:
         self.root = str(Path(root).resolve()) if root != "/" else "/"
         self._base = Path(self.root)
         self._runner = runner or LocalRunner()
-        self._cache_dir = Path(cache_dir) if cache_dir else None
+        self._cache = PickleCache(Path(cache_dir) if cache_dir else None, "apt", self.root)
         self._os_info = os_info
         self._lock_timeout = lock_timeout
         self._native_arch: str | None = None
@@ -290,53 +293,93 @@ class AptPackageManager:
             folder = self._base / d
             if folder.is_dir():
                 paths += sorted(folder.iterdir())
-        parts = [f"{_CACHE_FORMAT}", self.root, *(str(lf.path) for lf in lists)]
-        for p in paths:
-            try:
-                st = p.stat()
-                parts.append(f"{p}:{st.st_size}:{st.st_mtime_ns}")
-            except OSError:
-                parts.append(f"{p}:-")
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
-
-    def _cache_file(self) -> Path | None:
-        if self._cache_dir is None:
-            return None
-        digest = hashlib.sha256(self.root.encode()).hexdigest()[:16]
-        return self._cache_dir / f"apt-inventory-{digest}.pickle"
+        return stat_key([f"{_CACHE_FORMAT}", self.root, *(str(lf.path) for lf in lists)], paths)
 
     def _load_cache(self, key: str) -> Inventory | None:
-        path = self._cache_file()
-        if path is None:
-            return None
-        try:
-            with path.open("rb") as fh:
-                stored_key, inventory = pickle.load(fh)
-        except (OSError, pickle.PickleError, EOFError, ValueError, TypeError, AttributeError):
-            return None
-        return inventory if stored_key == key and isinstance(inventory, Inventory) else None
+        value = self._cache.load(key)
+        return value if isinstance(value, Inventory) else None
 
     def _store_cache(self, key: str, inventory: Inventory) -> None:
-        path = self._cache_file()
-        if path is None:
-            return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            with tmp.open("wb") as fh:
-                pickle.dump((key, replace(inventory, last_boot=None)), fh, protocol=5)
-            tmp.replace(path)
-        except OSError:
-            pass  # a cache that cannot be written only costs speed
+        self._cache.store(key, replace(inventory, last_boot=None))
 
     def changelog_date(self, pkg: Package) -> tuple[bool, datetime | None]:
         """(whether its .deb is in apt's cache, date of its newest changelog entry)."""
+        deb = self._deb_in_cache(pkg)
+        if deb is None:
+            return False, None
+        text = changelog_text(self._runner, deb, pkg.name)
+        return True, (newest_entry_date(text) if text else None)
+
+    # -- changelog CVEs ---------------------------------------------------------------------
+
+    def changelog_cves(
+        self,
+        inventory: Inventory,
+        *,
+        updates: Sequence[Package] | None = None,
+        download: bool = True,
+        cache: ChangelogCache | None = None,
+    ) -> list[UpdateChangelog]:
+        """The CVE ids each pending update's changelog names since the installed version.
+
+        ``updates`` defaults to every update of ``inventory``.  The candidate .debs are read
+        from apt's cache of the root; with ``download`` the missing ones are fetched there
+        first (``apt-get download``, one call per wave).  ``cache`` (the local state)
+        remembers the result per (update, installed version), so a repeated scan downloads
+        and unpacks nothing.  Never raises for a package whose .deb or changelog cannot be
+        had: its result says ``found=False``.
+        """
+        from patchwarden.adapters.os.changelog_cves import ChangelogReader, apt_download
+
+        installed = {ip.package.key: ip.package.version for ip in inventory.installed}
+        chosen = inventory.updates if updates is None else updates
+        targets = [(u, installed[u.key]) for u in chosen if u.key in installed]
+
+        def fetch(packages: Sequence[Package]) -> None:
+            apt_download(self._runner, self.root, self._native_or_host(), packages)
+
+        reader = ChangelogReader(
+            self._runner,
+            locate=self._deb_in_cache,
+            fetch=fetch if download else None,
+            compare=_deb_compare,
+        )
+        return reader.read(targets, root=self.root, cache=cache)
+
+    def update_cves(
+        self,
+        inventory: Inventory,
+        *,
+        updates: Sequence[Package] | None = None,
+        download: bool = True,
+        cache: ChangelogCache | None = None,
+    ) -> dict[tuple[str, str, str], tuple[str, ...]]:
+        """(name, arch, version) of each pending update → the CVE ids its changelog names
+        since the installed version (see :meth:`changelog_cves`); no vulnerability DB needed."""
+        found = self.changelog_cves(inventory, updates=updates, download=download, cache=cache)
+        return {(r.name, r.arch, r.version): r.cves for r in found}
+
+    def changelog_advisories(
+        self,
+        inventory: Inventory,
+        *,
+        updates: Sequence[Package] | None = None,
+        download: bool = True,
+        cache: ChangelogCache | None = None,
+    ) -> list[Advisory]:
+        """The changelog CVEs as ``Advisory(source="changelog", status=FIXED)`` values for the
+        matcher (package: the source name; fixed version: the oldest entry naming it)."""
+        from patchwarden.adapters.os.changelog_cves import changelog_advisories, release_ecosystem
+
+        found = self.changelog_cves(inventory, updates=updates, download=download, cache=cache)
+        return changelog_advisories(found, release_ecosystem(inventory.os))
+
+    def _deb_in_cache(self, pkg: Package) -> Path | None:
         for arch in dict.fromkeys((pkg.arch, "all")):
             deb = cached_deb(self._base, replace(pkg, arch=arch))
             if deb.is_file():
-                text = changelog_text(self._runner, deb, pkg.name)
-                return True, (newest_entry_date(text) if text else None)
-        return False, None
+                return deb
+        return None
 
     # -- acting -----------------------------------------------------------------------------
 

@@ -1,0 +1,74 @@
+"""Vulnerability feeds: an explicit registry of what ``patchwarden db update`` downloads.
+
+Each :class:`FeedSpec` names its files (real default URLs) and the parser that streams
+them into :class:`~patchwarden.core.vuln.Advisory` values; it satisfies the
+:class:`~patchwarden.ports.Feed` port.  :func:`classify` tells which feed a raw file
+(for ``db import``) belongs to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from patchwarden.adapters.feeds import alpine_secdb, debian_tracker, osv
+from patchwarden.adapters.feeds.common import Warn
+from patchwarden.adapters.feeds.sniff import classify
+from patchwarden.core.vuln import Advisory
+
+Parser = Callable[[Path, Warn, str], Iterator[Advisory]]
+
+OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
+ALPINE_SECDB = "https://secdb.alpinelinux.org"
+ALPINE_BRANCHES = ("v3.19", "v3.20", "v3.21", "v3.22")
+"""Alpine branches with community support when this list was written; ``--url`` adds more."""
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """A feed: its name, its files and its parser (the :class:`~patchwarden.ports.Feed` port)."""
+
+    name: str
+    urls: tuple[str, ...]
+    parser: Parser
+    description: str = ""
+
+    def parse(self, path: Path, warn: Warn) -> Iterator[Advisory]:
+        """Stream the advisories of one file of this feed."""
+        return self.parser(path, warn, self.name)
+
+    def with_urls(self, urls: tuple[str, ...]) -> FeedSpec:
+        """The same feed read from other files (mirrors, an older branch)."""
+        return replace(self, urls=urls)
+
+
+def _osv(name: str, ecosystem: str, label: str) -> FeedSpec:
+    url = f"{OSV_BUCKET}/{ecosystem.replace(' ', '%20')}/all.zip"
+    return FeedSpec(name, (url,), osv.parse, f"OSV dump of {label} ({ecosystem}/all.zip)")
+
+
+FEEDS: Mapping[str, FeedSpec] = {
+    "debian-tracker": FeedSpec(
+        "debian-tracker",
+        ("https://security-tracker.debian.org/tracker/data/json",),
+        debian_tracker.parse,
+        "Debian security tracker JSON (every source package, CVE and release)",
+    ),
+    "osv-debian": _osv("osv-debian", "Debian", "Debian (DSA, DLA, DEBIAN-CVE)"),
+    "osv-ubuntu": _osv("osv-ubuntu", "Ubuntu", "Ubuntu (USN, UBUNTU-CVE)"),
+    "osv-alpine": _osv("osv-alpine", "Alpine", "Alpine (ALPINE-CVE)"),
+    "osv-rocky": _osv("osv-rocky", "Rocky Linux", "Rocky Linux (RLSA)"),
+    "osv-alma": _osv("osv-alma", "AlmaLinux", "AlmaLinux (ALSA)"),
+    "alpine-secdb": FeedSpec(
+        "alpine-secdb",
+        tuple(
+            f"{ALPINE_SECDB}/{b}/{r}.json" for b in ALPINE_BRANCHES for r in ("main", "community")
+        ),
+        alpine_secdb.parse,
+        "Alpine secdb (secfixes per package, branch and repository)",
+    ),
+}
+"""Every feed Patchwarden knows, by name."""
+
+__all__ = ["FEEDS", "FeedSpec", "classify"]

@@ -1,0 +1,116 @@
+"""Inventories: a full upload, then deltas checked against the content hash."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from patchwarden.adapters.storage.tables import Inventory, InventoryItem
+from patchwarden.core.inventory_hash import ITEM_FIELDS, content_hash, item_hash
+
+
+class HashMismatch(Exception):
+    """The stored inventory is not the delta's base, or the result is not the stated hash."""
+
+
+def _rows(node_id: str, items: Iterable[Mapping[str, str]]) -> dict[str, InventoryItem]:
+    rows = {}
+    for item in items:
+        h = item_hash(item)
+        rows[h] = InventoryItem(
+            node_id=node_id, item_hash=h, **{f: item.get(f, "") for f in ITEM_FIELDS}
+        )
+    return rows
+
+
+def _header(session: Session, node_id: str, at: datetime) -> Inventory:
+    header = session.get(Inventory, node_id)
+    if header is None:
+        header = Inventory(
+            node_id=node_id,
+            content_hash="",
+            installed_count=0,
+            update_count=0,
+            collected_at=None,
+            uploaded_at=at,
+        )
+        session.add(header)
+    return header
+
+
+def _finish(
+    session: Session, header: Inventory, expected: str, collected: datetime | None, at: datetime
+) -> None:
+    session.flush()
+    hashes = session.scalars(
+        select(InventoryItem.item_hash).where(InventoryItem.node_id == header.node_id)
+    ).all()
+    actual = content_hash(hashes)
+    if actual != expected:
+        raise HashMismatch(f"content hash after upload is {actual}, not {expected}")
+    counts = dict(
+        session.execute(
+            select(InventoryItem.kind, func.count())
+            .where(InventoryItem.node_id == header.node_id)
+            .group_by(InventoryItem.kind)
+        ).all()
+    )
+    header.content_hash = actual
+    header.installed_count = counts.get("installed", 0)
+    header.update_count = counts.get("update", 0)
+    header.collected_at = collected
+    header.uploaded_at = at
+
+
+def replace_all(
+    session: Session,
+    node_id: str,
+    items: Sequence[Mapping[str, str]],
+    expected_hash: str,
+    collected: datetime | None,
+    at: datetime,
+) -> Inventory:
+    """A full upload: the node's items become exactly ``items``."""
+    header = _header(session, node_id, at)
+    session.execute(delete(InventoryItem).where(InventoryItem.node_id == node_id))
+    session.add_all(_rows(node_id, items).values())
+    _finish(session, header, expected_hash, collected, at)
+    return header
+
+
+def apply_delta(
+    session: Session,
+    node_id: str,
+    base_hash: str,
+    added: Sequence[Mapping[str, str]],
+    removed: Sequence[str],
+    expected_hash: str,
+    collected: datetime | None,
+    at: datetime,
+) -> Inventory:
+    """A delta upload on top of ``base_hash``; :class:`HashMismatch` when it does not fit."""
+    header = session.get(Inventory, node_id)
+    if header is None or header.content_hash != base_hash:
+        raise HashMismatch("the server holds a different inventory: upload it in full")
+    if removed:
+        session.execute(
+            delete(InventoryItem).where(
+                InventoryItem.node_id == node_id, InventoryItem.item_hash.in_(list(removed))
+            )
+        )
+    rows = _rows(node_id, added)
+    if rows:
+        session.execute(
+            delete(InventoryItem).where(
+                InventoryItem.node_id == node_id, InventoryItem.item_hash.in_(list(rows))
+            )
+        )
+        session.add_all(rows.values())
+    if not removed and not rows and base_hash == expected_hash:
+        header.uploaded_at = at
+        return header
+    _finish(session, header, expected_hash, collected, at)
+    return header

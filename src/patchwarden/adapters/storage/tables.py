@@ -1,0 +1,260 @@
+"""The server's tables (SQLAlchemy 2 typed models).  Change them only together with a new
+Alembic revision in :mod:`patchwarden.adapters.storage.migrations`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class Token(Base):
+    """An operator API token (the secret is stored as SHA-256 only)."""
+
+    __tablename__ = "tokens"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Who changed what, when."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(160))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(256))
+    detail: Mapped[dict[str, Any]]
+
+
+class Activation(Base):
+    """A hybrid activation: id + code (hashed), limit, expiry, default tags and name."""
+
+    __tablename__ = "activations"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(String(256), default="")
+    default_instance_name: Mapped[str] = mapped_column(String(256), default="")
+    registration_limit: Mapped[int]
+    registration_count: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[datetime]
+    tags: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+
+
+class Node(Base):
+    """A managed node (``mi-`` + 17 hex)."""
+
+    __tablename__ = "nodes"
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), default="")
+    activation_id: Mapped[str | None] = mapped_column(ForeignKey("activations.id"))
+    credential_hash: Mapped[str] = mapped_column(String(64))
+    tags: Mapped[dict[str, Any]]
+    patch_group: Mapped[str | None] = mapped_column(String(256), index=True)
+    hostname: Mapped[str] = mapped_column(String(256), default="")
+    os_id: Mapped[str] = mapped_column(String(64), default="")
+    os_version: Mapped[str] = mapped_column(String(64), default="")
+    operating_system: Mapped[str] = mapped_column(String(64), default="")
+    product: Mapped[str] = mapped_column(String(64), default="")
+    agent_version: Mapped[str] = mapped_column(String(32), default="")
+    registered_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime | None]
+    deregistered_at: Mapped[datetime | None]
+
+
+class NodeTag(Base):
+    """One tag of a node (for target resolution in SQL)."""
+
+    __tablename__ = "node_tags"
+    node_id: Mapped[str] = mapped_column(
+        ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    __table_args__ = (Index("ix_node_tags_key_value", "key", "value"),)
+
+
+class Inventory(Base):
+    """A node's latest inventory header; the packages are :class:`InventoryItem` rows."""
+
+    __tablename__ = "inventories"
+    node_id: Mapped[str] = mapped_column(
+        ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    content_hash: Mapped[str] = mapped_column(String(64))
+    installed_count: Mapped[int]
+    update_count: Mapped[int]
+    collected_at: Mapped[datetime | None]
+    uploaded_at: Mapped[datetime]
+
+
+class InventoryItem(Base):
+    """One installed package or available update of a node."""
+
+    __tablename__ = "inventory_items"
+    node_id: Mapped[str] = mapped_column(
+        ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(256))
+    arch: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str] = mapped_column(String(256))
+    source_name: Mapped[str] = mapped_column(String(256), default="")
+    repository: Mapped[str] = mapped_column(String(256), default="")
+    classification: Mapped[str] = mapped_column(String(64), default="")
+    __table_args__ = (Index("ix_inventory_items_name_version", "name", "version"),)
+
+
+class ComplianceRecord(Base):
+    """A node's latest patch compliance (the last report of a RunPatchBaseline)."""
+
+    __tablename__ = "compliance"
+    node_id: Mapped[str] = mapped_column(
+        ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    compliance: Mapped[str] = mapped_column(String(16), index=True)
+    severity: Mapped[str | None] = mapped_column(String(16))
+    baseline: Mapped[str] = mapped_column(String(128))
+    baseline_id: Mapped[str | None] = mapped_column(String(32))
+    snapshot_id: Mapped[str | None] = mapped_column(String(64))
+    operation: Mapped[str] = mapped_column(String(16))
+    command_id: Mapped[str | None] = mapped_column(String(36))
+    generated_at: Mapped[datetime | None]
+    reported_at: Mapped[datetime]
+    summary: Mapped[dict[str, Any]]
+    items: Mapped[list[Any]]
+
+
+class Baseline(Base):
+    """A stored PatchBaseline (its document JSON)."""
+
+    __tablename__ = "baselines"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    operating_system: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    modified_at: Mapped[datetime]
+
+
+class PatchGroupRegistration(Base):
+    """RegisterPatchBaselineForPatchGroup: one baseline per (group, OS)."""
+
+    __tablename__ = "patch_groups"
+    patch_group: Mapped[str] = mapped_column(String(256), primary_key=True)
+    operating_system: Mapped[str] = mapped_column(String(64), primary_key=True)
+    baseline_id: Mapped[str] = mapped_column(ForeignKey("baselines.id"))
+
+
+class DefaultBaseline(Base):
+    """RegisterDefaultPatchBaseline: the operator's default per OS."""
+
+    __tablename__ = "default_baselines"
+    operating_system: Mapped[str] = mapped_column(String(64), primary_key=True)
+    baseline_id: Mapped[str] = mapped_column(ForeignKey("baselines.id"))
+
+
+class Command(Base):
+    """A RunPatchBaseline command with its rate control and rolled-up status."""
+
+    __tablename__ = "commands"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    document_name: Mapped[str] = mapped_column(String(64))
+    parameters: Mapped[dict[str, Any]]
+    targets: Mapped[dict[str, Any]]
+    comment: Mapped[str] = mapped_column(String(100), default="")
+    max_concurrency: Mapped[str] = mapped_column(String(8))
+    max_errors: Mapped[str] = mapped_column(String(8))
+    concurrency_limit: Mapped[int]
+    error_limit: Mapped[int]
+    timeout_seconds: Mapped[int]
+    execution_timeout_seconds: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    status_details: Mapped[str] = mapped_column(String(32))
+    target_count: Mapped[int]
+    completed_count: Mapped[int] = mapped_column(default=0)
+    error_count: Mapped[int] = mapped_column(default=0)
+    delivery_timed_out_count: Mapped[int] = mapped_column(default=0)
+    requested_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    stopped: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Invocation(Base):
+    """One command on one node."""
+
+    __tablename__ = "invocations"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    command_id: Mapped[str] = mapped_column(ForeignKey("commands.id", ondelete="CASCADE"))
+    node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    status_details: Mapped[str] = mapped_column(String(32))
+    baseline: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    baseline_source: Mapped[str] = mapped_column(String(160), default="")
+    output: Mapped[str] = mapped_column(Text, default="")
+    response_code: Mapped[int | None]
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    deliveries: Mapped[int] = mapped_column(default=0)
+    __table_args__ = (
+        UniqueConstraint("command_id", "node_id", name="uq_invocations_command_node"),
+        Index("ix_invocations_node_status", "node_id", "status"),
+        Index("ix_invocations_command_status", "command_id", "status"),
+    )

@@ -1,0 +1,85 @@
+"""``patchwarden agent register|run|rotate-credential``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def _state_dir(args: argparse.Namespace) -> Path:
+    from patchwarden.agent.register import default_state_dir
+
+    return Path(args.state_dir) if args.state_dir else default_state_dir()
+
+
+def _register(args: argparse.Namespace) -> int:
+    from patchwarden.agent.register import parse_tags, register
+
+    config = register(
+        _state_dir(args),
+        args.server,
+        args.activation_id,
+        args.activation_code,
+        tags=parse_tags(args.tag or []),
+        root=args.root,
+        name=args.name or "",
+    )
+    print(f"registered as {config.node_id} (state in {config.state_dir})")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import logging
+
+    from patchwarden.agent.loop import Agent
+    from patchwarden.agent.register import AgentConfig
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    agent = Agent(
+        AgentConfig.load(_state_dir(args)),
+        poll_wait=args.poll_wait,
+        inventory_interval=args.inventory_interval,
+    )
+    try:
+        agent.run(once=args.once)
+    finally:
+        agent.close()
+    return 0
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    from patchwarden.agent.client import Client
+    from patchwarden.agent.register import AgentConfig
+
+    config = AgentConfig.load(_state_dir(args))
+    client = Client(config.server, config.credential)
+    try:
+        config.save_credential(client.rotate())
+    finally:
+        client.close()
+    print(f"credential of {config.node_id} rotated")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``agent``."""
+    agent = sub.add_parser("agent", help="the node agent")
+    asub = agent.add_subparsers(dest="agent_command", metavar="COMMAND", required=True)
+    reg = asub.add_parser("register", help="register this node (or a --root) with a server")
+    reg.add_argument("--server", required=True, metavar="URL")
+    reg.add_argument("--activation-id", required=True)
+    reg.add_argument("--activation-code", required=True)
+    reg.add_argument("--tag", action="append", metavar="K=V")
+    reg.add_argument("--name", help="node name (default: the activation's, else the hostname)")
+    reg.add_argument("--root", default="/", metavar="DIR", help="manage this root (sandboxes)")
+    reg.set_defaults(handler=_register)
+    run = asub.add_parser("run", help="run the agent (long-poll for commands)")
+    run.add_argument("--once", action="store_true", help="one round, then exit")
+    run.add_argument("--poll-wait", type=float, default=20.0, metavar="SECONDS")
+    run.add_argument("--inventory-interval", type=float, default=3600.0, metavar="SECONDS")
+    run.set_defaults(handler=_run)
+    rot = asub.add_parser("rotate-credential", help="get a new node credential")
+    rot.set_defaults(handler=_rotate)
+    for p in (reg, run, rot):
+        p.add_argument("--state-dir", metavar="DIR", help="default <data dir>/agent")

@@ -1,0 +1,224 @@
+"""``command send|list|get|cancel``, ``apply -f``, ``get|describe|delete KIND [NAME]``:
+clients of the fleet server."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from patchwarden.cli.api import add_connection_options
+
+KINDS: dict[str, tuple[str, list[str]]] = {
+    "PatchBaseline": (
+        "/api/v1/baselines",
+        ["name", "baseline_id", "operating_system", "modified_at"],
+    ),
+    "nodes": ("/api/v1/nodes", ["node_id", "name", "ping_status", "patch_group", "hostname"]),
+    "compliance": (
+        "/api/v1/compliance",
+        [
+            "node_id",
+            "node_name",
+            "compliance",
+            "severity",
+            "baseline",
+            "operation",
+            "operation_time",
+        ],
+    ),
+    "commands": (
+        "/api/v1/commands",
+        [
+            "command_id",
+            "status",
+            "status_details",
+            "target_count",
+            "completed_count",
+            "error_count",
+        ],
+    ),
+    "patch-groups": ("/api/v1/patch-groups", ["patch_group", "operating_system", "baseline"]),
+    "activations": (
+        "/api/v1/activations",
+        ["activation_id", "registration_count", "registration_limit", "expires_at"],
+    ),
+}
+ALIASES = {
+    "baseline": "PatchBaseline",
+    "baselines": "PatchBaseline",
+    "patchbaseline": "PatchBaseline",
+    "node": "nodes",
+    "command": "commands",
+    "patch-group": "patch-groups",
+    "activation": "activations",
+}
+
+
+def _kind(text: str) -> str:
+    from patchwarden.errors import InputError
+
+    kind = text if text in KINDS else ALIASES.get(text.lower(), "")
+    if not kind:
+        raise InputError(f"unknown kind {text!r}: one of {', '.join(KINDS)}")
+    return kind
+
+
+def _get(args: argparse.Namespace) -> int:
+    from patchwarden.cli.api import ServerApi, show
+
+    kind = _kind(args.kind)
+    path, columns = KINDS[kind]
+    api = ServerApi(args)
+    if args.name:
+        show(args, api.call("GET", f"{path}/{args.name}"), columns)
+    else:
+        show(args, api.call("GET", path), columns)
+    return 0
+
+
+def _describe(args: argparse.Namespace) -> int:
+    import yaml
+
+    from patchwarden.cli.api import ServerApi, print_json
+
+    path, _ = KINDS[_kind(args.kind)]
+    value = ServerApi(args).call("GET", f"{path}/{args.name}")
+    if args.format == "json":
+        print_json(value)
+    else:
+        import json
+
+        print(yaml.safe_dump(json.loads(json.dumps(value, default=str)), sort_keys=False), end="")
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from patchwarden.cli.api import ServerApi
+
+    kind = _kind(args.kind)
+    if kind not in ("PatchBaseline", "nodes"):
+        from patchwarden.errors import InputError
+
+        raise InputError(f"delete: {kind} cannot be deleted this way")
+    path, _ = KINDS[kind]
+    ServerApi(args).call("DELETE", f"{path}/{args.name}")
+    print(f"{kind} {args.name} deleted")
+    return 0
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from patchwarden.cli.api import ServerApi
+    from patchwarden.documents import BaselineDocument, load_documents, to_document
+    from patchwarden.errors import InputError
+
+    docs = load_documents(Path(args.file))
+    raw = []
+    for doc in docs:
+        if not isinstance(doc, BaselineDocument):
+            raise InputError(f"{doc.source}: kind {doc.kind} is not kept by the server")
+        raw.append(to_document(doc.baseline, doc.labels or None))
+    applied = ServerApi(args).call("POST", "/api/v1/apply", json=raw)["applied"]
+    for item in applied:
+        print(f"{item['kind']} {item['name']} {item['result']}")
+    return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    from patchwarden.agent.register import parse_tags
+    from patchwarden.cli.api import ServerApi, show
+
+    params: dict[str, Any] = {"Operation": args.operation, "RebootOption": args.reboot_option}
+    if args.snapshot_id:
+        params["SnapshotId"] = args.snapshot_id
+    if args.baseline_override:
+        params["BaselineOverride"] = args.baseline_override
+    if args.install_override:
+        params["InstallOverrideList"] = [{"id": i} for i in args.install_override]
+    body: dict[str, Any] = {
+        "Parameters": params,
+        "MaxConcurrency": args.max_concurrency,
+        "MaxErrors": args.max_errors,
+        "TimeoutSeconds": args.timeout_seconds,
+        "Comment": args.comment or "",
+    }
+    targets = [{"Key": f"tag:{k}", "Values": [v]} for k, v in parse_tags(args.tag or []).items()]
+    if args.patch_group:
+        targets.append({"Key": "PatchGroup", "Values": args.patch_group})
+    if args.all:
+        targets.append({"Key": "InstanceIds", "Values": ["*"]})
+    if args.instance_ids:
+        body["InstanceIds"] = args.instance_ids
+    if targets:
+        body["Targets"] = targets
+    sent = ServerApi(args).call("POST", "/api/v1/commands", json=body)
+    show(args, sent, ["command_id", "status", "target_count"])
+    return 0
+
+
+def _command(args: argparse.Namespace) -> int:
+    from patchwarden.cli.api import ServerApi, print_table, show
+
+    api = ServerApi(args)
+    if args.command_action == "list":
+        show(args, api.call("GET", "/api/v1/commands"), KINDS["commands"][1])
+        return 0
+    if args.command_action == "cancel":
+        show(args, api.call("POST", f"/api/v1/commands/{args.id}/cancel"), ["command_id", "status"])
+        return 0
+    cmd = api.call("GET", f"/api/v1/commands/{args.id}")
+    show(args, cmd, KINDS["commands"][1])
+    if args.format == "table":
+        print()
+        print_table(cmd["invocations"], ["node_id", "status", "status_details", "baseline"])
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``command``, ``apply``, ``get``, ``describe`` and ``delete``."""
+    cmd = sub.add_parser("command", help="RunPatchBaseline commands on the fleet")
+    csub = cmd.add_subparsers(dest="command_action", metavar="COMMAND", required=True)
+    send = csub.add_parser("send", help="send AWS-RunPatchBaseline")
+    send.add_argument("--operation", required=True, choices=("Scan", "Install"))
+    send.add_argument(
+        "--reboot-option", default="RebootIfNeeded", choices=("RebootIfNeeded", "NoReboot")
+    )
+    send.add_argument("--instance-ids", nargs="+", metavar="ID")
+    send.add_argument("--tag", action="append", metavar="K=V", help="target nodes with this tag")
+    send.add_argument("--patch-group", action="append", metavar="GROUP")
+    send.add_argument("--all", action="store_true", help="every registered node")
+    send.add_argument("--max-concurrency", default="50")
+    send.add_argument("--max-errors", default="0")
+    send.add_argument("--timeout-seconds", type=int, default=600, help="delivery timeout")
+    send.add_argument("--snapshot-id", help="pin one baseline evaluation (a GUID)")
+    send.add_argument("--baseline-override", action="append", metavar="BASELINE")
+    send.add_argument("--install-override", action="append", metavar="NAME.ARCH")
+    send.add_argument("--comment")
+    add_connection_options(send)
+    send.set_defaults(handler=_send)
+    for name, helptext in (
+        ("list", "list commands"),
+        ("get", "a command and its invocations"),
+        ("cancel", "cancel a command"),
+    ):
+        p = csub.add_parser(name, help=helptext)
+        if name != "list":
+            p.add_argument("id", metavar="COMMAND_ID")
+        add_connection_options(p)
+        p.set_defaults(handler=_command)
+
+    apply = sub.add_parser("apply", help="create or update documents on the server")
+    apply.add_argument("-f", "--file", required=True, metavar="FILE|DIR")
+    add_connection_options(apply)
+    apply.set_defaults(handler=_apply)
+    for verb, handler, need_name in (
+        ("get", _get, False),
+        ("describe", _describe, True),
+        ("delete", _delete, True),
+    ):
+        p = sub.add_parser(verb, help=f"{verb} server resources ({', '.join(KINDS)})")
+        p.add_argument("kind", metavar="KIND")
+        p.add_argument("name", metavar="NAME", nargs=None if need_name else "?")
+        add_connection_options(p)
+        p.set_defaults(handler=handler)

@@ -1,0 +1,138 @@
+"""``patchwarden server [migrate]``, ``token create``, ``activation create|list``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from patchwarden.cli.api import add_connection_options
+
+
+def _database_url(args: argparse.Namespace) -> str | None:
+    import os
+
+    return args.database_url or os.environ.get("PATCHWARDEN_DATABASE_URL") or None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from patchwarden.server.app import bootstrap_admin, create_app
+    from patchwarden.server.settings import ServerSettings
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        from patchwarden.errors import InputError
+
+        raise InputError("--tls-cert and --tls-key go together")
+    settings = ServerSettings(database_url=_database_url(args))
+    app = create_app(settings)
+    token = bootstrap_admin(app.state.db, settings)
+    if token:
+        print(f"initial admin token (shown only once): {token}", flush=True)
+    scheme = "https" if args.tls_cert else "http"
+    print(f"patchwarden server listening on {scheme}://{args.host}:{args.port}", flush=True)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
+        log_level=args.log_level,
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from patchwarden.adapters.storage import make_engine, upgrade
+    from patchwarden.adapters.storage.migrate import current
+
+    engine = make_engine(_database_url(args))
+    upgrade(engine)
+    print(f"database at revision {current(engine)}")
+    engine.dispose()
+    return 0
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    from patchwarden.cli.api import ServerApi, show
+
+    made = ServerApi(args).call(
+        "POST", "/api/v1/tokens", json={"name": args.name, "role": args.role}
+    )
+    show(args, made, ["id", "name", "role", "token"])
+    return 0
+
+
+def _activation_create(args: argparse.Namespace) -> int:
+    from patchwarden.agent.register import parse_tags
+    from patchwarden.cli.api import ServerApi, show
+    from patchwarden.settings import parse_age
+
+    body: dict[str, Any] = {
+        "registration_limit": args.limit,
+        "expires_in_seconds": int(parse_age(args.expires_in).total_seconds()),
+        "tags": parse_tags(args.tag or []),
+        "default_instance_name": args.name or "",
+        "description": args.description or "",
+    }
+    made = ServerApi(args).call("POST", "/api/v1/activations", json=body)
+    show(args, made, ["activation_id", "activation_code", "registration_limit", "expires_at"])
+    return 0
+
+
+def _activation_list(args: argparse.Namespace) -> int:
+    from patchwarden.cli.api import ServerApi, show
+
+    rows = ServerApi(args).call("GET", "/api/v1/activations")
+    cols = ["activation_id", "registration_count", "registration_limit", "expires_at", "expired"]
+    show(args, rows, cols)
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``server``, ``token`` and ``activation``."""
+    server = sub.add_parser("server", help="run the fleet server (FastAPI on uvicorn)")
+    _database_option(server)
+    server.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    server.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    server.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate")
+    server.add_argument("--tls-key", metavar="FILE", help="... and this private key")
+    server.add_argument(
+        "--log-level", default="info", choices=("debug", "info", "warning", "error")
+    )
+    server.set_defaults(handler=_serve)
+    ssub = server.add_subparsers(dest="server_command", metavar="COMMAND")
+    migrate = ssub.add_parser("migrate", help="apply the database migrations and exit")
+    _database_option(migrate)
+    migrate.set_defaults(handler=_migrate)
+
+    token = sub.add_parser("token", help="operator API tokens")
+    tsub = token.add_subparsers(dest="token_command", metavar="COMMAND", required=True)
+    create = tsub.add_parser("create", help="create a token (shown once)")
+    create.add_argument("--role", required=True, choices=("viewer", "operator", "admin"))
+    create.add_argument("--name", required=True, help="a unique name (audit log actor)")
+    add_connection_options(create)
+    create.set_defaults(handler=_token_create)
+
+    act = sub.add_parser("activation", help="hybrid activations for registering agents")
+    asub = act.add_subparsers(dest="activation_command", metavar="COMMAND", required=True)
+    acreate = asub.add_parser("create", help="create an activation (the code is shown once)")
+    acreate.add_argument("--limit", type=int, default=1, help="registrations allowed (1-1000)")
+    acreate.add_argument("--expires-in", default="24h", help="e.g. 24h, 7d (at most 30d)")
+    acreate.add_argument("--tag", action="append", metavar="K=V", help="default node tag")
+    acreate.add_argument("--name", help="default node name")
+    acreate.add_argument("--description")
+    add_connection_options(acreate)
+    acreate.set_defaults(handler=_activation_create)
+    alist = asub.add_parser("list", help="list activations")
+    add_connection_options(alist)
+    alist.set_defaults(handler=_activation_list)
+
+
+def _database_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy URL (env PATCHWARDEN_DATABASE_URL; default SQLite in the data dir), "
+        "e.g. postgresql+psycopg://user@host/db",
+    )

@@ -1,0 +1,78 @@
+"""Which vulnerability data describes a node: its release's ecosystem, the version scheme of
+that ecosystem, and the package names advisories are filed under.
+
+Kept as data (:data:`OS_ECOSYSTEMS`, :data:`ECOSYSTEM_SCHEMES`) so a distribution is added
+in one place.  Ecosystem names are OSV's (``Debian:12``, ``Ubuntu:22.04:LTS``,
+``Rocky Linux:9``, ``AlmaLinux:9``, ``Alpine:v3.19``), which the feeds use too.
+"""
+
+from __future__ import annotations
+
+from patchwarden.core.model import Inventory, OsInfo, Package
+
+OS_ECOSYSTEMS: dict[str, tuple[str, str]] = {
+    "debian": ("Debian", "major"),
+    "ubuntu": ("Ubuntu", "ubuntu"),
+    "rocky": ("Rocky Linux", "major"),
+    "almalinux": ("AlmaLinux", "major"),
+    "rhel": ("Red Hat", "major"),
+    "amzn": ("Amazon Linux", "major"),
+    "ol": ("Oracle Linux", "major"),
+    "centos": ("CentOS", "major"),
+    "fedora": ("Fedora", "major"),
+    "alpine": ("Alpine", "alpine"),
+}
+"""os-release ``ID`` → (OSV ecosystem name, how ``VERSION_ID`` becomes the release):
+``major`` ``9.3`` → ``9``; ``ubuntu`` ``22.04`` → ``22.04:LTS`` (April of even years) or
+``22.10``; ``alpine`` ``3.19.1`` → ``v3.19``."""
+
+ECOSYSTEM_SCHEMES: dict[str, str] = {
+    "Debian": "deb",
+    "Ubuntu": "deb",
+    "Rocky Linux": "rpm",
+    "AlmaLinux": "rpm",
+    "Red Hat": "rpm",
+    "Amazon Linux": "rpm",
+    "Oracle Linux": "rpm",
+    "CentOS": "rpm",
+    "Fedora": "rpm",
+    "Alpine": "apk",
+}
+"""Ecosystem name (before the first ``:``) → version scheme of its packages."""
+
+_BOTH_NAMES = frozenset({"rpm"})
+"""Schemes whose data may name binary packages as well as source packages."""
+
+
+def ecosystem_of(os: OsInfo) -> str | None:
+    """The OSV-style ecosystem of a node's release, ``None`` when there is no mapping."""
+    entry = OS_ECOSYSTEMS.get(os.id)
+    if entry is None or not os.version_id:
+        return None
+    name, style = entry
+    parts = os.version_id.split(".")
+    if style == "ubuntu" and len(parts) >= 2:
+        lts = parts[1] == "04" and parts[0].isdigit() and int(parts[0]) % 2 == 0
+        return f"{name}:{parts[0]}.{parts[1]}" + (":LTS" if lts else "")
+    if style == "alpine" and len(parts) >= 2:
+        return f"{name}:v{parts[0]}.{parts[1]}"
+    return f"{name}:{parts[0]}"
+
+
+def scheme_of(ecosystem: str) -> str | None:
+    """The version scheme of an ecosystem (``deb``, ``rpm``, ``apk``), ``None`` if unknown."""
+    return ECOSYSTEM_SCHEMES.get(ecosystem.split(":", 1)[0])
+
+
+def lookups(pkg: Package, scheme: str) -> tuple[tuple[str, str], ...]:
+    """(package name, version) pairs under which advisories about ``pkg`` are filed."""
+    source = (pkg.source_name or pkg.name, pkg.source_version or pkg.version)
+    if scheme in _BOTH_NAMES and source != (pkg.name, pkg.version):
+        return (source, (pkg.name, pkg.version))
+    return (source,)
+
+
+def query_names(inventory: Inventory, scheme: str) -> list[str]:
+    """The package names to ask an :class:`~patchwarden.ports.AdvisoryStore` about."""
+    names = {n for ip in inventory.installed for n, _ in lookups(ip.package, scheme)}
+    return sorted(names)

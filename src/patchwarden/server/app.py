@@ -1,0 +1,102 @@
+"""``create_app(settings)``: the FastAPI application of the fleet server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from patchwarden import __version__
+from patchwarden.adapters.storage import dispatch, make_engine, upgrade
+from patchwarden.adapters.storage.tables import Token
+from patchwarden.server import audit, errors
+from patchwarden.server.auth import make_token
+from patchwarden.server.db import Database
+from patchwarden.server.routes import ROUTERS
+from patchwarden.server.settings import ServerSettings
+
+log = logging.getLogger("patchwarden.server")
+BOOTSTRAP_TOKEN_NAME = "initial-admin"
+SWEEP_SECONDS = 5.0
+"""How often each replica applies timeouts to commands nobody is polling for."""
+
+
+def bootstrap_admin(db: Database, settings: ServerSettings) -> str | None:
+    """On first start (no token at all), create the ``initial-admin`` token and return its
+    value (shown once); ``None`` when tokens exist.  Safe with several replicas starting at
+    once: the unique token name lets exactly one of them win."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with db.write() as session, session.begin():
+            if session.scalar(select(Token.id).limit(1)) is not None:
+                return None
+            at = settings.clock()
+            row, value = make_token(BOOTSTRAP_TOKEN_NAME, "admin", "system", at)
+            session.add(row)
+            audit.record(session, "system", "token.create", row.id, at, {"name": row.name})
+    except IntegrityError:
+        return None
+    return value
+
+
+def sweep(db: Database, settings: ServerSettings) -> int:
+    """Apply timeouts and roll up every active command once."""
+    with db.write() as session, session.begin():
+        return dispatch.refresh_active(session, settings.clock())
+
+
+async def _sweeper(db: Database, settings: ServerSettings) -> None:
+    while True:
+        await asyncio.sleep(SWEEP_SECONDS)
+        try:
+            await run_in_threadpool(sweep, db, settings)
+        except Exception:  # a failed sweep is retried at the next tick
+            log.exception("command sweep failed")
+
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    """The application over ``settings.database_url`` (migrated first unless told not to)."""
+    conf = settings or ServerSettings()
+    engine = make_engine(conf.database_url)
+    if conf.migrate:
+        upgrade(engine)
+    db = Database.open(engine)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_sweeper(db, conf))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            engine.dispose()
+
+    app = FastAPI(
+        title="Patchwarden",
+        version=__version__,
+        description="Fleet patch management with AWS SSM semantics.",
+        lifespan=lifespan,
+    )
+    app.state.db = db
+    app.state.settings = conf
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, Any]:
+        """Liveness: the process answers (and can reach its database)."""
+        with db.read() as session:
+            session.execute(select(1))
+        return {"status": "ok", "version": __version__}
+
+    return app

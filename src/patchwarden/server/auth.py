@@ -1,0 +1,119 @@
+"""Who is calling: operator API tokens (roles viewer < operator < admin) and node credentials.
+
+Both are ``Authorization: Bearer <id>.<secret>``: operators ``pwt_<token id>.<secret>``,
+nodes ``<node id>.<secret>``.  The id finds the row; the secret is checked against its
+SHA-256 in constant time (see :mod:`patchwarden.adapters.storage.secrets` for why a fast
+hash is right for random secrets).  Operator tokens cannot act as nodes and node
+credentials cannot call operator endpoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from patchwarden.adapters.storage.secrets import hash_secret, new_secret, token_id, verify
+from patchwarden.adapters.storage.tables import Node, Token
+from patchwarden.server.db import database
+from patchwarden.server.errors import ApiError
+
+ROLES = ("viewer", "operator", "admin")
+"""Operator roles, weakest first: each one can do what the ones before it can."""
+TOKEN_PREFIX = "pwt_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller."""
+
+    kind: str
+    """``operator`` or ``node``."""
+    id: str
+    name: str
+    role: str
+    """An operator role, or ``node``."""
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names the caller."""
+        return f"token:{self.name}" if self.kind == "operator" else f"node:{self.id}"
+
+
+def _unauthenticated(message: str = "missing or invalid credentials") -> ApiError:
+    return ApiError(401, "unauthenticated", message)
+
+
+def bearer(request: Request) -> tuple[str, str]:
+    """(id, secret) of the ``Authorization: Bearer`` header; 401 when absent or malformed."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or "." not in value:
+        raise _unauthenticated()
+    ident, _, secret = value.strip().partition(".")
+    if not ident or not secret:
+        raise _unauthenticated()
+    return ident, secret
+
+
+def make_token(name: str, role: str, created_by: str, at: datetime) -> tuple[Token, str]:
+    """A new token row and its plain-text value (shown once)."""
+    ident, secret = token_id(), new_secret()
+    row = Token(
+        id=ident,
+        name=name,
+        role=role,
+        secret_hash=hash_secret(secret),
+        created_at=at,
+        created_by=created_by,
+        revoked_at=None,
+    )
+    return row, f"{TOKEN_PREFIX}{ident}.{secret}"
+
+
+def operator(request: Request) -> Principal:
+    """The operator behind the request's token (any role)."""
+    ident, secret = bearer(request)
+    if not ident.startswith(TOKEN_PREFIX):
+        raise ApiError(403, "forbidden", "this endpoint needs an operator API token")
+    with database(request).read() as session:
+        row = session.get(Token, ident.removeprefix(TOKEN_PREFIX))
+        if row is None or row.revoked_at is not None or not verify(secret, row.secret_hash):
+            raise _unauthenticated()
+        return Principal("operator", row.id, row.name, row.role)
+
+
+def require(role: str) -> Callable[[Request], Principal]:
+    """A dependency admitting operators with ``role`` or a stronger one."""
+    needed = ROLES.index(role)
+
+    def check(request: Request) -> Principal:
+        who = operator(request)
+        if ROLES.index(who.role) < needed:
+            raise ApiError(403, "forbidden", f"this needs the {role} role (token has {who.role})")
+        return who
+
+    return check
+
+
+def node(request: Request) -> Principal:
+    """The node behind the request's credential."""
+    ident, secret = bearer(request)
+    if ident.startswith(TOKEN_PREFIX):
+        raise ApiError(403, "forbidden", "this endpoint is for registered nodes (agents) only")
+    with database(request).read() as session:
+        row = session.get(Node, ident)
+        if row is None or not verify(secret, row.credential_hash):
+            raise _unauthenticated()
+        if row.deregistered_at is not None:
+            raise ApiError(403, "forbidden", f"node {ident} is deregistered")
+        return Principal("node", row.id, row.name, "node")
+
+
+Viewer = Annotated[Principal, Depends(require("viewer"))]
+Operator = Annotated[Principal, Depends(require("operator"))]
+Admin = Annotated[Principal, Depends(require("admin"))]
+NodeCaller = Annotated[Principal, Depends(node)]

@@ -1,0 +1,70 @@
+"""``/api/v1/agent/inventory``: a node uploads its own inventory, in full or as a delta."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from patchwarden.adapters.storage.inventories import HashMismatch, apply_delta, replace_all
+from patchwarden.adapters.storage.tables import Inventory, Node
+from patchwarden.server.auth import NodeCaller
+from patchwarden.server.db import Now, WriteDB
+from patchwarden.server.errors import ApiError
+from patchwarden.server.schemas import DeltaInventory, FullInventory
+
+router = APIRouter(prefix="/api/v1/agent/inventory", tags=["agent"])
+
+
+def _answer(header: Inventory) -> dict[str, Any]:
+    return {
+        "content_hash": header.content_hash,
+        "installed_count": header.installed_count,
+        "update_count": header.update_count,
+    }
+
+
+def _mismatch(exc: HashMismatch) -> ApiError:
+    return ApiError(409, "inventory_mismatch", str(exc))
+
+
+@router.put("")
+def upload_full(body: FullInventory, who: NodeCaller, session: WriteDB, at: Now) -> dict[str, Any]:
+    """Replace the node's inventory (and its facts, when given)."""
+    node = session.get(Node, who.id)
+    assert node is not None
+    node.last_seen_at = at
+    if body.facts is not None:
+        for key, value in body.facts.model_dump().items():
+            setattr(node, key, value)
+    items = [i.model_dump() for i in body.items]
+    try:
+        header = replace_all(session, who.id, items, body.content_hash, body.collected_at, at)
+    except HashMismatch as exc:
+        raise ApiError(400, "invalid_request", f"content_hash: {exc}") from None
+    return _answer(header)
+
+
+@router.patch("")
+def upload_delta(
+    body: DeltaInventory, who: NodeCaller, session: WriteDB, at: Now
+) -> dict[str, Any]:
+    """Apply changes on top of ``base_hash``; 409 ``inventory_mismatch`` means: send it all."""
+    node = session.get(Node, who.id)
+    assert node is not None
+    node.last_seen_at = at
+    added = [i.model_dump() for i in body.added]
+    try:
+        header = apply_delta(
+            session,
+            who.id,
+            body.base_hash,
+            added,
+            body.removed,
+            body.content_hash,
+            body.collected_at,
+            at,
+        )
+    except HashMismatch as exc:
+        raise _mismatch(exc) from None
+    return _answer(header)

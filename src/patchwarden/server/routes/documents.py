@@ -1,0 +1,48 @@
+"""``POST /api/v1/apply``: documents of the kinds the server keeps (``patchwarden apply``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body
+
+from patchwarden.documents import BaselineDocument, parse_documents
+from patchwarden.errors import PatchwardenError
+from patchwarden.server import audit
+from patchwarden.server.auth import Operator
+from patchwarden.server.baselines import store
+from patchwarden.server.db import Now, WriteDB
+from patchwarden.server.errors import bad_request
+
+router = APIRouter(prefix="/api/v1", tags=["documents"])
+
+SERVED_KINDS = ("PatchBaseline",)
+"""Kinds the server stores (others are refused with a clear message)."""
+
+
+@router.post("/apply")
+def apply_documents(
+    who: Operator, session: WriteDB, at: Now, documents: Any = Body()
+) -> dict[str, Any]:
+    """Create or update every document in the list, all or nothing."""
+    import json
+
+    if not isinstance(documents, list) or not documents:
+        raise bad_request("body: expected a non-empty JSON list of documents")
+    results = []
+    for index, raw in enumerate(documents):
+        where = f"documents[{index}]"
+        try:
+            (doc,) = parse_documents(json.dumps(raw), where + ".json")
+        except PatchwardenError as exc:
+            raise bad_request(str(exc)) from None
+        if not isinstance(doc, BaselineDocument):
+            raise bad_request(
+                f"{where}: kind {doc.kind} is not kept by the server "
+                f"(it serves {', '.join(SERVED_KINDS)})"
+            )
+        row, created = store(session, doc, at)
+        action = "created" if created else "configured"
+        audit.record(session, who, f"baseline.{'create' if created else 'update'}", row.name, at)
+        results.append({"kind": doc.kind, "name": row.name, "result": action})
+    return {"applied": results}

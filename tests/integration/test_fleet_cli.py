@@ -1,0 +1,87 @@
+"""The fleet's client commands against a real server process (SQLite)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from fleet_processes import Server, exe, free_port
+from sandbox import baseline_document, write_baseline
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+def pw(server: str, token: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATCHWARDEN_SERVER": server, "PATCHWARDEN_TOKEN": token}
+    return subprocess.run([exe(), *args], env=env, capture_output=True, text=True, check=False)
+
+
+def test_client_commands(tmp_path: Path) -> None:
+    server = Server(tmp_path / "home", f"sqlite:///{tmp_path / 'server.db'}")
+    try:
+        admin = server.admin_token
+        made = pw(
+            server.url,
+            admin,
+            "token",
+            "create",
+            "--role",
+            "operator",
+            "--name",
+            "ops",
+            "-o",
+            "json",
+        )
+        assert made.returncode == 0, made.stderr
+        operator = json.loads(made.stdout)["token"]
+        act = pw(
+            server.url,
+            admin,
+            "activation",
+            "create",
+            "--limit",
+            "2",
+            "--tag",
+            "Env=prod",
+            "-o",
+            "json",
+        )
+        assert json.loads(act.stdout)["registration_limit"] == 2
+        denied = pw(server.url, operator, "activation", "create")
+        assert denied.returncode == 2 and "admin role" in denied.stderr
+
+        docs = tmp_path / "docs"
+        docs.mkdir()
+        write_baseline(docs / "a.yaml", baseline_document("web-baseline"))
+        applied = pw(server.url, operator, "apply", "-f", str(docs))
+        assert applied.stdout.strip() == "PatchBaseline web-baseline created", applied.stderr
+        listed = pw(server.url, operator, "get", "baselines")
+        assert "web-baseline" in listed.stdout and "DEBIAN" in listed.stdout
+        described = pw(server.url, operator, "describe", "PatchBaseline", "web-baseline")
+        assert "OperatingSystem: DEBIAN" in described.stdout
+        assert pw(server.url, operator, "get", "nodes").stdout.split() == [
+            "NODE_ID",
+            "NAME",
+            "PING_STATUS",
+            "PATCH_GROUP",
+            "HOSTNAME",
+        ]
+        assert pw(server.url, operator, "get", "compliance", "-o", "json").stdout.strip() == "[]"
+        sent = pw(
+            server.url, operator, "command", "send", "--operation", "Scan", "--all", "-o", "json"
+        )
+        command = json.loads(sent.stdout)
+        assert command["status_details"] == "No Instances In Tag"
+        shown = pw(server.url, operator, "command", "get", command["command_id"])
+        assert "Failed" in shown.stdout
+        deleted = pw(server.url, operator, "delete", "PatchBaseline", "web-baseline")
+        assert deleted.returncode == 0
+        unknown = pw(server.url, operator, "get", "gadgets")
+        assert unknown.returncode == 2
+    finally:
+        server.stop()
+    gone = pw(f"http://127.0.0.1:{free_port()}", "x", "get", "nodes")
+    assert gone.returncode == 3 and "cannot reach the server" in gone.stderr
