@@ -12,16 +12,21 @@ with unchanged indices costs a stat per file.
 
 from __future__ import annotations
 
-import functools
-import socket
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from patchwarden.adapters.os import apt_exec
-from patchwarden.adapters.os.apt_lists import ListFile, find_package_lists, is_security_origin
+from patchwarden.adapters.os import apt_exec, apt_root
+from patchwarden.adapters.os.apt_facts import (
+    arch_slot,
+    cached_deb,
+    package_facts,
+    source_of,
+    version_key,
+)
+from patchwarden.adapters.os.apt_lists import ListFile, find_package_lists
 from patchwarden.adapters.os.apt_phasing import kept_back
 from patchwarden.adapters.os.apt_policy import (
     IndexFile,
@@ -29,9 +34,9 @@ from patchwarden.adapters.os.apt_policy import (
     VersionChoice,
     candidate,
     file_priority,
-    parse_preferences,
 )
-from patchwarden.adapters.os.aptconf import get, get_bool, read_apt_conf
+from patchwarden.adapters.os.apt_root import foreign_arches
+from patchwarden.adapters.os.aptconf import get, read_apt_conf
 from patchwarden.adapters.os.debchangelog import changelog_text, newest_entry_date
 from patchwarden.adapters.os.debindex import iter_index, iter_paragraphs, read_index
 from patchwarden.adapters.os.inventory_cache import PickleCache, stat_key
@@ -94,7 +99,7 @@ class AptPackageManager:
         if cached is None:
             cached = self._collect(lists)
             self._store_cache(key, cached)
-        return replace(cached, last_boot=self._last_boot())
+        return replace(cached, last_boot=apt_root.last_boot(self.root))
 
     def _collect(self, lists: list[ListFile]) -> Inventory:
         os_info = self._os_info or read_os_info(self.root)
@@ -102,7 +107,7 @@ class AptPackageManager:
         raw_installed = list(iter_paragraphs(status))
         native = self._native(raw_installed)
         conf = read_apt_conf(self._base)
-        pins = self._preferences()
+        pins = apt_root.preferences(self._base)
         general = [p for p in pins if not p.packages]
         specific = [p for p in pins if p.packages]
         files = [lf.index for lf in lists]
@@ -122,15 +127,15 @@ class AptPackageManager:
 
         names = {name for name, _ in installed}
         choices = self._choices(lists, names, native)
-        machine_id = self._machine_id(conf)
+        machine_id = apt_root.machine_id(self._base, conf)
         inst_pkgs: list[InstalledPackage] = []
         updates: list[Package] = []
         for (name, arch), fields in sorted(installed.items()):
             version = fields.get("Version", "")
-            slot = _slot(arch, native)
+            slot = arch_slot(arch, native)
             by_version = choices.get((name, slot), {})
             present = by_version.get(version)
-            facts = _package(fields, present, files, name, arch)
+            facts = package_facts(fields, present, files, name, arch)
             inst_pkgs.append(InstalledPackage(facts, states[(name, arch)]))
             if states[(name, arch)] != "installed" or not by_version:
                 continue
@@ -138,12 +143,12 @@ class AptPackageManager:
                 name, version, by_version, file_prios, specific, files, machine_id
             )
             if cand is not None and _deb_compare(cand.version, version) > 0:
-                updates.append(_package(cand.fields, cand, files, name, arch))
+                updates.append(package_facts(cand.fields, cand, files, name, arch))
 
-        reboot, reboot_pkgs = self._reboot_required()
+        reboot, reboot_pkgs = apt_root.reboot_required(self._base)
         return Inventory(
             os=os_info,
-            hostname=self._hostname(),
+            hostname=apt_root.hostname(self.root),
             root=self.root,
             scheme=self.scheme,
             installed=tuple(inst_pkgs),
@@ -157,14 +162,18 @@ class AptPackageManager:
     ) -> dict[tuple[str, str], dict[str, VersionChoice]]:
         found: dict[tuple[str, str], dict[str, VersionChoice]] = {}
         for i, lf in enumerate(lists):
-            if lf.index.arch and lf.index.arch not in (native, "all") and not self._foreign(lf):
+            if (
+                lf.index.arch
+                and lf.index.arch not in (native, "all")
+                and lf.index.arch not in foreign_arches(self._base)
+            ):
                 continue
             try:
                 paragraphs = list(iter_index(lf.path, names))
             except AdapterError as exc:
                 raise EnvironmentProblem(f"unreadable apt index: {exc}") from exc
             for fields in paragraphs:
-                slot = _slot(fields.get("Architecture", native), native)
+                slot = arch_slot(fields.get("Architecture", native), native)
                 by_version = found.setdefault((fields["Package"], slot), {})
                 version = fields.get("Version", "")
                 choice = by_version.get(version)
@@ -172,13 +181,6 @@ class AptPackageManager:
                     choice = by_version[version] = VersionChoice(version, fields=fields)
                 choice.files.append(i)
         return found
-
-    def _foreign(self, lf: ListFile) -> bool:
-        arch_file = self._base / "var/lib/dpkg/arch"
-        try:
-            return lf.index.arch in arch_file.read_text().split()
-        except OSError:
-            return False
 
     def _candidate(
         self,
@@ -196,40 +198,10 @@ class AptPackageManager:
             choice.installed = choice.version == installed_version
             pct = choice.fields.get("Phased-Update-Percentage", "")
             if pct.isdigit() and not choice.installed:
-                src, src_ver = _source(choice.fields, name, choice.version)
+                src, src_ver = source_of(choice.fields, name, choice.version)
                 choice.phased_out = kept_back(src, src_ver, machine_id, int(pct))
-        ordered = sorted(by_version.values(), key=_version_key, reverse=True)
+        ordered = sorted(by_version.values(), key=version_key, reverse=True)
         return candidate(name, ordered, file_prios, pins, files)
-
-    def _machine_id(self, conf: dict[str, str]) -> str:
-        """apt's phasing identity; empty (phasing off) when apt would not phase either."""
-        if get_bool(conf, "APT::Get::Always-Include-Phased-Updates") or get_bool(
-            conf, "Update-Manager::Always-Include-Phased-Updates"
-        ):
-            return ""
-        if get_bool(conf, "APT::Get::Never-Include-Phased-Updates") or get_bool(
-            conf, "Update-Manager::Never-Include-Phased-Updates"
-        ):
-            return "never"  # every draw of a phased update is then kept back
-        try:
-            return (self._base / "etc/machine-id").read_text().strip()
-        except OSError:
-            return ""
-
-    def _preferences(self) -> list[Pin]:
-        paths = [self._base / "etc/apt/preferences"]
-        parts = self._base / "etc/apt/preferences.d"
-        if parts.is_dir():
-            paths += sorted(
-                p for p in parts.iterdir() if p.is_file() and (p.suffix in ("", ".pref"))
-            )
-        pins: list[Pin] = []
-        for path in paths:
-            try:
-                pins += parse_preferences(path.read_text(encoding="utf-8", errors="replace"))
-            except OSError:
-                continue
-        return pins
 
     def _native(self, raw_installed: list[dict[str, str]]) -> str:
         if self._native_arch:
@@ -241,36 +213,6 @@ class AptPackageManager:
         result = self._runner.run(["dpkg", "--print-architecture"], check=True)
         self._native_arch = result.stdout.strip()
         return self._native_arch
-
-    def _reboot_required(self) -> tuple[bool, tuple[str, ...]]:
-        for run_dir in ("run", "var/run"):
-            flag = self._base / run_dir / "reboot-required"
-            if flag.exists():
-                try:
-                    pkgs = (self._base / run_dir / "reboot-required.pkgs").read_text().split()
-                except OSError:
-                    pkgs = []
-                return True, tuple(dict.fromkeys(pkgs))
-        return False, ()
-
-    def _hostname(self) -> str:
-        if self.root == "/":
-            return socket.gethostname()
-        try:
-            return (self._base / "etc/hostname").read_text().strip() or Path(self.root).name
-        except OSError:
-            return Path(self.root).name
-
-    def _last_boot(self) -> datetime | None:
-        if self.root != "/":
-            return None
-        try:
-            for line in Path("/proc/stat").read_text().splitlines():
-                if line.startswith("btime "):
-                    return datetime.fromtimestamp(int(line.split()[1]), UTC)
-        except (OSError, ValueError):
-            pass
-        return None
 
     # -- cache ------------------------------------------------------------------------------
 
@@ -417,60 +359,3 @@ class AptPackageManager:
             self._native(list(iter_paragraphs(read_index(self.status_path), {"dpkg"})))
         assert self._native_arch is not None
         return self._native_arch
-
-
-def _slot(arch: str, native: str) -> str:
-    """apt files ``Architecture: all`` versions under the native architecture's package."""
-    return native if arch == "all" else arch
-
-
-def _source(fields: dict[str, str], name: str, version: str) -> tuple[str, str]:
-    raw = fields.get("Source", "")
-    if not raw:
-        return name, version
-    src, _, rest = raw.partition(" ")
-    src_version = rest.strip().strip("()") if rest else version
-    return src, src_version or version
-
-
-_cmp_key = functools.cmp_to_key(_deb_compare)
-
-
-def _version_key(choice: VersionChoice) -> Any:
-    return _cmp_key(choice.version)
-
-
-def _package(
-    fields: dict[str, str],
-    choice: VersionChoice | None,
-    files: list[IndexFile],
-    name: str,
-    arch: str,
-) -> Package:
-    """Facts of one version: its own control fields plus the origins of the files carrying it."""
-    meta = choice.fields if choice and choice.fields else fields
-    version = (choice.version if choice else "") or fields.get("Version", "")
-    origins = tuple(dict.fromkeys(files[i].origin for i in choice.files)) if choice else ()
-    archives = [o.archive or o.codename for o in origins if o.archive or o.codename]
-    src, src_version = _source(meta, name, version)
-    security = any(is_security_origin(o) for o in origins)
-    section = meta.get("Section", "")
-    return Package(
-        name=name,
-        arch=arch,
-        version=version,
-        source_name=src,
-        source_version=src_version,
-        repository=",".join(dict.fromkeys(archives)),
-        origins=origins,
-        classification="Security" if security else "",
-        priority=meta.get("Priority", ""),
-        section=section.rsplit("/", 1)[-1],
-        update_notice=security,
-    )
-
-
-def cached_deb(root: Path, pkg: Package) -> Path:
-    """Where apt keeps a downloaded .deb of this version (``:`` is stored as ``%3a``)."""
-    version = pkg.version.replace(":", "%3a")
-    return root / "var/cache/apt/archives" / f"{pkg.name}_{version}_{pkg.arch}.deb"

@@ -1,0 +1,84 @@
+"""Small facts of a Debian-family root that a scan reads besides the package indices."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+
+from patchwarden.adapters.os.apt_policy import Pin, parse_preferences
+from patchwarden.adapters.os.aptconf import get_bool
+
+
+def machine_id(base: Path, conf: dict[str, str]) -> str:
+    """apt's phasing identity; empty (phasing off) when apt would not phase either."""
+    if get_bool(conf, "APT::Get::Always-Include-Phased-Updates") or get_bool(
+        conf, "Update-Manager::Always-Include-Phased-Updates"
+    ):
+        return ""
+    if get_bool(conf, "APT::Get::Never-Include-Phased-Updates") or get_bool(
+        conf, "Update-Manager::Never-Include-Phased-Updates"
+    ):
+        return "never"  # every draw of a phased update is then kept back
+    try:
+        return (base / "etc/machine-id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def preferences(base: Path) -> list[Pin]:
+    """Pins of ``etc/apt/preferences`` and ``preferences.d/*`` (no or ``.pref`` suffix)."""
+    paths = [base / "etc/apt/preferences"]
+    parts = base / "etc/apt/preferences.d"
+    if parts.is_dir():
+        paths += sorted(p for p in parts.iterdir() if p.is_file() and p.suffix in ("", ".pref"))
+    pins: list[Pin] = []
+    for path in paths:
+        try:
+            pins += parse_preferences(path.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+    return pins
+
+
+def foreign_arches(base: Path) -> list[str]:
+    """Architectures added with ``dpkg --add-architecture``."""
+    try:
+        return (base / "var/lib/dpkg/arch").read_text().split()
+    except OSError:
+        return []
+
+
+def reboot_required(base: Path) -> tuple[bool, tuple[str, ...]]:
+    """``run/reboot-required`` and the packages listed in ``reboot-required.pkgs``."""
+    for run_dir in ("run", "var/run"):
+        if (base / run_dir / "reboot-required").exists():
+            try:
+                pkgs = (base / run_dir / "reboot-required.pkgs").read_text().split()
+            except OSError:
+                pkgs = []
+            return True, tuple(dict.fromkeys(pkgs))
+    return False, ()
+
+
+def hostname(root: str) -> str:
+    """This host's name for ``/``; ``etc/hostname`` (or the directory name) for other roots."""
+    if root == "/":
+        return socket.gethostname()
+    try:
+        return (Path(root) / "etc/hostname").read_text().strip() or Path(root).name
+    except OSError:
+        return Path(root).name
+
+
+def last_boot(root: str) -> datetime | None:
+    """Boot time of this host (``/proc/stat`` btime); ``None`` for other roots."""
+    if root != "/":
+        return None
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("btime "):
+                return datetime.fromtimestamp(int(line.split()[1]), UTC)
+    except (OSError, ValueError):
+        pass
+    return None
