@@ -37,19 +37,23 @@ def updateinfo_advisories(inventory: Inventory) -> list[Advisory]:
         return []
     found: list[Advisory] = []
     for update in inventory.updates:
-        for cve in update.cve_ids:
-            found.append(
-                Advisory(
-                    id=cve,
-                    source="updateinfo",
-                    ecosystem=ecosystem,
-                    package=update.name,
-                    status=AdvisoryStatus.FIXED,
-                    fixed_version=update.version,
-                    aliases=update.advisory_ids,
-                    vendor_severity=update.severity,
-                )
+        if not update.cve_ids:
+            continue
+        # one advisory per notice-covered version, as an OSV DSA record names its CVEs: the
+        # matcher counts it for each CVE and keeps the notice id as an alias of each
+        ids = (*update.advisory_ids, *update.cve_ids)
+        found.append(
+            Advisory(
+                id=ids[0],
+                source="updateinfo",
+                ecosystem=ecosystem,
+                package=update.name,
+                status=AdvisoryStatus.FIXED,
+                fixed_version=update.version,
+                aliases=ids[1:],
+                vendor_severity=update.severity,
             )
+        )
     return found
 
 
