@@ -481,3 +481,26 @@ def test_patch_cves_lists_what_an_update_fixes() -> None:
     )
     cves = patch_cves(result.findings, inv.updates, "deb")
     assert cves == {("libfoo1", "amd64", "1.0-1+deb12u1"): ("CVE-2024-0002", "CVE-2024-0010")}
+
+
+def test_signed_kernel_images_are_matched_under_the_linux_source() -> None:
+    from patchwarden.core.ecosystems import lookups
+    from patchwarden.core.model import Package
+
+    image = Package(
+        name="linux-image-6.1.0-41-amd64",
+        arch="amd64",
+        version="6.1.158-1",
+        source_name="linux-signed-amd64",
+        source_version="6.1.158+1",
+    )
+    assert lookups(image, "deb") == (
+        ("linux-signed-amd64", "6.1.158+1"),
+        ("linux", "6.1.158-1"),
+    )
+    hwe = Package(
+        "linux-image-6.5.0-1-generic", "amd64", "6.5.0-1.1", "linux-signed-hwe-6.5", "6.5.0-1.1"
+    )
+    assert lookups(hwe, "deb")[1] == ("linux-hwe-6.5", "6.5.0-1.1")
+    plain = Package("bash", "amd64", "5.2-1", "bash", "5.2-1")
+    assert lookups(plain, "deb") == (("bash", "5.2-1"),)

@@ -67,9 +67,26 @@ def scheme_of(ecosystem: str) -> str | None:
 def lookups(pkg: Package, scheme: str) -> tuple[tuple[str, str], ...]:
     """(package name, version) pairs under which advisories about ``pkg`` are filed."""
     source = (pkg.source_name or pkg.name, pkg.source_version or pkg.version)
+    unsigned = _unsigned_kernel(source[0])
+    if unsigned is not None:
+        # signed kernel images are built from the `linux` source at the binary's version;
+        # trackers file kernel CVEs under that source, not under linux-signed-*
+        return (source, (unsigned, pkg.version))
     if scheme in _BOTH_NAMES and source != (pkg.name, pkg.version):
         return (source, (pkg.name, pkg.version))
     return (source,)
+
+
+_SIGNED_ARCH_SUFFIXES = frozenset({"", "-amd64", "-arm64", "-i386", "-armhf", "-ppc64el", "-s390x"})
+
+
+def _unsigned_kernel(source: str) -> str | None:
+    """``linux-signed-amd64`` → ``linux`` (Debian); ``linux-signed-hwe-6.5`` →
+    ``linux-hwe-6.5`` (Ubuntu); ``None`` for every other source."""
+    if not source.startswith("linux-signed"):
+        return None
+    rest = source[len("linux-signed") :]
+    return "linux" if rest in _SIGNED_ARCH_SUFFIXES else "linux" + rest
 
 
 def query_names(inventory: Inventory, scheme: str) -> list[str]:

@@ -173,3 +173,27 @@ def test_wrong_shape_is_one_line(content: bytes, problem: str, tmp_path: Path) -
         list(osv.parse(path, print, "osv-debian"))
     assert str(info.value).startswith("osv-debian: X.json: ")
     assert problem in str(info.value) and "\n" not in str(info.value)
+
+
+def test_each_range_is_its_own_advisory(tmp_path: Path) -> None:
+    """Two ECOSYSTEM ranges (a regression re-introduced in 2.0) are evaluated apart."""
+    record = {
+        "id": "OSV-TWO-RANGES",
+        "affected": [
+            {
+                "package": {"ecosystem": "Debian:12", "name": "pkg"},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.2-1"}]},
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "2.0-1"}, {"fixed": "2.3-1"}]},
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "OSV-TWO-RANGES.json"
+    path.write_text(json.dumps(record))
+    found = parse(path)
+    assert [a.events for a in found] == [
+        (("introduced", "0"), ("fixed", "1.2-1")),
+        (("introduced", "2.0-1"), ("fixed", "2.3-1")),
+    ]
+    assert [a.fixed_version for a in found] == ["1.2-1", "2.3-1"]

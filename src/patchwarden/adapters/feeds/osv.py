@@ -102,28 +102,31 @@ def advisories(record: object, tally: Tally, error: Error) -> Iterator[Advisory]
         ):
             tally.add("affected entries without a package ecosystem/name skipped", vuln_id)
             continue
-        events = _events(entry.get("ranges"), error)
-        if not events:
+        ranges = _ranges(entry.get("ranges"), error)
+        if not ranges:
             tally.add("affected entries without an ECOSYSTEM range skipped", vuln_id)
             continue
-        fixed = [value for kind, value in events if kind == "fixed"]
         severity = _list(entry.get("severity")) or _list(record.get("severity"))
         specific = [entry.get("database_specific"), record.get("database_specific")]
-        yield Advisory(
-            id=vuln_id,
-            source=SOURCE,
-            ecosystem=package["ecosystem"],
-            package=package["name"],
-            status=AdvisoryStatus.FIXED if fixed else AdvisoryStatus.AFFECTED,
-            fixed_version=fixed[-1] if fixed else None,
-            events=events,
-            aliases=aliases,
-            cvss_vector=_cvss(severity) or _cves_map_cvss(specific),
-            vendor_severity=_vendor(severity, specific, record.get("summary")),
-            summary=summary,
-            published=published,
-            modified=modified,
-        )
+        # one advisory per range: ranges are evaluated independently (OSV IsVulnerable);
+        # concatenating their events would mis-toggle overlapping ranges
+        for events in ranges:
+            fixed = [value for kind, value in events if kind == "fixed"]
+            yield Advisory(
+                id=vuln_id,
+                source=SOURCE,
+                ecosystem=package["ecosystem"],
+                package=package["name"],
+                status=AdvisoryStatus.FIXED if fixed else AdvisoryStatus.AFFECTED,
+                fixed_version=fixed[-1] if fixed else None,
+                events=events,
+                aliases=aliases,
+                cvss_vector=_cvss(severity) or _cves_map_cvss(specific),
+                vendor_severity=_vendor(severity, specific, record.get("summary")),
+                summary=summary,
+                published=published,
+                modified=modified,
+            )
 
 
 def _list(value: object) -> list[Any]:
@@ -135,18 +138,22 @@ def _aliases(record: Mapping[str, Any], vuln_id: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(i for i in ids if isinstance(i, str) and i and i != vuln_id))
 
 
-def _events(ranges: object, error: Error) -> tuple[tuple[str, str], ...]:
-    events: list[tuple[str, str]] = []
+def _ranges(ranges: object, error: Error) -> list[tuple[tuple[str, str], ...]]:
+    """The events of each ECOSYSTEM range (ranges without usable events left out)."""
+    found: list[tuple[tuple[str, str], ...]] = []
     for rng in _list(ranges):
         if not isinstance(rng, dict) or rng.get("type") != "ECOSYSTEM":
             continue
+        events: list[tuple[str, str]] = []
         for event in _list(rng.get("events")):
             if not isinstance(event, dict) or len(event) != 1:
                 raise error(f"malformed range event {event!r}")
             ((kind, value),) = event.items()
             if kind in EVENT_KINDS and isinstance(value, str):
                 events.append((kind, value))
-    return tuple(events)
+        if events:
+            found.append(tuple(events))
+    return found
 
 
 def _cvss(severity: Sequence[Any]) -> str:
