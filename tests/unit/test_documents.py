@@ -77,7 +77,14 @@ def test_a_document_becomes_a_core_baseline() -> None:
 
 
 def test_registry_is_explicit() -> None:
-    assert set(KINDS) == {"PatchBaseline", "Suppression"}
+    assert set(KINDS) == {
+        "PatchBaseline",
+        "Suppression",
+        "MaintenanceWindow",
+        "Rule",
+        "Runbook",
+        "ConformancePack",
+    }
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
@@ -169,7 +176,8 @@ MALFORMED = [
     ),
     (
         _edit("kind: PatchBaseline", "kind: Baseline"),
-        "kind: must be one of PatchBaseline, Suppression, got 'Baseline'",
+        "kind: must be one of PatchBaseline, Suppression, MaintenanceWindow, Rule, Runbook, "
+        "ConformancePack, got 'Baseline'",
     ),
     (_edit("apiVersion: patchwarden/v1\n", ""), "apiVersion: required field is missing"),
     (_edit("kind: PatchBaseline\n", "kind: PatchBaseline\nstatus: {}\n"), "status: unknown field"),

@@ -42,6 +42,10 @@ KINDS: dict[str, tuple[str, list[str]]] = {
         "/api/v1/activations",
         ["activation_id", "registration_count", "registration_limit", "expires_at"],
     ),
+    "MaintenanceWindow": (
+        "/api/v1/windows",
+        ["name", "window_id", "enabled", "schedule", "next_execution_time"],
+    ),
 }
 ALIASES = {
     "baseline": "PatchBaseline",
@@ -51,6 +55,9 @@ ALIASES = {
     "command": "commands",
     "patch-group": "patch-groups",
     "activation": "activations",
+    "window": "MaintenanceWindow",
+    "windows": "MaintenanceWindow",
+    "maintenancewindow": "MaintenanceWindow",
 }
 
 
@@ -67,6 +74,10 @@ def _get(args: argparse.Namespace) -> int:
     from patchwarden.cli.api import ServerApi, show
 
     kind = _kind(args.kind)
+    if getattr(args, "rules", False):  # get compliance --rules: per governance rule
+        from patchwarden.cli.governance import show_rule_compliance
+
+        return show_rule_compliance(args)
     path, columns = KINDS[kind]
     api = ServerApi(args)
     if args.name:
@@ -96,7 +107,7 @@ def _delete(args: argparse.Namespace) -> int:
     from patchwarden.cli.api import ServerApi
 
     kind = _kind(args.kind)
-    if kind not in ("PatchBaseline", "nodes"):
+    if kind not in ("PatchBaseline", "nodes", "MaintenanceWindow"):
         from patchwarden.errors import InputError
 
         raise InputError(f"delete: {kind} cannot be deleted this way")
@@ -111,11 +122,22 @@ def _apply(args: argparse.Namespace) -> int:
 
     from patchwarden.cli.api import ServerApi
     from patchwarden.documents import BaselineDocument, load_documents, to_document
+    from patchwarden.documents.governance import (
+        ConformancePackDocument,
+        RuleDocument,
+        RunbookDocument,
+    )
+    from patchwarden.documents.window import WindowDocument
     from patchwarden.errors import InputError
 
     docs = load_documents(Path(args.file))
     raw = []
     for doc in docs:
+        if isinstance(
+            doc, WindowDocument | RuleDocument | RunbookDocument | ConformancePackDocument
+        ):
+            raw.append(doc.to_json())
+            continue
         if not isinstance(doc, BaselineDocument):
             raise InputError(f"{doc.source}: kind {doc.kind} is not kept by the server")
         raw.append(to_document(doc.baseline, doc.labels or None))
@@ -220,5 +242,7 @@ def register(sub: Any) -> None:
         p = sub.add_parser(verb, help=f"{verb} server resources ({', '.join(KINDS)})")
         p.add_argument("kind", metavar="KIND")
         p.add_argument("name", metavar="NAME", nargs=None if need_name else "?")
+        if verb == "get":
+            p.add_argument("--rules", action="store_true", help="compliance per rule")
         add_connection_options(p)
         p.set_defaults(handler=handler)

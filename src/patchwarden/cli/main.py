@@ -25,9 +25,16 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 def _command_groups() -> list[Registrar]:
     """Command groups that live in their own modules (each has ``register(subparsers)``;
     the modules define options only and import their work inside the handlers)."""
-    from patchwarden.cli import agent, db, fleet, server, window
+    from patchwarden.cli import agent, db, fleet, governance, server, window
 
-    return [db.register, server.register, agent.register, fleet.register, window.register]
+    return [
+        db.register,
+        server.register,
+        agent.register,
+        fleet.register,
+        window.register,
+        governance.register,
+    ]
 
 
 FAIL_ON = ("low", "medium", "high", "critical")

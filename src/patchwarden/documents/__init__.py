@@ -28,9 +28,37 @@ def load_suppression_document(metadata: Metadata, spec: object, source: str) -> 
     return load(metadata, spec, source)
 
 
+def load_window_document(metadata: Metadata, spec: object, source: str) -> LoadedDocument:
+    """``kind: MaintenanceWindow`` (:mod:`patchwarden.documents.window`, loaded on first use)."""
+    from patchwarden.documents.window import load_window_document as load
+
+    return load(metadata, spec, source)
+
+
+def _governance(kind: str) -> Callable[[Metadata, object, str], LoadedDocument]:
+    """``kind: Rule | Runbook | ConformancePack`` (:mod:`patchwarden.documents.governance`,
+    loaded on first use)."""
+
+    def load(metadata: Metadata, spec: object, source: str) -> LoadedDocument:
+        from patchwarden.documents import governance
+
+        loaders: dict[str, Callable[[Metadata, object, str], LoadedDocument]] = {
+            "Rule": governance.load_rule_document,
+            "Runbook": governance.load_runbook_document,
+            "ConformancePack": governance.load_pack_document,
+        }
+        return loaders[kind](metadata, spec, source)
+
+    return load
+
+
 KINDS: dict[str, Callable[[Metadata, object, str], LoadedDocument]] = {
     "PatchBaseline": load_baseline_document,
     "Suppression": load_suppression_document,
+    "MaintenanceWindow": load_window_document,
+    "Rule": _governance("Rule"),
+    "Runbook": _governance("Runbook"),
+    "ConformancePack": _governance("ConformancePack"),
 }
 """kind → loader of a document from its (metadata, spec, source)."""
 

@@ -12,13 +12,17 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from patchwarden import __version__
+from patchwarden import __version__, rule_plugins
 from patchwarden.adapters.storage import dispatch, make_engine, upgrade
 from patchwarden.adapters.storage.tables import Token
-from patchwarden.server import audit, errors
+from patchwarden.server import audit, errors, governance, scheduler
 from patchwarden.server.auth import make_token
 from patchwarden.server.db import Database
+from patchwarden.server.governance import interval as governance_every
 from patchwarden.server.routes import ROUTERS
+from patchwarden.server.routes.governance import router as governance_router
+from patchwarden.server.routes.remediations import router as remediations_router
+from patchwarden.server.routes.windows import router as windows_router
 from patchwarden.server.settings import ServerSettings
 
 log = logging.getLogger("patchwarden.server")
@@ -68,16 +72,23 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     if conf.migrate:
         upgrade(engine)
     db = Database.open(engine)
+    rule_plugins.load_custom_rule_types()  # custom rule types, explicitly, once
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_sweeper(db, conf))
+        tasks = [asyncio.create_task(_sweeper(db, conf))]
+        every = scheduler.interval()
+        if every > 0:  # the maintenance-window scheduler (0: tests drive scheduler.tick)
+            tasks.append(asyncio.create_task(scheduler.loop(db, conf, every)))
+        if governance_every() > 0:  # rules, remediation, runbooks (0: tests drive the tick)
+            tasks.append(asyncio.create_task(governance.loop(db, conf, governance_every())))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             engine.dispose()
 
     app = FastAPI(
@@ -89,7 +100,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.db = db
     app.state.settings = conf
     errors.install(app)
-    for router in ROUTERS:
+    for router in (*ROUTERS, windows_router, governance_router, remediations_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"])

@@ -258,3 +258,87 @@ class Invocation(Base):
         Index("ix_invocations_node_status", "node_id", "status"),
         Index("ix_invocations_command_status", "command_id", "status"),
     )
+
+
+class MaintenanceWindow(Base):
+    """A maintenance window (its MaintenanceWindow document) and the scheduler's marker."""
+
+    __tablename__ = "maintenance_windows"
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    document: Mapped[dict[str, Any]]
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    modified_at: Mapped[datetime]
+    handled_until: Mapped[datetime]
+    """The last scheduled time the scheduler handled (started, skipped or missed)."""
+    next_execution_at: Mapped[datetime | None]
+
+
+class WindowExecution(Base):
+    """One scheduled time of a window; the unique key is what lets exactly one replica
+    create it."""
+
+    __tablename__ = "window_executions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    window_id: Mapped[str] = mapped_column(ForeignKey("maintenance_windows.id", ondelete="CASCADE"))
+    scheduled_for: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    status_details: Mapped[str] = mapped_column(String(250), default="")
+    document: Mapped[dict[str, Any]]
+    """The window document as it was when the execution was created."""
+    targets: Mapped[list[Any]]
+    """Resolved node ids (at execution time)."""
+    baselines: Mapped[dict[str, Any]]
+    """The execution's baseline snapshot: ``"patch group|OS"`` → [document, source]."""
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    claimed_by: Mapped[str] = mapped_column(String(64), default="")
+    __table_args__ = (
+        UniqueConstraint("window_id", "scheduled_for", name="uq_window_executions_window_time"),
+    )
+
+
+class WindowTaskExecution(Base):
+    """One task of a window execution, run wave by wave."""
+
+    __tablename__ = "window_task_executions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    execution_id: Mapped[str] = mapped_column(
+        ForeignKey("window_executions.id", ondelete="CASCADE"), index=True
+    )
+    task_name: Mapped[str] = mapped_column(String(128))
+    priority: Mapped[int]
+    status: Mapped[str] = mapped_column(String(24))
+    status_details: Mapped[str] = mapped_column(String(250), default="")
+    waves: Mapped[list[Any]]
+    """Node ids of each wave."""
+    wave: Mapped[int] = mapped_column(default=0)
+    """The wave running (or next to run)."""
+    phase: Mapped[int] = mapped_column(default=0)
+    """Within a wave: pre-hook, task, post-hook (only the phases the task has)."""
+    errors: Mapped[int] = mapped_column(default=0)
+    error_limit: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    not_before: Mapped[datetime | None]
+    """The pause between waves ends."""
+
+
+class WindowTaskCommand(Base):
+    """The command (and so the invocations) of one phase of one wave of a task."""
+
+    __tablename__ = "window_task_commands"
+    task_execution_id: Mapped[str] = mapped_column(
+        ForeignKey("window_task_executions.id", ondelete="CASCADE"), primary_key=True
+    )
+    wave: Mapped[int] = mapped_column(primary_key=True)
+    phase: Mapped[int] = mapped_column(primary_key=True)
+    command_id: Mapped[str] = mapped_column(
+        ForeignKey("commands.id", ondelete="CASCADE"), unique=True
+    )
+
+
+# The governance tables live in a module of their own; importing it registers them on Base.
+from patchwarden.adapters.storage import governance_tables as governance_tables  # noqa: E402

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from patchwarden.adapters.storage import dispatch
 from patchwarden.adapters.storage.tables import Command, ComplianceRecord, Invocation, Node
 from patchwarden.core.rollout import InvocationStatus
+from patchwarden.server import governance
 from patchwarden.server.auth import NodeCaller
 from patchwarden.server.commands import resolver
 from patchwarden.server.db import Now, WriteDB, database, settings
@@ -135,5 +136,6 @@ def report_result(
         found.started_at = found.started_at or at
     if body.report is not None:
         _store_compliance(session, node, found, body.report, at)
+        governance.changed(session, node.id, at)  # change-triggered rules
     dispatch.refresh(session, cmd, at)
     return {"accepted": accepted, "status": found.status, "command_status": cmd.status}

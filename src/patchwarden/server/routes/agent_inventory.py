@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from patchwarden.adapters.storage.inventories import HashMismatch, apply_delta, replace_all
 from patchwarden.adapters.storage.tables import Inventory, Node
+from patchwarden.server import governance
 from patchwarden.server.auth import NodeCaller
 from patchwarden.server.db import Now, WriteDB
 from patchwarden.server.errors import ApiError
@@ -42,6 +43,7 @@ def upload_full(body: FullInventory, who: NodeCaller, session: WriteDB, at: Now)
         header = replace_all(session, who.id, items, body.content_hash, body.collected_at, at)
     except HashMismatch as exc:
         raise ApiError(400, "invalid_request", f"content_hash: {exc}") from None
+    governance.changed(session, who.id, at)  # change-triggered rules
     return _answer(header)
 
 
@@ -67,4 +69,5 @@ def upload_delta(
         )
     except HashMismatch as exc:
         raise _mismatch(exc) from None
+    governance.changed(session, who.id, at)  # change-triggered rules
     return _answer(header)

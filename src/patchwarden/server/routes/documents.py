@@ -7,16 +7,20 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from patchwarden.documents import BaselineDocument, parse_documents
+from patchwarden.documents.window import WindowDocument
 from patchwarden.errors import PatchwardenError
 from patchwarden.server import audit
 from patchwarden.server.auth import Operator
 from patchwarden.server.baselines import store
 from patchwarden.server.db import Now, WriteDB
 from patchwarden.server.errors import bad_request
+from patchwarden.server.governance.apply import KINDS as GOVERNANCE_KINDS
+from patchwarden.server.governance.apply import apply_document as governance_apply
+from patchwarden.server.windows import store as store_window
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
 
-SERVED_KINDS = ("PatchBaseline",)
+SERVED_KINDS = ("PatchBaseline", "MaintenanceWindow", *GOVERNANCE_KINDS)
 """Kinds the server stores (others are refused with a clear message)."""
 
 
@@ -36,6 +40,21 @@ def apply_documents(
             (doc,) = parse_documents(json.dumps(raw), where + ".json")
         except PatchwardenError as exc:
             raise bad_request(str(exc)) from None
+        if isinstance(doc, WindowDocument):
+            window, made = store_window(session, doc, at)
+            audit.record(session, who, f"window.{'create' if made else 'update'}", doc.name, at)
+            results.append(
+                {
+                    "kind": doc.kind,
+                    "name": window.name,
+                    "result": "created" if made else "configured",
+                }
+            )
+            continue
+        governed = governance_apply(session, who, doc, at)
+        if governed is not None:
+            results.append(governed)
+            continue
         if not isinstance(doc, BaselineDocument):
             raise bad_request(
                 f"{where}: kind {doc.kind} is not kept by the server "

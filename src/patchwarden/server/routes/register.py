@@ -12,7 +12,7 @@ from sqlalchemy import update
 from patchwarden.adapters.storage import nodes
 from patchwarden.adapters.storage.secrets import hash_secret, new_secret, node_id, verify
 from patchwarden.adapters.storage.tables import Activation, Node
-from patchwarden.server import audit
+from patchwarden.server import audit, governance
 from patchwarden.server.auth import NodeCaller
 from patchwarden.server.db import Now, WriteDB
 from patchwarden.server.errors import ApiError
@@ -82,6 +82,7 @@ def register_node(body: Registration, session: WriteDB, at: Now) -> dict[str, An
     audit.record(
         session, f"activation:{activation.id}", "node.register", node.id, at, {"tags": tags}
     )
+    governance.changed(session, node.id, at)  # a new resource: change-triggered rules
     return {"node_id": node.id, "credential": f"{node.id}.{secret}", "tags": tags}
 
 

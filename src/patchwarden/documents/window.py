@@ -1,0 +1,222 @@
+"""``MaintenanceWindow`` documents (AWS field names; reference §5)::
+
+apiVersion: patchwarden/v1
+kind: MaintenanceWindow
+metadata: {name: sunday-patching}
+spec:
+  Schedule: cron(0 2 ? * SUN *)
+  ScheduleTimezone: Europe/Berlin
+  Duration: 3
+  Cutoff: 1
+  Targets: [{Key: tag:Role, Values: [web]}]
+  Tasks:
+    - Name: patch
+      TaskArn: AWS-RunPatchBaseline
+      Priority: 1
+      MaxConcurrency: [1, "10%", "50%"]    # or "10%" / "2"
+      MaxErrors: "1"
+      CutoffBehavior: CANCEL_TASK
+      PauseBetweenWavesSeconds: 60
+      RebootCoordination: {MaxRebootingPerGroup: 1}
+      TaskInvocationParameters:
+        RunCommand:
+          Parameters: {Operation: Install, RebootOption: RebootIfNeeded}
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from patchwarden.core import waves, windows
+from patchwarden.documents.envelope import Metadata, StrictModel, translate
+from patchwarden.errors import InputError
+
+KIND = "MaintenanceWindow"
+_NAME = re.compile(r"^[a-zA-Z0-9_.\-]{3,128}$")
+_TARGET_KEY = re.compile(r"^(InstanceIds|tag:.{1,128}|tag-key|PatchGroup)$")
+KNOWN_DOCUMENTS = ("AWS-RunPatchBaseline", "RunPatchBaseline")
+
+
+class TargetSpec(StrictModel):
+    """``{Key, Values}``: InstanceIds, ``tag:<K>``, ``tag-key`` or PatchGroup."""
+
+    Key: str = Field(pattern=_TARGET_KEY.pattern)
+    Values: list[str] = Field(min_length=1, max_length=50)
+
+
+class Hook(StrictModel):
+    """A command document run on each node of a wave before (or after) the task's own."""
+
+    DocumentName: Literal["AWS-RunPatchBaseline", "RunPatchBaseline"]
+    Parameters: dict[str, Any]
+
+
+class RebootSpec(StrictModel):
+    """Never more than N nodes of one patch group in a wave (they may reboot at once)."""
+
+    MaxRebootingPerGroup: int = Field(ge=1)
+
+
+class RunCommandSpec(StrictModel):
+    """``TaskInvocationParameters.RunCommand``."""
+
+    Parameters: dict[str, Any]
+    Comment: str = Field(default="", max_length=100)
+    TimeoutSeconds: int | None = Field(default=None, ge=30, le=2_592_000)
+
+
+class InvocationSpec(StrictModel):
+    """``TaskInvocationParameters``."""
+
+    RunCommand: RunCommandSpec
+
+
+class TaskSpec(StrictModel):
+    """One task: a rate-controlled RunPatchBaseline."""
+
+    Name: str
+    TaskType: Literal["RUN_COMMAND"] = "RUN_COMMAND"
+    TaskArn: Literal["AWS-RunPatchBaseline", "RunPatchBaseline"] = "AWS-RunPatchBaseline"
+    Priority: int = Field(default=1, ge=0)
+    MaxConcurrency: str | list[int | str] = "50"
+    MaxErrors: str = "0"
+    CutoffBehavior: Literal["CONTINUE_TASK", "CANCEL_TASK"] = "CONTINUE_TASK"
+    Targets: list[TargetSpec] | None = Field(default=None, max_length=5)
+    TaskInvocationParameters: InvocationSpec
+    PauseBetweenWavesSeconds: int = Field(default=0, ge=0, le=86_400)
+    PreHook: Hook | None = None
+    PostHook: Hook | None = None
+    RebootCoordination: RebootSpec | None = None
+
+    @field_validator("Name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("must be 3-128 characters of a-z A-Z 0-9 _ - .")
+        return value
+
+    @model_validator(mode="after")
+    def _limits(self) -> TaskSpec:
+        from patchwarden.core.rollout import check_limit
+
+        try:
+            waves.check_concurrency(self.MaxConcurrency)
+            check_limit(self.MaxErrors, concurrency=False)
+            params = self.TaskInvocationParameters.RunCommand.Parameters
+            if params.get("Operation") not in ("Scan", "Install", ["Scan"], ["Install"]):
+                raise InputError(
+                    "TaskInvocationParameters.RunCommand.Parameters.Operation: "
+                    "must be Scan or Install"
+                )
+            windows.check_pseudo(params, "TaskInvocationParameters.RunCommand.Parameters")
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+def _iso(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+class WindowSpec(StrictModel):
+    """``spec`` of a ``MaintenanceWindow``."""
+
+    Schedule: str = Field(min_length=1, max_length=256)
+    ScheduleTimezone: str = "UTC"
+    ScheduleOffset: int | None = Field(default=None, ge=1, le=6)
+    Duration: int = Field(ge=1, le=24)
+    Cutoff: int = Field(ge=0, le=23)
+    AllowUnassociatedTargets: bool = False
+    StartDate: str | None = None
+    EndDate: str | None = None
+    Enabled: bool = True
+    Targets: list[TargetSpec] = Field(min_length=1, max_length=5)
+    Tasks: list[TaskSpec] = Field(min_length=1, max_length=20)
+
+    @field_validator("StartDate", "EndDate", mode="before")
+    @classmethod
+    def _dates(cls, value: object) -> object:
+        # YAML reads an unquoted 2026-06-30 as a date: keep the text
+        return _iso(value)
+
+    @model_validator(mode="after")
+    def _unique_tasks(self) -> WindowSpec:
+        names = [t.Name for t in self.Tasks]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"Tasks: task name {name!r} is given twice")
+        return self
+
+
+def parse_date(text: str | None, field: str) -> datetime | None:
+    """An ISO-8601 date or date-time (no zone: UTC)."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"spec.{field}: not an ISO-8601 date or date-time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def timing(spec: WindowSpec) -> windows.Timing:
+    """The window's timing as the core sees it."""
+    return windows.Timing(
+        schedule=spec.Schedule,
+        duration_hours=spec.Duration,
+        cutoff_hours=spec.Cutoff,
+        timezone=spec.ScheduleTimezone,
+        offset_days=spec.ScheduleOffset,
+        start=parse_date(spec.StartDate, "StartDate"),
+        end=parse_date(spec.EndDate, "EndDate"),
+    )
+
+
+@dataclass(frozen=True)
+class WindowDocument:
+    """A loaded ``MaintenanceWindow``."""
+
+    name: str
+    spec: WindowSpec
+    source: str
+    description: str | None = None
+    kind: str = KIND
+
+    def to_json(self) -> dict[str, Any]:
+        """The document as stored (and served back)."""
+        meta: dict[str, Any] = {"name": self.name}
+        if self.description:
+            meta["description"] = self.description
+        return {
+            "apiVersion": "patchwarden/v1",
+            "kind": KIND,
+            "metadata": meta,
+            "spec": self.spec.model_dump(mode="json", exclude_none=True),
+        }
+
+
+def spec_of(raw: object) -> WindowSpec:
+    """A stored ``spec`` (JSON) back as a model."""
+    return WindowSpec.model_validate(raw, strict=False)
+
+
+def load_window_document(metadata: Metadata, spec: object, source: str) -> WindowDocument:
+    """Validate ``spec`` (fields, then the timing as a whole)."""
+    if not _NAME.match(metadata.name):
+        raise InputError("metadata.name: 3-128 characters of a-z A-Z 0-9 _ - .")
+    try:
+        model = WindowSpec.model_validate(spec)
+    except ValidationError as exc:
+        raise translate(exc, "spec") from None
+    try:
+        timing(model).check()
+    except InputError as exc:
+        raise InputError(f"spec: {exc}") from None
+    return WindowDocument(metadata.name, model, source, metadata.description)
