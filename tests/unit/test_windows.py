@@ -82,3 +82,26 @@ def test_pseudo_parameters() -> None:
         InputError, match=r"Parameters.X: unknown pseudo-parameter \{\{TARGET_ID\}\}"
     ):
         windows.check_pseudo({"X": "{{TARGET_ID}}"})
+
+
+def test_daily_cron_with_a_longer_offset_loses_no_runs_once_anchored() -> None:
+    """The offset's skip rule applies once from the anchor (creation or StartDate), not again
+    from every previous run: a daily cron with a 3-day offset runs every day."""
+    from datetime import UTC, datetime, timedelta
+
+    from patchwarden.core import windows
+
+    anchor = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    timing = windows.Timing(
+        schedule="cron(0 2 * * ? *)", duration_hours=2, cutoff_hours=0, offset_days=3, start=anchor
+    )
+    handled = anchor
+    seen = []
+    for day in range(10):
+        now = anchor + timedelta(days=day, hours=15)
+        got = windows.due(timing, now, handled)
+        seen += got.start + got.missed
+        handled = got.handled_until or handled
+    assert seen, "nothing ran"
+    gaps = {b - a for a, b in zip(seen, seen[1:], strict=False)}
+    assert gaps == {timedelta(days=1)}, seen

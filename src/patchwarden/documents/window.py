@@ -166,15 +166,21 @@ def parse_date(text: str | None, field: str) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def timing(spec: WindowSpec) -> windows.Timing:
-    """The window's timing as the core sees it."""
+def timing(spec: WindowSpec, anchor: datetime | None = None) -> windows.Timing:
+    """The window's timing as the core sees it.
+
+    ``anchor`` (the window's creation time) stands in for a missing StartDate: rate schedules
+    run on a grid from it, and a ScheduleOffset's "skip this period" rule is applied once from
+    it rather than again from every previous run (which would lose runs of a daily cron with
+    a longer offset).
+    """
     return windows.Timing(
         schedule=spec.Schedule,
         duration_hours=spec.Duration,
         cutoff_hours=spec.Cutoff,
         timezone=spec.ScheduleTimezone,
         offset_days=spec.ScheduleOffset,
-        start=parse_date(spec.StartDate, "StartDate"),
+        start=parse_date(spec.StartDate, "StartDate") or anchor,
         end=parse_date(spec.EndDate, "EndDate"),
     )
 

@@ -112,7 +112,11 @@ def schedule_window(db: Database, window_id: str, now: datetime, replica: str) -
         window = session.get(MaintenanceWindow, window_id)
         if window is None or not window.enabled:
             return counts
-        due = windows.due(timing(spec_of(window.document["spec"])), now, window.handled_until)
+        due = windows.due(
+            timing(spec_of(window.document["spec"]), anchor=window.created_at),
+            now,
+            window.handled_until,
+        )
         for at in sorted([*due.missed, *due.start]):
             if at in due.missed:
                 status, details = Status.FAILED, MISSED

@@ -97,7 +97,11 @@ def store(session: Session, doc: WindowDocument, at: datetime) -> tuple[Maintena
     row.document = doc.to_json()
     row.enabled = doc.spec.Enabled
     row.modified_at = at
-    row.next_execution_at = timing(doc.spec).next_after(row.handled_until) if row.enabled else None
+    row.next_execution_at = (
+        timing(doc.spec, anchor=row.created_at).next_after(row.handled_until)
+        if row.enabled
+        else None
+    )
     session.flush()
     return row, created
 
