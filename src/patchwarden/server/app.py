@@ -20,6 +20,7 @@ from patchwarden.server.auth import make_token
 from patchwarden.server.db import Database
 from patchwarden.server.governance import interval as governance_every
 from patchwarden.server.routes import ROUTERS
+from patchwarden.server.routes.conformance import router as conformance_router
 from patchwarden.server.routes.governance import router as governance_router
 from patchwarden.server.routes.remediations import router as remediations_router
 from patchwarden.server.routes.windows import router as windows_router
@@ -100,7 +101,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.db = db
     app.state.settings = conf
     errors.install(app)
-    for router in (*ROUTERS, windows_router, governance_router, remediations_router):
+    governance_routers = (governance_router, conformance_router, remediations_router)
+    for router in (*ROUTERS, windows_router, *governance_routers):
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"])

@@ -4,8 +4,9 @@ the latest per (rule, resource) feeds the remediation state machine."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy import select
@@ -18,10 +19,19 @@ from patchwarden.adapters.storage.governance_tables import (
     RuleRow,
 )
 from patchwarden.adapters.storage.tables import Node
-from patchwarden.core.rules import ComplianceType, Evaluation, Rule, evaluate
+from patchwarden.core.rules import (
+    ComplianceType,
+    Evaluation,
+    NodeSnapshot,
+    Rule,
+    RuleType,
+    evaluate,
+)
 from patchwarden.rule_plugins import active
 from patchwarden.server.governance import remediate, store
 from patchwarden.server.governance.codec import snapshot
+
+log = logging.getLogger("patchwarden.governance")
 
 
 def record(
@@ -60,10 +70,22 @@ def run(
     snapshots = [snapshot(session, node) for node in targets]
     for rule in rules:
         for snap in snapshots:
-            verdict = evaluate(rule, snap, at, registry)
+            verdict = _safely(rule, snap, at, registry)
             record(session, rule.name, snap.node_id, verdict, trigger, at)
             counts[verdict.compliance.value] += 1
     return counts
+
+
+def _safely(
+    rule: Rule, snap: NodeSnapshot, at: datetime, registry: Mapping[str, RuleType]
+) -> Evaluation:
+    """A rule type that raises (a custom plugin's bug) yields INSUFFICIENT_DATA, never a
+    failed request: the agent reporting a change must not pay for it."""
+    try:
+        return evaluate(rule, snap, at, registry)
+    except Exception as exc:
+        log.warning("rule %s failed on %s: %s", rule.name, snap.node_id, exc)
+        return Evaluation(ComplianceType.INSUFFICIENT_DATA, f"the rule failed: {exc}")
 
 
 def changed(session: Session, node_id: str, at: datetime) -> None:
