@@ -85,3 +85,32 @@ def test_client_commands(tmp_path: Path) -> None:
         server.stop()
     gone = pw(f"http://127.0.0.1:{free_port()}", "x", "get", "nodes")
     assert gone.returncode == 3 and "cannot reach the server" in gone.stderr
+
+
+def test_tag_add_and_remove(tmp_path: Path) -> None:
+    import httpx
+
+    server = Server(tmp_path / "home", f"sqlite:///{tmp_path / 'server.db'}")
+    try:
+        admin = server.admin_token
+        act = json.loads(pw(server.url, admin, "activation", "create", "-o", "json").stdout)
+        node = httpx.post(
+            f"{server.url}/api/v1/register",
+            json={
+                "activation_id": act["activation_id"],
+                "activation_code": act["activation_code"],
+                "tags": {"Env": "dev"},
+            },
+        ).json()["node_id"]
+        added = pw(server.url, admin, "tag", "add", node, "Env=prod", "Patch Group=web")
+        assert added.returncode == 0, added.stderr
+        assert added.stdout.splitlines() == ["Env=prod", "Patch Group=web"]
+        wrong = pw(server.url, admin, "tag", "remove", node, "Env=dev")
+        assert wrong.returncode == 2 and "is 'prod'" in wrong.stderr
+        removed = pw(server.url, admin, "tag", "remove", node, "Env", "-o", "json")
+        assert removed.returncode == 0, removed.stderr
+        shown = json.loads(removed.stdout)
+        assert shown["tags"] == {"Patch Group": "web"} and shown["patch_group"] == "web"
+        assert pw(server.url, admin, "tag", "add", node, "nokey").returncode == 2
+    finally:
+        server.stop()

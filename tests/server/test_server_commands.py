@@ -99,12 +99,17 @@ def test_percentages_and_incomplete(api: Api) -> None:
     nodes = [api.register() for _ in range(4)]
     sent = api.send(InstanceIds=[n.id for n in nodes], MaxConcurrency="50%", MaxErrors="25%")
     cmd_id = sent.json()["command_id"]
-    delivered: list[tuple[Node, dict[str, Any]]] = []
-    for n in nodes:
-        delivered += [(n, inv) for inv in n.poll()]
-    assert len(delivered) == 2  # 50% of 4
-    delivered[0][0].report(delivered[0][1]["invocation_id"], status="Failed")  # 1 of 1 allowed
-    delivered[1][0].report(delivered[1][1]["invocation_id"])
+
+    def poll_all() -> list[tuple[Node, dict[str, Any]]]:
+        return [(n, inv) for n in nodes for inv in n.poll()]
+
+    first = poll_all()
+    assert len(first) == 1  # slow start: one node first
+    first[0][0].report(first[0][1]["invocation_id"], status="Failed")  # 1 of 1 allowed
+    delivered = poll_all()
+    assert len(delivered) == 2  # then two more: 50% of 4 at most
+    for n, inv in delivered:
+        n.report(inv["invocation_id"])
     for n in nodes:
         for inv in n.poll():
             n.report(inv["invocation_id"])
@@ -227,3 +232,21 @@ def test_aws_list_parameters_and_install_override(api: Api) -> None:
     (inv,) = node.poll()
     assert inv["parameters"]["Operation"] == "Install"
     assert inv["parameters"]["InstallOverrideList"] == [{"id": "bar.all", "title": "bar.all:2.1*"}]
+
+
+def test_ramp_up_one_node_first_then_two_then_more(api: Api) -> None:
+    nodes = [api.register() for _ in range(6)]
+    sent = api.send(InstanceIds=[n.id for n in nodes], MaxConcurrency="50", MaxErrors="0")
+    cmd_id = sent.json()["command_id"]
+    waves: list[int] = []
+    while True:
+        delivered = [(n, inv) for n in nodes for inv in n.poll()]
+        if not delivered:
+            break
+        again = {inv["invocation_id"] for n in nodes for inv in n.poll()}
+        assert again == {inv["invocation_id"] for _, inv in delivered}  # none new until answers
+        waves.append(len(delivered))
+        for n, inv in delivered:
+            n.report(inv["invocation_id"])
+    assert waves == [1, 2, 3]  # 1, then 2 more, then up to 4 (3 left)
+    assert command(api, cmd_id)["status"] == "Success"

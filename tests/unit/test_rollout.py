@@ -16,6 +16,7 @@ from patchwarden.core.rollout import (
     check_limit,
     expire,
     limit,
+    ramp,
     rollup,
     should_stop,
 )
@@ -163,3 +164,39 @@ def test_expire() -> None:
     assert over == Invocation(S.TIMED_OUT, Details.EXECUTION_TIMED_OUT)
     done = Invocation(S.SUCCESS)
     assert expire(done, now=T0 + timedelta(days=9), started_at=started, **kw) == done
+
+
+def rounds(targets: int, concurrency: int, outcome: InvocationStatus = S.SUCCESS) -> list[int]:
+    """Starts per round when every running invocation answers before the next round."""
+    invs = [Invocation(S.PENDING) for _ in range(targets)]
+    started: list[int] = []
+    while any(i.status is S.PENDING for i in invs):
+        n = allowance(invs, concurrency, targets, ramp_up=True)
+        assert n > 0
+        pending = [k for k, i in enumerate(invs) if i.status is S.PENDING][:n]
+        for k in pending:
+            invs[k] = Invocation(S.IN_PROGRESS)
+        assert allowance(invs, concurrency, targets, ramp_up=True) == 0  # wait for answers
+        started.append(n)
+        invs = [Invocation(outcome) if i.status is S.IN_PROGRESS else i for i in invs]
+    return started
+
+
+def test_ramp_up_one_then_two_then_exponentially_to_max_concurrency() -> None:
+    assert ramp(0) == 1 and ramp(1) == 3 and ramp(3) == 7
+    assert rounds(40, concurrency=50) == [1, 2, 4, 8, 16, 9]
+    assert rounds(20, concurrency=5) == [1, 2, 4, 5, 5, 3]
+    assert rounds(3, concurrency=1) == [1, 1, 1]
+    # failures and execution timeouts answer too (MaxErrors decides about stopping)
+    assert rounds(7, concurrency=50, outcome=S.FAILED) == [1, 2, 4]
+
+
+def test_ramp_up_two_more_per_answer_while_others_still_run() -> None:
+    invs = [Invocation(S.SUCCESS), Invocation(S.IN_PROGRESS), Invocation(S.IN_PROGRESS)]
+    invs += [Invocation(S.PENDING)] * 10
+    assert allowance(invs, 50, 0, ramp_up=True) == 0  # 1 answered: 3 may have started
+    invs[1] = Invocation(S.SUCCESS)
+    assert allowance(invs, 50, 0, ramp_up=True) == 2
+    assert allowance(invs, 50, 0) == 10  # without ramp-up: MaxConcurrency only
+    delivery_timeout = Invocation(S.TIMED_OUT, Details.DELIVERY_TIMED_OUT)
+    assert allowance([delivery_timeout, Invocation(S.PENDING)], 50, 0, ramp_up=True) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -103,5 +104,5 @@ def test_daily_cron_with_a_longer_offset_loses_no_runs_once_anchored() -> None:
         seen += got.start + got.missed
         handled = got.handled_until or handled
     assert seen, "nothing ran"
-    gaps = {b - a for a, b in zip(seen, seen[1:], strict=False)}
+    gaps = {b - a for a, b in itertools.pairwise(seen)}
     assert gaps == {timedelta(days=1)}, seen

@@ -124,12 +124,16 @@ class Agent:
                 from patchwarden.render.json import report_dict
 
                 missing = report.summary.counts.get("MISSING", 0)
+                stored = report_dict(report)
+                # the truth after the interrupted command is stored as that command's result
+                # (an Install stays an Install in the fleet's compliance, as SSM records it)
+                stored["operation"] = params.get("Operation") or stored.get("operation")
                 result = {
                     "status": "Failed" if missing else "Success",
                     "response_code": 1 if missing else 0,
                     "output": f"agent restarted during {params.get('Operation')}; not run "
                     f"again; the node was re-scanned: {summary_line(report)}",
-                    "report": report_dict(report),
+                    "report": stored,
                 }
             self.journal.finish(payload["invocation_id"], result)
 

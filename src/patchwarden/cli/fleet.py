@@ -46,6 +46,10 @@ KINDS: dict[str, tuple[str, list[str]]] = {
         "/api/v1/windows",
         ["name", "window_id", "enabled", "schedule", "next_execution_time"],
     ),
+    "findings": (
+        "/api/v1/findings",
+        ["node_id", "vulnerability_id", "severity", "status", "package_name", "fixed_version"],
+    ),
 }
 ALIASES = {
     "baseline": "PatchBaseline",
@@ -58,6 +62,7 @@ ALIASES = {
     "window": "MaintenanceWindow",
     "windows": "MaintenanceWindow",
     "maintenancewindow": "MaintenanceWindow",
+    "finding": "findings",
 }
 
 
@@ -80,7 +85,12 @@ def _get(args: argparse.Namespace) -> int:
         return show_rule_compliance(args)
     path, columns = KINDS[kind]
     api = ServerApi(args)
-    if args.name:
+    if kind == "findings":  # get findings [NODE]: the node's, or the fleet's
+        url = f"/api/v1/nodes/{args.name}/findings" if args.name else path
+        found = api.call("GET", url)
+        rows = found if args.format == "json" else found["findings"]
+        show(args, rows, columns[1:] if args.name else columns)
+    elif args.name:
         show(args, api.call("GET", f"{path}/{args.name}"), columns)
     else:
         show(args, api.call("GET", path), columns)
@@ -197,8 +207,46 @@ def _command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tag(args: argparse.Namespace) -> int:
+    from patchwarden.agent.register import parse_tags
+    from patchwarden.cli.api import ServerApi, print_json
+    from patchwarden.errors import InputError
+
+    api = ServerApi(args)
+    node = api.call("GET", f"/api/v1/nodes/{args.node}")
+    tags = dict(node.get("tags") or {})
+    if args.tag_action == "add":
+        tags.update(parse_tags(args.tags))
+    else:
+        for item in args.tags:
+            key, _, value = item.partition("=")
+            if key not in tags:
+                raise InputError(f"node {args.node} has no tag {key!r}")
+            if value and tags[key] != value:
+                raise InputError(f"node {args.node}: tag {key!r} is {tags[key]!r}, not {value!r}")
+            del tags[key]
+    changed = api.call("PUT", f"/api/v1/nodes/{args.node}/tags", json={"tags": tags})
+    if args.format == "json":
+        print_json(changed)
+    else:
+        for key, value in sorted((changed.get("tags") or {}).items()):
+            print(f"{key}={value}")
+    return 0
+
+
 def register(sub: Any) -> None:
-    """Add ``command``, ``apply``, ``get``, ``describe`` and ``delete``."""
+    """Add ``command``, ``tag``, ``apply``, ``get``, ``describe`` and ``delete``."""
+    tag = sub.add_parser("tag", help="add or remove tags of a registered node")
+    tsub = tag.add_subparsers(dest="tag_action", metavar="ACTION", required=True)
+    for name, helptext, metavar in (
+        ("add", "add or change tags (KEY=VALUE)", "K=V"),
+        ("remove", "remove tags (KEY, or KEY=VALUE to remove only that value)", "K[=V]"),
+    ):
+        p = tsub.add_parser(name, help=helptext)
+        p.add_argument("node", metavar="NODE_ID")
+        p.add_argument("tags", nargs="+", metavar=metavar)
+        add_connection_options(p)
+        p.set_defaults(handler=_tag)
     cmd = sub.add_parser("command", help="RunPatchBaseline commands on the fleet")
     csub = cmd.add_subparsers(dest="command_action", metavar="COMMAND", required=True)
     send = csub.add_parser("send", help="send AWS-RunPatchBaseline")

@@ -14,6 +14,16 @@ def _database_url(args: argparse.Namespace) -> str | None:
     return args.database_url or os.environ.get("PATCHWARDEN_DATABASE_URL") or None
 
 
+def _vulndb(args: argparse.Namespace) -> dict[str, Any]:
+    """``vulndb_path`` from ``--vulndb-path`` or ``PATCHWARDEN_VULNDB_PATH`` (else the
+    settings' default: the local database of ``patchwarden db update``)."""
+    import os
+    from pathlib import Path
+
+    value = args.vulndb_path or os.environ.get("PATCHWARDEN_VULNDB_PATH")
+    return {"vulndb_path": Path(value)} if value else {}
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -24,7 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
         from patchwarden.errors import InputError
 
         raise InputError("--tls-cert and --tls-key go together")
-    settings = ServerSettings(database_url=_database_url(args))
+    settings = ServerSettings(database_url=_database_url(args), **_vulndb(args))
     app = create_app(settings)
     token = bootstrap_admin(app.state.db, settings)
     if token:
@@ -95,6 +105,12 @@ def register(sub: Any) -> None:
     _database_option(server)
     server.add_argument("--host", default="127.0.0.1", help="address to listen on")
     server.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    server.add_argument(
+        "--vulndb-path",
+        metavar="FILE",
+        help="vulnerability database to assess uploaded inventories against "
+        "(env PATCHWARDEN_VULNDB_PATH; default: the one `patchwarden db update` builds)",
+    )
     server.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate")
     server.add_argument("--tls-key", metavar="FILE", help="... and this private key")
     server.add_argument(

@@ -2,7 +2,8 @@
 
 - :func:`limit` — MaxConcurrency / MaxErrors: an absolute number or a percentage of the
   resolved target count (floor; at least 1 for concurrency; MaxErrors may be 0).
-- :func:`allowance` — how many more invocations may start now.
+- :func:`allowance` — how many more invocations may start now (with ``ramp_up``, SSM's slow
+  start of :func:`ramp`).
 - :func:`should_stop` — the (N+1)-th error stops dispatch; running invocations finish and
   the ones not yet started end ``Cancelled`` (``Terminated``).
 - :func:`expire` — delivery and execution timeouts.
@@ -132,13 +133,40 @@ def should_stop(invocations: Iterable[Invocation], error_limit: int) -> bool:
     return counts(invocations)["errors"] > error_limit
 
 
-def allowance(invocations: Iterable[Invocation], concurrency_limit: int, error_limit: int) -> int:
-    """How many Pending invocations may start now."""
-    c = counts(invocations)
+def ramp(acknowledged: int) -> int:
+    """SSM's gradual ramp-up (reference §6): how many invocations may have been started in
+    all once ``acknowledged`` of them have answered — one node first, two more after it
+    answers, then two more per answer: 1, 3, 7, 15, … in rounds, i.e. exponentially, capped
+    by MaxConcurrency in :func:`allowance`."""
+    return 2 * acknowledged + 1
+
+
+def _answered(inv: Invocation) -> bool:
+    """Started and answered: a final status the node reported (or ran out of time on)."""
+    return inv.status in (InvocationStatus.SUCCESS, InvocationStatus.FAILED) or (
+        inv.status is InvocationStatus.TIMED_OUT and inv.details == Details.EXECUTION_TIMED_OUT
+    )
+
+
+def allowance(
+    invocations: Iterable[Invocation],
+    concurrency_limit: int,
+    error_limit: int,
+    *,
+    ramp_up: bool = False,
+) -> int:
+    """How many Pending invocations may start now.  ``invocations`` are all of the command's
+    when ``ramp_up`` is on (the slow start counts the answered ones)."""
+    invs = list(invocations)
+    c = counts(invs)
     if c["errors"] > error_limit:
         return 0
     running = c[InvocationStatus.IN_PROGRESS.value] + c[InvocationStatus.DELAYED.value]
-    return max(0, min(concurrency_limit - running, c[InvocationStatus.PENDING.value]))
+    room = min(concurrency_limit - running, c[InvocationStatus.PENDING.value])
+    if ramp_up:
+        answered = sum(_answered(i) for i in invs)
+        room = min(room, ramp(answered) - (answered + running))
+    return max(0, room)
 
 
 def expire(

@@ -143,25 +143,29 @@ PSEUDO_NAMES = (
 )
 """Pseudo-parameters a RUN_COMMAND task may use (TARGET_ID and RESOURCE_ID are not
 available to Run Command, as in AWS; INVOCATION_ID is per node and not supported)."""
+AUTOMATION_PSEUDO_NAMES = (*PSEUDO_NAMES, "TARGET_ID", "RESOURCE_ID")
+"""Pseudo-parameters of an AUTOMATION task with targets: one runbook execution per node, so
+TARGET_ID and RESOURCE_ID (both the node id, as for AWS INSTANCE targets) are known."""
 
 
-def check_pseudo(value: object, where: str = "Parameters") -> None:
-    """Refuse unknown ``{{NAME}}`` pseudo-parameters anywhere in ``value``."""
+def check_pseudo(
+    value: object, where: str = "Parameters", names: tuple[str, ...] = PSEUDO_NAMES
+) -> None:
+    """Refuse ``{{NAME}}`` pseudo-parameters not in ``names`` anywhere in ``value``."""
     from patchwarden.errors import InputError
 
     if isinstance(value, str):
         for name in PSEUDO.findall(value):
-            if name not in PSEUDO_NAMES:
+            if name not in names:
                 raise InputError(
-                    f"{where}: unknown pseudo-parameter {{{{{name}}}}} "
-                    f"(known: {', '.join(PSEUDO_NAMES)})"
+                    f"{where}: unknown pseudo-parameter {{{{{name}}}}} (known: {', '.join(names)})"
                 )
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            check_pseudo(item, f"{where}.{key}")
+            check_pseudo(item, f"{where}.{key}", names)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            check_pseudo(item, f"{where}[{index}]")
+            check_pseudo(item, f"{where}[{index}]", names)
 
 
 def substitute(value: Any, values: Mapping[str, str]) -> Any:

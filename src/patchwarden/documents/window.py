@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from patchwarden.core import waves, windows
+from patchwarden.core import rollout, waves, windows
 from patchwarden.documents.envelope import Metadata, StrictModel, translate
 from patchwarden.errors import InputError
 
@@ -70,23 +70,35 @@ class RunCommandSpec(StrictModel):
     TimeoutSeconds: int | None = Field(default=None, ge=30, le=2_592_000)
 
 
-class InvocationSpec(StrictModel):
-    """``TaskInvocationParameters``."""
+class AutomationSpec(StrictModel):
+    """``TaskInvocationParameters.Automation``: the runbook's parameters (pseudo-parameters,
+    including ``{{TARGET_ID}}`` / ``{{RESOURCE_ID}}``, are filled in per target node)."""
 
-    RunCommand: RunCommandSpec
+    Parameters: dict[str, Any] = Field(default_factory=dict)
+    DocumentVersion: str | None = Field(default=None, pattern=r"^(\$DEFAULT|\$LATEST)$")
+
+
+class InvocationSpec(StrictModel):
+    """``TaskInvocationParameters``: ``RunCommand`` for RUN_COMMAND tasks, ``Automation``
+    for AUTOMATION tasks."""
+
+    RunCommand: RunCommandSpec | None = None
+    Automation: AutomationSpec | None = None
 
 
 class TaskSpec(StrictModel):
-    """One task: a rate-controlled RunPatchBaseline."""
+    """One task: a rate-controlled RunPatchBaseline (RUN_COMMAND) or runbook executions
+    (AUTOMATION, ``TaskArn`` names a Runbook)."""
 
     Name: str
-    TaskType: Literal["RUN_COMMAND"] = "RUN_COMMAND"
-    TaskArn: Literal["AWS-RunPatchBaseline", "RunPatchBaseline"] = "AWS-RunPatchBaseline"
+    TaskType: Literal["RUN_COMMAND", "AUTOMATION"] = "RUN_COMMAND"
+    TaskArn: str = Field(default="AWS-RunPatchBaseline", min_length=1, max_length=1600)
     Priority: int = Field(default=1, ge=0)
-    MaxConcurrency: str | list[int | str] = "50"
-    MaxErrors: str = "0"
+    MaxConcurrency: str | list[int | str] | None = None
+    MaxErrors: str | None = None
     CutoffBehavior: Literal["CONTINUE_TASK", "CANCEL_TASK"] = "CONTINUE_TASK"
     Targets: list[TargetSpec] | None = Field(default=None, max_length=5)
+    """``None``: the window's targets; ``[]`` (AUTOMATION only): targetless, one execution."""
     TaskInvocationParameters: InvocationSpec
     PauseBetweenWavesSeconds: int = Field(default=0, ge=0, le=86_400)
     PreHook: Hook | None = None
@@ -100,23 +112,95 @@ class TaskSpec(StrictModel):
             raise ValueError("must be 3-128 characters of a-z A-Z 0-9 _ - .")
         return value
 
+    @property
+    def targetless(self) -> bool:
+        """An AUTOMATION task with ``Targets: []``: one execution, no target node."""
+        return self.Targets is not None and not self.Targets
+
+    @property
+    def concurrency(self) -> str | list[int | str]:
+        """MaxConcurrency as run (default 50; a targetless task stores 1, as AWS)."""
+        if self.MaxConcurrency is None:
+            return "1" if self.targetless else rollout.DEFAULT_MAX_CONCURRENCY
+        return self.MaxConcurrency
+
+    @property
+    def errors(self) -> str:
+        """MaxErrors as run (default 0; a targetless task stores 1, as AWS)."""
+        if self.MaxErrors is None:
+            return "1" if self.targetless else rollout.DEFAULT_MAX_ERRORS
+        return self.MaxErrors
+
+    @property
+    def run_command(self) -> RunCommandSpec:
+        """``TaskInvocationParameters.RunCommand`` of a RUN_COMMAND task."""
+        spec = self.TaskInvocationParameters.RunCommand
+        assert spec is not None, "not a RUN_COMMAND task"
+        return spec
+
+    @property
+    def automation(self) -> AutomationSpec:
+        """``TaskInvocationParameters.Automation`` of an AUTOMATION task."""
+        return self.TaskInvocationParameters.Automation or AutomationSpec()
+
     @model_validator(mode="after")
     def _limits(self) -> TaskSpec:
-        from patchwarden.core.rollout import check_limit
-
         try:
-            waves.check_concurrency(self.MaxConcurrency)
-            check_limit(self.MaxErrors, concurrency=False)
-            params = self.TaskInvocationParameters.RunCommand.Parameters
-            if params.get("Operation") not in ("Scan", "Install", ["Scan"], ["Install"]):
-                raise InputError(
-                    "TaskInvocationParameters.RunCommand.Parameters.Operation: "
-                    "must be Scan or Install"
-                )
-            windows.check_pseudo(params, "TaskInvocationParameters.RunCommand.Parameters")
+            if self.MaxConcurrency is not None:
+                waves.check_concurrency(self.MaxConcurrency)
+            if self.MaxErrors is not None:
+                rollout.check_limit(self.MaxErrors, concurrency=False)
+            if self.TaskType == "AUTOMATION":
+                self._check_automation()
+            else:
+                self._check_run_command()
         except InputError as exc:
             raise ValueError(str(exc)) from None
         return self
+
+    def _check_run_command(self) -> None:
+        if self.TaskArn not in KNOWN_DOCUMENTS:
+            raise InputError(
+                f"TaskArn: a RUN_COMMAND task runs one of {', '.join(KNOWN_DOCUMENTS)}, "
+                f"got {self.TaskArn!r}"
+            )
+        if self.targetless:
+            raise InputError("Targets: a RUN_COMMAND task needs targets (omit them or give some)")
+        invocation = self.TaskInvocationParameters
+        if invocation.RunCommand is None or invocation.Automation is not None:
+            raise InputError(
+                "TaskInvocationParameters: a RUN_COMMAND task takes RunCommand (and not Automation)"
+            )
+        params = invocation.RunCommand.Parameters
+        if params.get("Operation") not in ("Scan", "Install", ["Scan"], ["Install"]):
+            raise InputError(
+                "TaskInvocationParameters.RunCommand.Parameters.Operation: must be Scan or Install"
+            )
+        windows.check_pseudo(params, "TaskInvocationParameters.RunCommand.Parameters")
+
+    def _check_automation(self) -> None:
+        if self.TaskInvocationParameters.RunCommand is not None:
+            raise InputError(
+                "TaskInvocationParameters.RunCommand: an AUTOMATION task takes Automation"
+            )
+        for name, given in (
+            ("PreHook", self.PreHook),
+            ("PostHook", self.PostHook),
+            ("RebootCoordination", self.RebootCoordination),
+        ):
+            if given is not None:
+                raise InputError(f"{name}: only RUN_COMMAND tasks have it")
+        if self.targetless:
+            for name, value in (
+                ("MaxConcurrency", self.MaxConcurrency),
+                ("MaxErrors", self.MaxErrors),
+            ):
+                if value is not None:
+                    raise InputError(f"{name}: must be omitted for a targetless task (Targets: [])")
+        names = windows.PSEUDO_NAMES if self.targetless else windows.AUTOMATION_PSEUDO_NAMES
+        windows.check_pseudo(
+            self.automation.Parameters, "TaskInvocationParameters.Automation.Parameters", names
+        )
 
 
 def _iso(value: object) -> object:

@@ -36,6 +36,8 @@ class Principal:
     name: str
     role: str
     """An operator role, or ``node``."""
+    seen_at: datetime | None = None
+    """A node's last check-in when it authenticated (lets a poll skip writing it)."""
 
     @property
     def actor(self) -> str:
@@ -110,7 +112,7 @@ def node(request: Request) -> Principal:
             raise _unauthenticated()
         if row.deregistered_at is not None:
             raise ApiError(403, "forbidden", f"node {ident} is deregistered")
-        return Principal("node", row.id, row.name, "node")
+        return Principal("node", row.id, row.name, "node", row.last_seen_at)
 
 
 Viewer = Annotated[Principal, Depends(require("viewer"))]

@@ -7,6 +7,9 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+
+from patchwarden import settings as local_settings
 
 
 def utcnow() -> datetime:
@@ -37,3 +40,6 @@ class ServerSettings:
     """... and Inactive when it has not checked in for this many days (or is deregistered)."""
     migrate: bool = True
     """Apply the Alembic migrations when the app starts."""
+    vulndb_path: Path = field(default_factory=local_settings.vulndb_path)
+    """The vulnerability database every inventory upload is assessed against (opened
+    read-only per assessment; while the file does not exist nothing is assessed)."""

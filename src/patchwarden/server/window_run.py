@@ -15,8 +15,10 @@ from patchwarden.adapters.storage.tables import Node, WindowExecution, WindowTas
 from patchwarden.core import rollout, waves
 from patchwarden.core.windows import Status
 from patchwarden.documents.window import TargetSpec, TaskSpec, WindowSpec, spec_of, timing
+from patchwarden.server import window_automation
 from patchwarden.server.command_schema import SendCommand, Target
 from patchwarden.server.commands import target_nodes
+from patchwarden.server.window_automation import TARGETLESS
 from patchwarden.server.window_tasks import step
 
 ONLINE_SECONDS = 300
@@ -33,7 +35,9 @@ def resolve(session: Session, targets: list[TargetSpec]) -> list[Node]:
 
 
 def _reboots(task: TaskSpec) -> bool:
-    params = task.TaskInvocationParameters.RunCommand.Parameters
+    if task.TaskType != "RUN_COMMAND":
+        return False
+    params = task.run_command.Parameters
     operation = params.get("Operation")
     option = params.get("RebootOption", "RebootIfNeeded")
     return operation in ("Install", ["Install"]) and option not in ("NoReboot", ["NoReboot"])
@@ -42,7 +46,7 @@ def _reboots(task: TaskSpec) -> bool:
 def _plan(task: TaskSpec, nodes: list[Node]) -> list[list[str]]:
     cap = task.RebootCoordination.MaxRebootingPerGroup if task.RebootCoordination else None
     targets = [waves.Target(n.id, n.patch_group) for n in nodes]
-    return waves.plan(targets, task.MaxConcurrency, cap if _reboots(task) else None)
+    return waves.plan(targets, task.concurrency, cap if _reboots(task) else None)
 
 
 def start(session: Session, execution: WindowExecution, spec: WindowSpec, now: datetime) -> None:
@@ -51,6 +55,8 @@ def start(session: Session, execution: WindowExecution, spec: WindowSpec, now: d
     execution.targets = [n.id for n in nodes]
     for task in spec.Tasks:
         chosen = resolve(session, task.Targets) if task.Targets else nodes
+        if task.targetless:  # one runbook execution without a target node
+            chosen = []
         session.add(
             WindowTaskExecution(
                 id=new_uuid(),
@@ -59,8 +65,8 @@ def start(session: Session, execution: WindowExecution, spec: WindowSpec, now: d
                 priority=task.Priority,
                 status=Status.PENDING,
                 status_details="",
-                waves=_plan(task, chosen),
-                error_limit=rollout.limit(task.MaxErrors, len(chosen), concurrency=False),
+                waves=[[TARGETLESS]] if task.targetless else _plan(task, chosen),
+                error_limit=rollout.limit(task.errors, max(1, len(chosen)), concurrency=False),
             )
         )
     execution.status, execution.started_at = Status.IN_PROGRESS, now
@@ -103,7 +109,9 @@ def advance(session: Session, execution: WindowExecution, now: datetime) -> None
         level = min(t.priority for t in active)
         for row in active:
             if row.priority == level:
-                step(session, execution, row, specs[row.task_name], now, window_timing)
+                task = specs[row.task_name]
+                run = window_automation.step if task.TaskType == "AUTOMATION" else step
+                run(session, execution, row, task, now, window_timing)
         if any(not Status(t.status).terminal for t in active if t.priority == level):
             return  # this level is still running
     execution.status = _final([t.status for t in tasks], execution.status == Status.CANCELLING)

@@ -41,7 +41,7 @@ def _parameters(
     task: TaskSpec, phase: int, execution: WindowExecution, row: WindowTaskExecution
 ) -> dict[str, Any]:
     hook = {0: task.PreHook, 2: task.PostHook}.get(phase)
-    raw = hook.Parameters if hook else task.TaskInvocationParameters.RunCommand.Parameters
+    raw = hook.Parameters if hook else task.run_command.Parameters
     values = {
         "WINDOW_ID": execution.window_id,
         "WINDOW_TASK_ID": task.Name,
@@ -83,7 +83,7 @@ def _dispatch(
     budget = waves.error_budget(row.error_limit, row.errors)
     assert budget is not None
     total = sum(len(w) for w in row.waves)
-    timeout = task.TaskInvocationParameters.RunCommand.TimeoutSeconds
+    timeout = task.run_command.TimeoutSeconds
     if timeout is None:  # a node that never shows up during the window: Delivery Timed Out
         timeout = max(30, int((window_end - now).total_seconds()))
     params = _parameters(task, row.phase, execution, row)
@@ -93,7 +93,7 @@ def _dispatch(
         Parameters=RunParameters.model_validate(params),
         InstanceIds=nodes,
         Targets=[],
-        MaxConcurrency=waves.wave_concurrency(task.MaxConcurrency, len(nodes), total),
+        MaxConcurrency=waves.wave_concurrency(task.concurrency, len(nodes), total),
         MaxErrors=str(budget),
         TimeoutSeconds=timeout,
         ExecutionTimeoutSeconds=7200,

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patchwarden.adapters.storage.governance_tables import RunbookRow
 from patchwarden.adapters.storage.tables import (
     Command,
     Invocation,
@@ -22,6 +23,7 @@ from patchwarden.adapters.storage.tables import (
 from patchwarden.documents import parse_documents
 from patchwarden.documents.window import WindowDocument, spec_of, timing
 from patchwarden.errors import InputError
+from patchwarden.server import window_automation
 from patchwarden.server.commands import invocation_view
 from patchwarden.server.errors import not_found
 
@@ -51,8 +53,9 @@ def by_name(session: Session, name: str, *, lock: bool = False) -> MaintenanceWi
 
 
 def check_parameters(doc: WindowDocument) -> None:
-    """Every task's and hook's Parameters are valid RunPatchBaseline parameters once the
-    pseudo-parameters are filled in (checked when applied, not when the window opens)."""
+    """Every RUN_COMMAND task's and hook's Parameters are valid RunPatchBaseline parameters
+    once the pseudo-parameters are filled in (checked when applied, not when the window
+    opens)."""
     from pydantic import ValidationError
 
     from patchwarden.core.windows import PSEUDO_NAMES, substitute
@@ -61,13 +64,10 @@ def check_parameters(doc: WindowDocument) -> None:
 
     sample = dict.fromkeys(PSEUDO_NAMES, "00000000-0000-4000-8000-000000000000")
     for index, task in enumerate(doc.spec.Tasks):
+        if task.TaskType != "RUN_COMMAND":
+            continue
         where = f"spec.Tasks[{index}]"
-        given = [
-            (
-                "TaskInvocationParameters.RunCommand.Parameters",
-                task.TaskInvocationParameters.RunCommand.Parameters,
-            )
-        ]
+        given = [("TaskInvocationParameters.RunCommand.Parameters", task.run_command.Parameters)]
         given += [
             (f"{n}.Parameters", h.Parameters)
             for n, h in (("PreHook", task.PreHook), ("PostHook", task.PostHook))
@@ -80,11 +80,55 @@ def check_parameters(doc: WindowDocument) -> None:
                 raise translate(exc, f"{doc.source}: {where}.{path}") from None
 
 
+def check_runbooks(session: Session, doc: WindowDocument) -> None:
+    """Every AUTOMATION task names an existing runbook (a runbook deleted later fails the
+    task when the window runs, with that detail)."""
+    for index, task in enumerate(doc.spec.Tasks):
+        if task.TaskType == "AUTOMATION" and session.get(RunbookRow, task.TaskArn) is None:
+            raise InputError(
+                f"{doc.source}: spec.Tasks[{index}].TaskArn: runbook {task.TaskArn!r} "
+                "does not exist (apply the Runbook first)"
+            )
+
+
+def check_targets(session: Session, doc: WindowDocument) -> None:
+    """With ``AllowUnassociatedTargets: false`` (the default), the node ids a task names
+    (``Targets: [{Key: InstanceIds, …}]``) must be nodes the window's own Targets select now."""
+    if doc.spec.AllowUnassociatedTargets:
+        return
+    named = [
+        (index, value)
+        for index, task in enumerate(doc.spec.Tasks)
+        for target in task.Targets or []
+        if target.Key == "InstanceIds"
+        for value in target.Values
+    ]
+    if not named:
+        return
+    from patchwarden.server.window_run import resolve
+
+    selected = {n.id for n in resolve(session, doc.spec.Targets)}
+    every = [(t.Key, t.Values) for t in doc.spec.Targets] == [("InstanceIds", ["*"])]
+    for index, value in named:
+        if value == "*" and not every:
+            raise InputError(
+                f"{doc.source}: spec.Tasks[{index}].Targets: InstanceIds * selects nodes beyond "
+                "the window's Targets (set spec.AllowUnassociatedTargets: true to allow it)"
+            )
+        if value != "*" and value not in selected:
+            raise InputError(
+                f"{doc.source}: spec.Tasks[{index}].Targets: node {value} does not match the "
+                "window's Targets (set spec.AllowUnassociatedTargets: true to allow it)"
+            )
+
+
 def store(session: Session, doc: WindowDocument, at: datetime) -> tuple[MaintenanceWindow, bool]:
     """Create or replace the window ``doc`` names; (row, created).  The scheduler's marker
     starts at ``at``: a new window never runs for times before it was created, and an
     update never re-runs past times."""
     check_parameters(doc)
+    check_runbooks(session, doc)
+    check_targets(session, doc)
     row = session.scalar(
         select(MaintenanceWindow).where(MaintenanceWindow.name == doc.name).with_for_update()
     )
@@ -183,6 +227,7 @@ def task_view(session: Session, task: WindowTaskExecution) -> dict[str, Any]:
         "start_time": task.started_at,
         "end_time": task.ended_at,
         "commands": commands,
+        "runbook_executions": window_automation.runs_view(session, task),
     }
 
 

@@ -24,6 +24,9 @@ Resolver = Callable[[Session, Node, Command], tuple[dict[str, Any] | None, str]]
 """(session, node, command) → (baseline document or None, where it came from)."""
 
 ACTIVE = (InvocationStatus.PENDING.value, InvocationStatus.IN_PROGRESS.value)
+PACED_BY_WAVES = frozenset({"scheduler"})
+"""Senders whose commands skip SSM's slow start (:func:`rollout.ramp`): a maintenance window
+sends one command per wave and its waves are the ramp-up already."""
 
 
 def _value(inv: Invocation) -> rollout.Invocation:
@@ -117,14 +120,15 @@ def claim(
         if inv is None or cmd.stopped:
             continue
         values = [
-            _value(i)
-            for i in session.scalars(
-                select(Invocation).where(
-                    Invocation.command_id == cmd.id, Invocation.status.in_(ACTIVE)
+            rollout.Invocation(InvocationStatus(status), details)
+            for status, details in session.execute(
+                select(Invocation.status, Invocation.status_details).where(
+                    Invocation.command_id == cmd.id
                 )
             )
         ]
-        if rollout.allowance(values, cmd.concurrency_limit, cmd.error_limit) < 1:
+        ramp_up = cmd.created_by not in PACED_BY_WAVES
+        if rollout.allowance(values, cmd.concurrency_limit, cmd.error_limit, ramp_up=ramp_up) < 1:
             continue
         if inv.baseline is None:
             inv.baseline, inv.baseline_source = resolve(session, node, cmd)

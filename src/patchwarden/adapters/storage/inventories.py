@@ -8,7 +8,9 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from patchwarden.adapters.storage.tables import Inventory, InventoryItem
+from patchwarden.adapters.os.osrelease import os_info_from_fields
+from patchwarden.adapters.storage.tables import Inventory, InventoryItem, Node
+from patchwarden.core import model
 from patchwarden.core.inventory_hash import ITEM_FIELDS, content_hash, item_hash
 
 
@@ -114,3 +116,50 @@ def apply_delta(
         return header
     _finish(session, header, expected_hash, collected, at)
     return header
+
+
+def stored_inventory(session: Session, node: Node) -> model.Inventory | None:
+    """The node's uploaded inventory as a :class:`patchwarden.core.model.Inventory` (what
+    :func:`patchwarden.pipeline.assess.assess` judges), ``None`` before any upload.
+
+    The OS comes from the node's facts (``os_id``, ``os_version``); the root is the node id.
+    Only what the agent uploads is known: no origins, priorities, update notices or CVEs.
+    """
+    header = session.get(Inventory, node.id)
+    if header is None:
+        return None
+    os_info = os_info_from_fields(
+        {"ID": node.os_id, "VERSION_ID": node.os_version, "PRETTY_NAME": node.product}
+    )
+    installed: list[model.InstalledPackage] = []
+    updates: list[model.Package] = []
+    rows = session.scalars(
+        select(InventoryItem)
+        .where(InventoryItem.node_id == node.id)
+        .order_by(InventoryItem.name, InventoryItem.arch, InventoryItem.version)
+    )
+    for row in rows:
+        pkg = model.Package(
+            name=row.name,
+            arch=row.arch,
+            version=row.version,
+            source_name=row.source_name,
+            repository=row.repository,
+            classification=row.classification,
+        )
+        if row.kind == "update":
+            updates.append(pkg)
+        else:
+            installed.append(model.InstalledPackage(pkg))
+    return model.Inventory(
+        os=os_info,
+        hostname=node.hostname,
+        root=node.id,
+        scheme=_SCHEMES.get(os_info.family, ""),
+        installed=tuple(installed),
+        updates=tuple(updates),
+        collected_at=header.collected_at,
+    )
+
+
+_SCHEMES = {"debian": "deb", "rhel": "rpm", "alpine": "apk"}

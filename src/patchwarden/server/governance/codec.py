@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from patchwarden.adapters.storage.findings import node_findings
 from patchwarden.adapters.storage.tables import ComplianceRecord, Node
 from patchwarden.core.remediation import Phase, RemediationState
-from patchwarden.core.rules import NodeSnapshot, PatchFact
+from patchwarden.core.rules import FindingFact, NodeSnapshot, PatchFact
 from patchwarden.core.runbook import Execution, Status, StepRun
 from patchwarden.errors import PatchwardenError
 from patchwarden.server.baselines import resolve
@@ -128,8 +129,10 @@ def _fact(item: dict[str, Any]) -> PatchFact:
 
 
 def snapshot(session: Session, node: Node) -> NodeSnapshot:
-    """What the rules see of ``node``.  The server keeps no vulnerability findings per node
-    yet, so ``findings`` is ``None`` (``no-active-findings`` answers INSUFFICIENT_DATA)."""
+    """What the rules see of ``node``.  ``findings`` are those the server's assessment of
+    its inventory stored (``None`` while it was never assessed: ``no-active-findings``
+    answers INSUFFICIENT_DATA); a fix counts as available since the finding was first
+    observed (the server does not know when the fix was published)."""
     record = session.get(ComplianceRecord, node.id)
     try:
         document, source = resolve(session, node, None)
@@ -148,7 +151,23 @@ def snapshot(session: Session, node: Node) -> NodeSnapshot:
         items=tuple(
             _fact(item) for item in (record.items if record else []) if isinstance(item, dict)
         ),
-        findings=None,
+        findings=_findings(session, node.id),
         baseline_name=baseline_name,
         baseline_is_default=not source.startswith("PatchGroup:"),
+    )
+
+
+def _findings(session: Session, node_id: str) -> tuple[FindingFact, ...] | None:
+    found = node_findings(session, node_id)
+    if found is None:
+        return None
+    return tuple(
+        FindingFact(
+            vulnerability_id=f.vulnerability_id,
+            severity=f.severity.value,
+            status=f.status.value,
+            fix_available=f.fix_available.value,
+            fix_since=f.first_observed,
+        )
+        for f in found
     )

@@ -12,6 +12,7 @@ from patchwarden.server.routes.baselines import router as baselines_router
 from patchwarden.server.routes.commands import router as commands_router
 from patchwarden.server.routes.compliance import router as compliance_router
 from patchwarden.server.routes.documents import router as documents_router
+from patchwarden.server.routes.findings import router as findings_router
 from patchwarden.server.routes.inventory import router as inventory_router
 from patchwarden.server.routes.nodes import router as nodes_router
 from patchwarden.server.routes.patch_groups import router as patch_groups_router
@@ -32,4 +33,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     compliance_router,
     inventory_router,
     documents_router,
+    findings_router,
 )

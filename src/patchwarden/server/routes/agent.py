@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
+from sqlalchemy import select, update
 from starlette.concurrency import run_in_threadpool
 
 from patchwarden.adapters.storage import dispatch
 from patchwarden.adapters.storage.tables import Command, ComplianceRecord, Invocation, Node
 from patchwarden.core.rollout import InvocationStatus
 from patchwarden.server import governance
-from patchwarden.server.auth import NodeCaller
+from patchwarden.server.auth import NodeCaller, Principal
 from patchwarden.server.commands import resolver
 from patchwarden.server.db import Now, WriteDB, database, settings
 from patchwarden.server.errors import ApiError, not_found
 from patchwarden.server.schemas import Body
+from patchwarden.server.wakeup import Waiters
 
 router = APIRouter(prefix="/api/v1/agent", tags=["agent"])
 MAX_OUTPUT = 24_000
@@ -39,6 +40,11 @@ def _delivery(inv: Invocation, cmd: Command) -> dict[str, Any]:
     }
 
 
+SEEN_WRITE_SECONDS = 60.0
+"""A poll without work records the node's check-in at most this often (ping status has a
+resolution of minutes): an idle poll is then two indexed reads and no write."""
+
+
 def _claim(request: Request, node_id: str) -> list[dict[str, Any]]:
     conf = settings(request)
     with database(request).write() as session, session.begin():
@@ -55,22 +61,66 @@ def _claim(request: Request, node_id: str) -> list[dict[str, Any]]:
         return out
 
 
+def _has_work(request: Request, node_id: str) -> bool:
+    """Whether the node has an invocation to claim or to be handed again (one indexed read)."""
+    with database(request).read() as session:
+        found = session.scalar(
+            select(Invocation.id)
+            .where(Invocation.node_id == node_id, Invocation.status.in_(dispatch.ACTIVE))
+            .limit(1)
+        )
+        return found is not None
+
+
+def _touch(request: Request, node_id: str) -> None:
+    with database(request).write() as session, session.begin():
+        session.execute(
+            update(Node).where(Node.id == node_id).values(last_seen_at=settings(request).clock())
+        )
+
+
+def _poll_once(request: Request, who: Principal, touch: bool) -> list[dict[str, Any]]:
+    if _has_work(request, who.id):
+        return _claim(request, who.id)
+    stale = who.seen_at is None or settings(request).clock() - who.seen_at >= timedelta(
+        seconds=SEEN_WRITE_SECONDS
+    )
+    if touch and stale:
+        _touch(request, who.id)
+    return []
+
+
+def _waiters(request: Request) -> Waiters:
+    state = request.app.state
+    found: Waiters | None = getattr(state, "long_poll_waiters", None)
+    if found is None:
+        found = state.long_poll_waiters = Waiters(
+            database(request), settings(request).poll_check_interval
+        )
+    return found
+
+
 @router.get("/commands")
 async def poll_commands(
     request: Request,
     who: NodeCaller,
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for work")] = 0,
 ) -> dict[str, Any]:
-    """The caller's invocations to run (long-poll: waits up to ``wait`` seconds)."""
+    """The caller's invocations to run (long-poll: waits up to ``wait`` seconds).
+
+    An idle poll costs two indexed reads (credential, "any work?") and no write; waiting
+    polls are woken by one process-wide query per interval (:mod:`patchwarden.server.wakeup`).
+    """
     conf = settings(request)
     deadline = time.monotonic() + min(wait, conf.long_poll_seconds)
-    while True:
-        found = await run_in_threadpool(_claim, request, who.id)
-        if found or time.monotonic() >= deadline:
-            return {"invocations": found}
-        if await request.is_disconnected():
-            return {"invocations": []}
-        await asyncio.sleep(min(conf.poll_check_interval, max(0.0, deadline - time.monotonic())))
+    found = await run_in_threadpool(_poll_once, request, who, True)
+    while not found:
+        left = deadline - time.monotonic()
+        if left <= 0 or await request.is_disconnected():
+            break
+        if await _waiters(request).wait(who.id, left):
+            found = await run_in_threadpool(_poll_once, request, who, False)
+    return {"invocations": found}
 
 
 class ReportedResult(Body):

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 from sqlalchemy import select
 
 from patchwarden.adapters.storage import nodes
 from patchwarden.adapters.storage.tables import InventoryItem, Node
-from patchwarden.server import audit
-from patchwarden.server.auth import Admin, Viewer
+from patchwarden.server import audit, governance
+from patchwarden.server.auth import Admin, Operator, Viewer
 from patchwarden.server.db import Now, ReadDB, Settings, WriteDB
 from patchwarden.server.errors import bad_request, not_found
+from patchwarden.server.schemas import Body, Tags
 from patchwarden.server.views import node_view, tag_filters
 
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
@@ -93,4 +95,27 @@ def deregister_node(
     if node.deregistered_at is None:
         node.deregistered_at = at
         audit.record(session, who, "node.deregister", node.id, at)
+    return node_view(node, at, settings)
+
+
+class NodeTags(Body):
+    """``PUT /api/v1/nodes/{id}/tags``: the node's complete tag set."""
+
+    tags: Annotated[Tags, Field(max_length=50)]
+
+
+@router.put("/{node_id}/tags")
+def put_tags(
+    node_id: str, body: NodeTags, who: Operator, session: WriteDB, at: Now, settings: Settings
+) -> dict[str, Any]:
+    """Replace the node's tags (and so its patch group and the commands' tag targets).
+    ``patchwarden tag add|remove`` reads the node, changes one key and puts the result."""
+    node = session.get(Node, node_id)
+    if node is None:
+        raise not_found(f"node {node_id}")
+    before = dict(node.tags)
+    if before != body.tags:
+        nodes.set_tags(session, node, body.tags)
+        audit.record(session, who, "node.tags", node.id, at, {"from": before, "to": body.tags})
+        governance.changed(session, node.id, at)  # e.g. required-tags re-evaluates now
     return node_view(node, at, settings)
