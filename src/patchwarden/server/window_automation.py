@@ -31,6 +31,7 @@ from patchwarden.core.windows import Status
 from patchwarden.documents.window import TaskSpec
 from patchwarden.errors import InputError
 from patchwarden.server.governance import runner
+from patchwarden.server.window_tasks import end_task, ended_before_start
 
 TARGETLESS = ""
 """The single "node" of a targetless task's only wave."""
@@ -66,10 +67,6 @@ def runs_view(session: Session, row: WindowTaskExecution) -> list[dict[str, Any]
         }
         for node, r in runs(session, row).items()
     ]
-
-
-def _end(row: WindowTaskExecution, status: Status, details: str, now: datetime) -> None:
-    row.status, row.status_details, row.ended_at = status, details[:250], now
 
 
 def _parameters(
@@ -115,14 +112,10 @@ def step(
     cutoff = timing.cutoff_at(execution.scheduled_for)
     cancelling = execution.status == Status.CANCELLING
     if row.status == Status.PENDING:
-        if cancelling:
-            return _end(row, Status.CANCELLED, "cancelled before it started", now)
-        if now >= cutoff:
-            return _end(row, Status.TIMED_OUT, "cutoff reached before the task started", now)
-        if not row.waves:
-            return _end(row, Status.FAILED, "no targets resolved at execution time", now)
+        if ended_before_start(execution, row, now, cutoff):
+            return None
         if session.get(RunbookRow, task.TaskArn) is None:
-            return _end(
+            return end_task(
                 row,
                 Status.FAILED,
                 f"runbook {task.TaskArn!r} does not exist (deleted after the window was applied)",
@@ -143,7 +136,7 @@ def step(
         if waves.error_budget(row.error_limit, row.errors) is None:
             if running:
                 return None  # in-flight executions finish; no new one starts
-            return _end(
+            return end_task(
                 row,
                 Status.FAILED,
                 f"MaxErrors exceeded: {row.errors} failed runbook executions "
@@ -152,21 +145,21 @@ def step(
             )
         if cancelling:
             busy = f"; {len(running)} runbook executions still running" if running else ""
-            return _end(row, Status.CANCELLED, "window execution cancelled" + busy, now)
+            return end_task(row, Status.CANCELLED, "window execution cancelled" + busy, now)
         if row.wave >= len(row.waves):
             if row.errors:
-                return _end(
+                return end_task(
                     row,
                     Status.FAILED,
                     f"{row.errors} of {total} runbook executions failed (within MaxErrors)",
                     now,
                 )
-            return _end(row, Status.SUCCESS, f"{total} runbook executions succeeded", now)
+            return end_task(row, Status.SUCCESS, f"{total} runbook executions succeeded", now)
         if now >= cutoff:
             if running and task.CutoffBehavior == "CONTINUE_TASK":
                 return None
             busy = f", {len(running)} still running" if running else ""
-            return _end(
+            return end_task(
                 row,
                 Status.TIMED_OUT,
                 f"cutoff reached: {total - len(started)} runbook executions not started{busy}",
@@ -192,7 +185,7 @@ def step(
                     actor(row, node),
                 )
             except InputError as exc:
-                return _end(row, Status.FAILED, f"runbook {task.TaskArn!r}: {exc}", now)
+                return end_task(row, Status.FAILED, f"runbook {task.TaskArn!r}: {exc}", now)
             session.flush()
             if not _active(run) and run.status != SUCCESS:
                 row.errors += 1

@@ -109,8 +109,25 @@ def _dispatch(
     )
 
 
-def _end(row: WindowTaskExecution, status: Status, details: str, now: datetime) -> None:
+def end_task(row: WindowTaskExecution, status: Status, details: str, now: datetime) -> None:
+    """Close a task execution with its final status and details (≤250 characters, as AWS)."""
     row.status, row.status_details, row.ended_at = status, details[:250], now
+
+
+def ended_before_start(
+    execution: WindowExecution, row: WindowTaskExecution, now: datetime, cutoff: datetime
+) -> bool:
+    """For a PENDING task: end it (and say so) when the execution is being cancelled, the
+    cutoff has passed, or no target resolved; shared by every task type."""
+    if execution.status == Status.CANCELLING:
+        end_task(row, Status.CANCELLED, "cancelled before it started", now)
+    elif now >= cutoff:
+        end_task(row, Status.TIMED_OUT, "cutoff reached before the task started", now)
+    elif not row.waves:
+        end_task(row, Status.FAILED, "no targets resolved at execution time", now)
+    else:
+        return False
+    return True
 
 
 def _next_phase(
@@ -141,12 +158,8 @@ def step(
     cutoff = timing.cutoff_at(execution.scheduled_for)
     cancelling = execution.status == Status.CANCELLING
     if row.status == Status.PENDING:
-        if cancelling:
-            return _end(row, Status.CANCELLED, "cancelled before it started", now)
-        if now >= cutoff:
-            return _end(row, Status.TIMED_OUT, "cutoff reached before the task started", now)
-        if not row.waves:
-            return _end(row, Status.FAILED, "no targets resolved at execution time", now)
+        if ended_before_start(execution, row, now, cutoff):
+            return None
         row.status, row.started_at, row.phase = Status.IN_PROGRESS, now, phases(task)[0]
     nodes: list[str] = []
     for _ in range(3 * len(row.waves) + 3):  # each pass finishes a phase or returns
@@ -163,14 +176,14 @@ def step(
             row.errors += cmd.error_count
             if cmd.cancel_requested:
                 if cancelling:
-                    return _end(row, Status.CANCELLED, "window execution cancelled", now)
+                    return end_task(row, Status.CANCELLED, "window execution cancelled", now)
                 if stop_now:
-                    return _end(
+                    return end_task(
                         row, Status.TIMED_OUT, "cutoff reached: cancelled (CANCEL_TASK)", now
                     )
-                return _end(row, Status.CANCELLED, f"command {cmd.id} was cancelled", now)
+                return end_task(row, Status.CANCELLED, f"command {cmd.id} was cancelled", now)
             if waves.error_budget(row.error_limit, row.errors) is None:
-                return _end(
+                return end_task(
                     row,
                     Status.FAILED,
                     f"MaxErrors exceeded: {row.errors} errors (limit {row.error_limit}); "
@@ -181,13 +194,13 @@ def step(
             continue
         if row.wave >= len(row.waves):
             if row.errors:
-                return _end(row, Status.FAILED, f"{row.errors} errors within MaxErrors", now)
-            return _end(row, Status.SUCCESS, f"{len(row.waves)} waves", now)
+                return end_task(row, Status.FAILED, f"{row.errors} errors within MaxErrors", now)
+            return end_task(row, Status.SUCCESS, f"{len(row.waves)} waves", now)
         if not nodes:  # a new wave
             if cancelling:
-                return _end(row, Status.CANCELLED, "window execution cancelled", now)
+                return end_task(row, Status.CANCELLED, "window execution cancelled", now)
             if now >= cutoff:
-                return _end(
+                return end_task(
                     row,
                     Status.TIMED_OUT,
                     f"cutoff reached: waves {row.wave + 1}-{len(row.waves)} not started",
