@@ -138,3 +138,28 @@ def pw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
         return result
 
     return run
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fleet_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL for a fleet server: a SQLite file, or a fresh PostgreSQL schema.
+
+    Only an unreachable PostgreSQL skips (never under ``CI``); a failure of the test itself is
+    never turned into a skip.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'server.db'}"
+        return
+    from fleet_processes import pg_schema
+
+    schema = pg_schema()
+    try:
+        url = schema.__enter__()
+    except Exception as exc:  # unreachable PostgreSQL
+        if "CI" in os.environ:
+            raise
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    try:
+        yield url
+    finally:
+        schema.__exit__(None, None, None)

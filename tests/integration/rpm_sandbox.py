@@ -24,13 +24,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
+from sandbox import run  # one runner for both sandboxes
 
 from patchwarden.adapters.os.dnf import DnfPackageManager
 from patchwarden.adapters.os.dnf_exec import DnfTarget, dnf_command
@@ -63,32 +64,6 @@ def missing_rpm_tools() -> list[str]:
     """Host tools the rpm sandbox needs that are not installed (``make test`` installs them)."""
     tools = ("rpm", "rpmbuild", "dnf", "createrepo_c", "modifyrepo_c")
     return [t for t in tools if shutil.which(t) is None]
-
-
-class CommandFailed(AssertionError):
-    """A sandbox command failed; the message carries its whole output."""
-
-
-def run(
-    argv: Sequence[str], *, env: Mapping[str, str] | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    """Run an argv list (never a shell) with ``env`` added to the environment."""
-    full_env = {**os.environ, "LC_ALL": "C.UTF-8", **(env or {})}
-    proc = subprocess.run(
-        list(argv),
-        env=full_env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-        check=False,
-    )
-    if check and proc.returncode != 0:
-        raise CommandFailed(
-            f"{' '.join(argv)} exited with {proc.returncode}\n"
-            f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
-        )
-    return proc
 
 
 # -- packages and repositories ---------------------------------------------------------------

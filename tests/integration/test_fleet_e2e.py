@@ -10,25 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fleet_processes import AgentProcess, Server, pg_schema, wait_for
+from fleet_processes import AgentProcess, Server, wait_for
 from sandbox import SECURITY_UPDATES, STANDARD_STATE, NodeFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 TERMINAL = {"Success", "Failed", "Incomplete", "TimedOut", "Cancelled"}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fleet_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'server.db'}"
-    else:
-        try:
-            with pg_schema() as url:
-                yield url
-        except Exception as exc:  # unreachable PostgreSQL
-            if "CI" in __import__("os").environ:
-                raise
-            pytest.skip(f"PostgreSQL not reachable: {exc}")
 
 
 @pytest.fixture

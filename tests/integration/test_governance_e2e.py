@@ -14,25 +14,11 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from fleet_processes import AgentProcess, Server, exe, pg_schema, wait_for
+from fleet_processes import AgentProcess, Server, exe, wait_for
 from sandbox import SECURITY_UPDATES, NodeFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 PACK = Path(__file__).parents[2] / "examples" / "conformance-packs" / "patching-essentials.yaml"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fleet_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'server.db'}"
-    else:
-        try:
-            with pg_schema() as url:
-                yield url
-        except Exception as exc:  # unreachable PostgreSQL
-            if "CI" in __import__("os").environ:
-                raise
-            pytest.skip(f"PostgreSQL not reachable: {exc}")
 
 
 @pytest.fixture

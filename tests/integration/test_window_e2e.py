@@ -15,31 +15,17 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from fleet_processes import AgentProcess, Server, exe, pg_schema, wait_for
+from fleet_processes import AgentProcess, Server, exe, wait_for
 from sandbox import SECURITY_UPDATES, STANDARD_STATE, NodeFactory, Repo, deb_filename
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 TERMINAL = {"SUCCESS", "FAILED", "TIMED_OUT", "CANCELLED", "SKIPPED_OVERLAPPING"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def window_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'server.db'}"
-        return
-    try:
-        with pg_schema() as url:
-            yield url
-    except Exception as exc:  # unreachable PostgreSQL
-        if "CI" in os.environ:
-            raise
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-
-
 @pytest.fixture
-def server(window_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+def server(fleet_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     monkeypatch.setenv("PATCHWARDEN_SCHEDULER_INTERVAL", "1")
-    srv = Server(tmp_path / "server-home", window_db)
+    srv = Server(tmp_path / "server-home", fleet_db)
     yield srv
     srv.stop()
 
