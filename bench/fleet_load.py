@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import random
 import shutil
@@ -66,7 +67,9 @@ def minimal_app() -> Any:
     app = FastAPI()
 
     @app.get("/ping")
-    async def ping() -> dict[str, Any]:
+    async def ping(wait: float = 0) -> dict[str, Any]:
+        if wait:  # a long-poll that never finds work
+            await asyncio.sleep(wait)
         return {"invocations": []}
 
     @app.put("/upload")
@@ -271,6 +274,90 @@ def _client(connections: int, timeout: float = 60) -> httpx.AsyncClient:
     return httpx.AsyncClient(limits=limits, timeout=timeout)
 
 
+class Conn:
+    """One keep-alive HTTP/1.1 connection, one request at a time: the load generator's
+    client.  httpx costs ~1 ms of client CPU per request, so at 1,000 requests/s the
+    generator, not the server, was the bottleneck; this one costs a few tens of µs."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str, credential: str) -> tuple[int, bytes]:
+        """(status, body) of ``GET path`` as the node with ``credential``."""
+        return await self.request("GET", path, credential)
+
+    async def request(
+        self, method: str, path: str, credential: str, body: bytes | None = None
+    ) -> tuple[int, bytes]:
+        """(status, body) of ``method path`` as the node with ``credential``."""
+        head = (
+            f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {credential}\r\n"
+        )
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        try:
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+            assert self.reader is not None
+            self.writer.write(head.encode() + b"\r\n" + (body or b""))
+            raw = await self.reader.readuntil(b"\r\n\r\n")
+            status = int(raw[9:12])
+            length = 0
+            for line in raw.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            return status, await self.reader.readexactly(length)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+class Pool:
+    """``size`` connections shared by whoever needs one."""
+
+    def __init__(self, port: int, size: int) -> None:
+        self.free: asyncio.Queue[Conn] = asyncio.Queue()
+        for _ in range(size):
+            self.free.put_nowait(Conn(port))
+
+    async def get(self, path: str, credential: str) -> tuple[int, bytes]:
+        conn = await self.free.get()
+        try:
+            return await conn.get(path, credential)
+        finally:
+            self.free.put_nowait(conn)
+
+
+HTTP_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError)
+
+
+async def warm_up(server: Server, path: str, creds: list[str], concurrency: int) -> int:
+    """Every node polls once, unmeasured (a server's steady state has seen its nodes);
+    returns the errors."""
+    pool = Pool(server.port, concurrency)
+    errors = 0
+
+    async def loop(k: int) -> None:
+        nonlocal errors
+        for cred in creds[k::concurrency]:
+            try:
+                status, _ = await pool.get(path, cred)
+            except HTTP_ERRORS:
+                status = 0
+            errors += status != 200
+
+    await asyncio.gather(*(loop(k) for k in range(concurrency)))
+    return errors
+
+
 async def saturation(
     server: Server, path: str, creds: list[str], concurrency: int, seconds: float
 ) -> Result:
@@ -281,22 +368,23 @@ async def saturation(
     stop_at = measure_from + seconds
     cpu0: float | None = None
 
-    async def loop(client: httpx.AsyncClient, k: int) -> None:
+    async def loop(k: int) -> None:
+        conn = Conn(server.port)
         i = k
         while True:
             t0 = time.perf_counter()
             if t0 >= stop_at:
+                conn.close()
                 return
-            headers = {"Authorization": f"Bearer {creds[i % len(creds)]}"}
+            cred = creds[i % len(creds)]
             i += concurrency
             try:
-                r = await client.get(server.base + path, headers=headers)
-                ok = r.status_code == 200
-            except httpx.HTTPError:
-                ok = False
+                status, _ = await conn.get(path, cred)
+            except HTTP_ERRORS:
+                status = 0
             t1 = time.perf_counter()
             if t0 >= measure_from:
-                if ok:
+                if status == 200:
                     result.latencies.append(t1 - t0)
                 else:
                     result.errors += 1
@@ -306,8 +394,7 @@ async def saturation(
         await asyncio.sleep(measure_from - time.perf_counter())
         cpu0 = server.cpu()
 
-    async with _client(concurrency) as client:
-        await asyncio.gather(cpu_mark(), *(loop(client, k) for k in range(concurrency)))
+    await asyncio.gather(cpu_mark(), *(loop(k) for k in range(concurrency)))
     result.elapsed = time.perf_counter() - measure_from
     result.cpu = server.cpu() - (cpu0 or 0.0)
     return result
@@ -326,47 +413,43 @@ async def open_loop(
     late = 0.0
     cpu0: float | None = None
     tasks: set[asyncio.Task[None]] = set()
+    pool = Pool(server.port, 512)
 
-    async def one(client: httpx.AsyncClient, cred: str, due: float) -> None:
+    async def one(cred: str, due: float) -> None:
         t0 = time.perf_counter()
         try:
-            r = await client.get(server.base + path, headers={"Authorization": f"Bearer {cred}"})
-            ok = r.status_code == 200
-        except httpx.HTTPError:
-            ok = False
+            status, _ = await pool.get(path, cred)
+        except HTTP_ERRORS:
+            status = 0
         t1 = time.perf_counter()
         if due >= measure_from and due < stop_at:
-            if ok:
+            if status == 200:
                 result.latencies.append(t1 - t0)
             else:
                 result.errors += 1
 
-    clients = [_client(64, timeout=30) for _ in range(16)]  # httpx pools degrade when large
-    async with contextlib.AsyncExitStack() as stack:
-        for c in clients:
-            await stack.enter_async_context(c)
-        cycle = 0
-        while True:
-            for offset, cred in schedule:
-                due = offset + cycle * period
-                if due >= stop_at:
-                    break
-                now = time.perf_counter()
-                if due > now:
-                    await asyncio.sleep(due - now)
-                else:
-                    late = max(late, now - due)
-                if cpu0 is None and due >= measure_from:
-                    cpu0 = server.cpu()
-                task = asyncio.create_task(one(clients[hash(cred) % 16], cred, due))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+    cycle = 0
+    while True:
+        for offset, cred in schedule:
+            due = offset + cycle * period
+            if due >= stop_at:
+                break
+            now = time.perf_counter()
+            if due > now:
+                await asyncio.sleep(due - now)
             else:
-                cycle += 1
-                continue
-            break
-        if tasks:
-            await asyncio.wait(tasks)
+                late = max(late, now - due)
+            if cpu0 is None and due >= measure_from:
+                cpu0 = server.cpu()
+            task = asyncio.create_task(one(cred, due))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        else:
+            cycle += 1
+            continue
+        break
+    if tasks:
+        await asyncio.wait(tasks)
     result.elapsed = seconds
     result.cpu = server.cpu() - (cpu0 or 0.0)
     result.extra["drained_s"] = time.perf_counter() - measure_from
@@ -375,11 +458,14 @@ async def open_loop(
 
 
 async def long_poll(
-    server: Server, creds: list[str], token: str, wait: float, seconds: float
+    server: Server, creds: list[str], token: str | None, wait: float, seconds: float
 ) -> Result:
-    """Every node long-polls back to back with ``wait`` (as ``agent run`` does); after
-    ``seconds`` a Scan command is sent to every node and the time until each node has it is
-    measured.  Latencies are how far past ``wait`` the empty answers came back."""
+    """Every node long-polls back to back with ``wait`` on its own connection (as ``agent
+    run`` does); after ``seconds`` a Scan command is sent to every node and the time from
+    its creation until each node has it is measured (each node reports Success at once,
+    so SSM's ramp-up — 1, 3, 7, … nodes — runs at the speed of the server).  Latencies are
+    how far past ``wait`` the empty answers came back.  Without a ``token`` (the minimal
+    app) no command is sent."""
     result = Result()
     t_start = time.perf_counter()
     measure_from = t_start + wait + 2  # every node has started its first poll
@@ -388,17 +474,17 @@ async def long_poll(
     delivered: list[float] = []
     done = asyncio.Event()
     cpu0: float | None = None
-    path = f"/api/v1/agent/commands?wait={wait:g}"
+    path = f"/api/v1/agent/commands?wait={wait:g}" if token else f"/ping?wait={wait:g}"
 
-    async def node(client: httpx.AsyncClient, cred: str) -> None:
+    async def node(cred: str) -> None:
         await asyncio.sleep(random.uniform(0, wait))  # agents did not all start together
-        headers = {"Authorization": f"Bearer {cred}"}
+        conn = Conn(server.port)
         while not done.is_set():
             t0 = time.perf_counter()
             try:
-                r = await client.get(server.base + path, headers=headers)
-                body = r.json() if r.status_code == 200 else None
-            except (httpx.HTTPError, ValueError, RuntimeError):
+                status, raw = await conn.get(path, cred)
+                body = json.loads(raw) if status == 200 else None
+            except HTTP_ERRORS:
                 body = None
             t1 = time.perf_counter()
             if body is None:
@@ -408,47 +494,54 @@ async def long_poll(
             if body["invocations"]:
                 if sent_at is not None:
                     delivered.append(t1 - sent_at)
-                return
+                for inv in body["invocations"]:  # a scan that takes no time: SSM's ramp-up
+                    report = json.dumps({"status": "Success", "output": "bench"}).encode()
+                    path_ = f"/api/v1/agent/invocations/{inv['invocation_id']}"
+                    with contextlib.suppress(*HTTP_ERRORS):
+                        status, _ = await conn.request("POST", path_, cred, report)
+                        result.errors += status != 200
+                break
             if measure_from <= t1 < stop_at:  # answers completed in the window
                 result.latencies.append(max(0.0, t1 - t0 - wait))
+        conn.close()
 
-    async def conductor(client: httpx.AsyncClient) -> None:
+    async def conductor() -> None:
         nonlocal sent_at, cpu0
         await asyncio.sleep(measure_from - time.perf_counter())
         cpu0 = server.cpu()
         await asyncio.sleep(stop_at - time.perf_counter())
         result.cpu = server.cpu() - cpu0
-        sent_at = time.perf_counter()
-        r = await client.post(
-            server.base + "/api/v1/commands",
-            headers={"Authorization": f"Bearer {token}"},
-            json={
-                "DocumentName": "AWS-RunPatchBaseline",
-                "Parameters": {"Operation": "Scan"},
-                "Targets": [{"Key": "InstanceIds", "Values": ["*"]}],
-                "MaxConcurrency": "100%",
-            },
-        )
-        r.raise_for_status()
+        if token is None:
+            done.set()
+            return
+        t0 = time.perf_counter()
+        async with _client(1, timeout=120) as client:
+            r = await client.post(
+                server.base + "/api/v1/commands",
+                headers={"Authorization": f"Bearer {token}"},
+                json={
+                    "DocumentName": "AWS-RunPatchBaseline",
+                    "Parameters": {"Operation": "Scan"},
+                    "Targets": [{"Key": "InstanceIds", "Values": ["*"]}],
+                    "MaxConcurrency": "100%",
+                },
+            )
+            r.raise_for_status()
+        sent_at = time.perf_counter()  # the command and its invocations exist
+        result.extra["send_ms"] = (sent_at - t0) * 1000
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_until(lambda: len(delivered) >= len(creds)), wait * 3)
         done.set()
 
-    # one small pool per 16 nodes: a real agent has its own connection, and httpx's pool
-    # slows down with many connections
-    clients = [_client(17, timeout=wait + 60) for _ in range(0, len(creds), 16)]
-    async with contextlib.AsyncExitStack() as stack:
-        for c in clients:
-            await stack.enter_async_context(c)
-        tasks = [asyncio.create_task(node(clients[i // 16], c)) for i, c in enumerate(creds)]
-        try:
-            await conductor(clients[0])
-        except httpx.HTTPError as exc:
-            print(f"long-poll: sending the command failed: {exc!r}", file=sys.stderr)
-            done.set()
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    tasks = [asyncio.create_task(node(c)) for c in creds]
+    try:
+        await conductor()
+    except httpx.HTTPError as exc:
+        print(f"long-poll: sending the command failed: {exc!r}", file=sys.stderr)
+        done.set()
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     result.elapsed = seconds
     if delivered:
         ordered = sorted(delivered)
@@ -536,18 +629,29 @@ async def uploads(server: Server, creds: list[str], size: int, minimal: bool) ->
 # -- the run ----------------------------------------------------------------------------
 
 
+def aio(coro: Any) -> Any:
+    """Run ``coro`` on uvloop when it is installed (as uvicorn's server does)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
 def run(args: argparse.Namespace) -> dict[str, dict[str, Result]]:
     results: dict[str, dict[str, Result]] = {}
     minimal = Server("minimal")
     try:
         dummy = [f"mi-{i:017x}.x" for i in range(args.nodes)]
         results["minimal"] = {
-            "saturation": asyncio.run(
-                saturation(minimal, "/ping", dummy, args.concurrency, args.seconds)
-            ),
-            "target": asyncio.run(open_loop(minimal, "/ping", dummy, args.period, args.seconds)),
-            "upload": asyncio.run(uploads(minimal, dummy[: args.uploads], args.packages, True)),
+            "saturation": aio(saturation(minimal, "/ping", dummy, args.concurrency, args.seconds)),
+            "target": aio(open_loop(minimal, "/ping", dummy, args.period, args.seconds)),
+            "upload": aio(uploads(minimal, dummy[: args.uploads], args.packages, True)),
         }
+        if args.long_poll:
+            results["minimal"]["long-poll"] = aio(
+                long_poll(minimal, dummy, None, args.wait, args.seconds)
+            )
     finally:
         minimal.stop()
     for backend in args.backends.split(","):
@@ -564,19 +668,17 @@ def run(args: argparse.Namespace) -> dict[str, dict[str, Result]]:
             server = Server("fleet", url)
             try:
                 out: dict[str, Result] = {}
-                out["saturation"] = asyncio.run(
+                errors = aio(warm_up(server, path, creds, args.concurrency))
+                print(f"{backend}: every node polled once ({errors} errors)", file=sys.stderr)
+                out["saturation"] = aio(
                     saturation(server, path, creds, args.concurrency, args.seconds)
                 )
-                out["target"] = asyncio.run(
-                    open_loop(server, path, creds, args.period, args.seconds)
-                )
-                out["upload"] = asyncio.run(
+                out["target"] = aio(open_loop(server, path, creds, args.period, args.seconds))
+                out["upload"] = aio(
                     uploads(server, [c for _, c in nodes[args.nodes :]], args.packages, False)
                 )
                 if args.long_poll:
-                    out["long-poll"] = asyncio.run(
-                        long_poll(server, creds, token, args.wait, args.seconds)
-                    )
+                    out["long-poll"] = aio(long_poll(server, creds, token, args.wait, args.seconds))
                 results[backend] = out
             finally:
                 server.stop()
@@ -587,7 +689,8 @@ def report(results: dict[str, dict[str, Result]], args: argparse.Namespace) -> s
     ref = results["minimal"]
     lines = [
         f"{args.nodes} nodes, one server process, load generator in one process "
-        f"(httpx.AsyncClient); {os.cpu_count()} CPUs; {args.seconds:g} s per measurement.",
+        f"(asyncio streams, keep-alive); {os.cpu_count()} CPUs; "
+        f"{args.seconds:g} s per measurement.",
         "",
         "| | minimal FastAPI | " + " | ".join(b for b in results if b != "minimal") + " |",
         "|---|---:|" + "---:|" * (len(results) - 1),
@@ -625,18 +728,25 @@ def report(results: dict[str, dict[str, Result]], args: argparse.Namespace) -> s
     if lp:
         text += (
             f"\n\nLong-poll as `agent run` does it (wait={args.wait:g} s, {args.nodes} nodes "
-            "holding a request each), then one Scan command to every node:\n\n"
-            "| | polls/s | answer past the wait p50 / p99 ms | server CPU % | command reached "
-            "p50 / p99 / all nodes, ms | errors |\n|---|---:|---:|---:|---:|---:|\n"
+            "holding a request each), then one Scan command to every node (each node reports "
+            "Success at once, so the ramp-up runs at the server's speed):\n\n"
+            "| | polls/s | answer past the wait p50 / p99 ms | server CPU % | command created, "
+            "ms | command reached p50 / p99 / all nodes, ms | errors |\n"
+            "|---|---:|---:|---:|---:|---:|---:|\n"
         )
         for backend, r in lp.items():
-            text += (
-                f"| {backend} | {r.rate:.0f} | {r.pct(0.5):.1f} / {r.pct(0.99):.1f} | "
-                f"{r.cpu / r.elapsed * 100:.0f} | "
+            reached = (
                 f"{r.extra.get('delivery_p50_ms', float('nan')):.0f} / "
                 f"{r.extra.get('delivery_p99_ms', float('nan')):.0f} / "
                 f"{r.extra.get('delivery_all_ms', float('nan')):.0f} "
-                f"({r.extra.get('delivered', 0):.0f} nodes) | {r.errors} |\n"
+                f"({r.extra.get('delivered', 0):.0f} nodes)"
+                if "send_ms" in r.extra
+                else "-"
+            )
+            created = f"{r.extra['send_ms']:.0f}" if "send_ms" in r.extra else "-"
+            text += (
+                f"| {backend} | {r.rate:.0f} | {r.pct(0.5):.1f} / {r.pct(0.99):.1f} | "
+                f"{r.cpu / r.elapsed * 100:.0f} | {created} | {reached} | {r.errors} |\n"
             )
     lag = max(r["target"].extra.get("generator_max_lag_ms", 0) for r in results.values())
     text += f"\nLargest lag of the open-loop generator behind its schedule: {lag:.0f} ms.\n"
@@ -654,7 +764,7 @@ def main() -> int:
         "--concurrency",
         type=int,
         default=8,
-        help="closed loops (saturation; httpx's pool slows down past ~16)",
+        help="closed loops (saturation)",
     )
     parser.add_argument("--backends", default="postgresql,sqlite")
     parser.add_argument("--uploads", type=int, default=20, help="nodes uploading inventories")

@@ -154,7 +154,8 @@ def test_agent_killed_mid_install_reports_truth_and_never_installs_twice(
         versions = node.dpkg_versions()
         upgraded = all(versions.get(p) == v for p, v in SECURITY_UPDATES.items())
         assert inv["status"] == ("Success" if upgraded else "Failed"), (inv, versions)
-        assert _journal_state(agent.state_dir) == "acked"
+        # the server stores the result before its answer reaches the agent's journal
+        wait_for("the ack", lambda: _journal_state(agent.state_dir) == "acked")
         # the re-scanned truth is stored as the interrupted command's operation
         record = api.get(f"/api/v1/compliance/{node_id}").json()
         assert (record["operation"], record["command_id"]) == ("Install", command)

@@ -108,6 +108,12 @@ def _empty(engine: Engine) -> None:
             conn.execute(delete(table))
 
 
+@pytest.fixture(autouse=True)
+def _assessment_driven_by_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No background vulnerability assessment: tests call ``vulns.assess_pending``."""
+    monkeypatch.setenv("PATCHWARDEN_ASSESS_INTERVAL", "0")
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     """The server's clock (tests move it; nothing waits on wall-clock time)."""

@@ -1,18 +1,22 @@
-"""The server assesses every uploaded inventory against the vulnerability database: findings
+"""The server assesses every uploaded inventory against the vulnerability database, in the
+background (:func:`patchwarden.server.vulns.assess_pending`, driven by the tests): findings
 stored per node with their lifecycle, served by the API, judged by ``no-active-findings``."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fleet_helpers import Api, FakeClock, error_of
+from fleet_helpers import T0, Api, FakeClock, error_of
 from governance_helpers import apply, latest, rule
 
 from patchwarden.core.inventory_hash import content_hash, item_hash
+from patchwarden.server import vulns
 
 DAY = 86400.0
 OLD_SSL = "3.0.11-1~deb12u2"
@@ -49,7 +53,22 @@ def vulndb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = SqliteVulnDb(path)
     import_path(db, feed, FEEDS, classify, datetime(2026, 2, 1, tzinfo=UTC))
     db.close()
+    _touch(path, -DAY)  # older than the test clock's first assessment
     return path
+
+
+def _touch(path: Path, seconds: float) -> None:
+    """Set the modification time of ``path`` to the test clock's start plus ``seconds``."""
+    at = T0.timestamp() + seconds
+    os.utime(path, (at, at))
+
+
+@pytest.fixture(autouse=True)
+def _driven_by_the_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No background assessment loop; no failures remembered from another test."""
+    monkeypatch.setenv(vulns.INTERVAL_ENV, "0")
+    monkeypatch.setattr(vulns, "_failed", {})
+    monkeypatch.setattr(vulns, "_broken", None)
 
 
 def _app(db_url: str, clock: FakeClock, vulndb_path: Path) -> Iterator[Api]:
@@ -78,6 +97,12 @@ def vapi(db_url: str, clock: FakeClock, vulndb: Path) -> Iterator[Api]:
 def bare_api(db_url: str, clock: FakeClock, tmp_path: Path) -> Iterator[Api]:
     """The API of a server whose vulnerability database does not exist yet."""
     yield from _app(db_url, clock, tmp_path / "missing.sqlite")
+
+
+def assess(api: Api, limit: int = vulns.BATCH) -> int:
+    """One background assessment round of the server behind ``api``."""
+    state = api.client.app.state
+    return vulns.assess_pending(state.db, state.settings, limit=limit)
 
 
 def item(name: str, version: str, source: str = "", kind: str = "installed") -> dict[str, str]:
@@ -129,6 +154,7 @@ def test_upload_is_assessed_and_findings_are_served(vapi: Api) -> None:
     node = vapi.register()
     assert node.call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES)).status_code == 200
     viewer = vapi.token("viewer")
+    assert assess(vapi) == 1
     found = vapi.ok("GET", f"/api/v1/nodes/{node.id}/findings", viewer)
     assert found["assessed"] is True and found["assessed_at"] is not None
     keys = by_key(found)
@@ -164,9 +190,11 @@ def test_upload_is_assessed_and_findings_are_served(vapi: Api) -> None:
 def test_findings_keep_first_observed_and_close_when_fixed(vapi: Api) -> None:
     node = vapi.register()
     node.call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES))
+    assert assess(vapi) == 1
     first = by_key(vapi.ok("GET", f"/api/v1/nodes/{node.id}/findings"))
     vapi.clock.advance(DAY)
     node.call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES))
+    assert assess(vapi) == 1  # a full upload is reassessed, even with the same items
     second = by_key(vapi.ok("GET", f"/api/v1/nodes/{node.id}/findings"))
     key = ("CVE-2026-2001", "openssl")
     assert second[key]["first_observed"] == first[key]["first_observed"]
@@ -174,6 +202,7 @@ def test_findings_keep_first_observed_and_close_when_fixed(vapi: Api) -> None:
 
     vapi.clock.advance(DAY)
     upgrade_openssl(node, PACKAGES)
+    assert assess(vapi) == 1
     after = by_key(vapi.ok("GET", f"/api/v1/nodes/{node.id}/findings"))
     assert after[key]["status"] == "CLOSED"
     assert after[("CVE-2026-2001", "libssl3")]["status"] == "CLOSED"
@@ -185,6 +214,7 @@ def test_findings_keep_first_observed_and_close_when_fixed(vapi: Api) -> None:
 def test_no_database_no_assessment(bare_api: Api) -> None:
     node = bare_api.register()
     assert node.call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES)).status_code == 200
+    assert assess(bare_api) == 0
     found = bare_api.ok("GET", f"/api/v1/nodes/{node.id}/findings")
     assert found == {
         "node_id": node.id,
@@ -211,10 +241,269 @@ def test_no_active_findings_judges_the_stored_findings(vapi: Api) -> None:
     )
     node = vapi.register()
     node.call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES))
+    assert latest(vapi, "vuln-sla", node.id) == "INSUFFICIENT_DATA"  # not assessed yet
+    assert assess(vapi) == 1  # the assessment runs the change-triggered rules
     assert latest(vapi, "vuln-sla", node.id) == "COMPLIANT"  # within the SLA
     vapi.clock.advance(31 * DAY)
-    heartbeat(node, PACKAGES)
+    heartbeat(node, PACKAGES)  # the heartbeat's rules judge the stored findings
     assert latest(vapi, "vuln-sla", node.id) == "NON_COMPLIANT"
+    assert assess(vapi) == 0
     vapi.clock.advance(DAY)
     upgrade_openssl(node, PACKAGES)
+    assert latest(vapi, "vuln-sla", node.id) == "NON_COMPLIANT"  # judged before assessing
+    assert assess(vapi) == 1
     assert latest(vapi, "vuln-sla", node.id) == "COMPLIANT"  # the MEDIUM one is below it
+
+
+# --- the background assessment (patchwarden.server.vulns) ---------------------------------
+
+
+def _rows(api: Api, node_id: str) -> tuple[int, Any]:
+    """(node_findings rows, node_assessments.assessed_at) of ``node_id``."""
+    from sqlalchemy import func, select
+
+    from patchwarden.adapters.storage.findings import NodeAssessmentRow, NodeFindingRow
+
+    with api.client.app.state.db.read() as session:
+        count = session.scalar(
+            select(func.count())
+            .select_from(NodeFindingRow)
+            .where(NodeFindingRow.node_id == node_id)
+        )
+        return count, session.scalar(
+            select(NodeAssessmentRow.assessed_at).where(NodeAssessmentRow.node_id == node_id)
+        )
+
+
+def _pending(api: Api) -> list[str]:
+    state = api.client.app.state
+    db_time = vulns._database_time(state.settings.vulndb_path)
+    assert db_time is not None
+    with state.db.read() as session:
+        return vulns.pending(session, db_time, 100)
+
+
+@pytest.fixture
+def own_db(tmp_path: Path, vulndb: Path) -> Path:
+    """A copy of the vulnerability database this test may touch."""
+    import shutil
+
+    path = tmp_path / "vulndb.sqlite"
+    shutil.copy2(vulndb, path)
+    _touch(path, -DAY)
+    return path
+
+
+@pytest.fixture
+def own_api(db_url: str, clock: FakeClock, own_db: Path) -> Iterator[Api]:
+    yield from _app(db_url, clock, own_db)
+
+
+def test_the_upload_only_stores_the_inventory(vapi: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_vulndb(*_: Any) -> None:
+        raise AssertionError("the upload opened the vulnerability database")
+
+    monkeypatch.setattr("patchwarden.adapters.vulndb.SqliteVulnDb.__init__", no_vulndb)
+    node = vapi.register()
+    assert node.call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES)).status_code == 200
+    assert _rows(vapi, node.id) == (0, None)
+    assert vapi.ok("GET", f"/api/v1/nodes/{node.id}/findings")["assessed_at"] is None
+    assert _pending(vapi) == [node.id]
+    monkeypatch.undo()
+    monkeypatch.setenv(vulns.INTERVAL_ENV, "0")
+    assert assess(vapi) == 1
+    count, assessed_at = _rows(vapi, node.id)
+    assert count == 3 and assessed_at == vapi.clock.now()
+    assert _pending(vapi) == [] and assess(vapi) == 0
+
+
+def test_an_unchanged_delta_leaves_nothing_pending(vapi: Api) -> None:
+    node = vapi.register()
+    node.call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES))
+    assert assess(vapi) == 1
+    vapi.clock.advance(DAY)
+    heartbeat(node, PACKAGES)
+    assert _pending(vapi) == [] and assess(vapi) == 0
+    assert _rows(vapi, node.id)[1] == vapi.clock.now() - timedelta(days=1)
+
+
+def test_a_changed_delta_is_pending_even_at_the_same_time(vapi: Api) -> None:
+    """The clock does not move: the upload still dates itself after the assessment."""
+    node = vapi.register()
+    node.call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES))
+    assert assess(vapi) == 1
+    upgrade_openssl(node, PACKAGES)
+    assert _pending(vapi) == [node.id]
+    assert assess(vapi) == 1
+    after = by_key(vapi.ok("GET", f"/api/v1/nodes/{node.id}/findings"))
+    assert after[("CVE-2026-2001", "openssl")]["status"] == "CLOSED"
+    assert assess(vapi) == 0
+
+
+def test_a_newer_database_reassesses_every_node(own_api: Api, own_db: Path) -> None:
+    nodes = [own_api.register(), own_api.register()]
+    for node in nodes:
+        node.call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES))
+    assert assess(own_api) == 2
+    own_api.clock.advance(DAY)
+    _touch(own_db, DAY / 2)  # `db update` ran after the assessment
+    assert sorted(_pending(own_api)) == sorted(n.id for n in nodes)
+    assert assess(own_api) == 2
+    assert all(_rows(own_api, n.id)[1] == own_api.clock.now() for n in nodes)
+    assert assess(own_api) == 0
+
+
+def test_the_limit_bounds_a_round(vapi: Api) -> None:
+    for _ in range(3):
+        vapi.register().call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES))
+    assert assess(vapi, limit=2) == 2
+    assert len(_pending(vapi)) == 1
+    assert assess(vapi, limit=2) == 1
+    assert assess(vapi, limit=2) == 0
+
+
+def test_deregistered_nodes_are_not_assessed(vapi: Api) -> None:
+    node = vapi.register()
+    node.call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES))
+    vapi.ok("DELETE", f"/api/v1/nodes/{node.id}")
+    assert assess(vapi) == 0
+
+
+@pytest.mark.parametrize("content", [b"not a database at all" * 100, b""])
+def test_an_unreadable_database_warns_and_writes_nothing(
+    db_url: str,
+    clock: FakeClock,
+    tmp_path: Path,
+    content: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    path = tmp_path / "vulndb.sqlite"
+    path.write_bytes(content)
+    _touch(path, -DAY)
+    server = _app(db_url, clock, path)
+    api = next(server)
+    try:
+        node = api.register()
+        node.call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES))
+        with caplog.at_level("WARNING", logger="patchwarden.server.vulns"):
+            assert assess(api) == 0
+            assert assess(api) == 0  # warned once per file version
+        warnings = [r for r in caplog.records if r.name == "patchwarden.server.vulns"]
+        assert len(warnings) == 1 and "vulnerability database" in warnings[0].getMessage()
+        assert _rows(api, node.id) == (0, None)
+        assert _pending(api) == [node.id]
+    finally:
+        server.close()
+
+
+def test_a_failing_node_is_skipped_until_it_changes(
+    vapi: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    bad, good = vapi.register(), vapi.register()
+    for node in (bad, good):
+        node.call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES))
+    real = vulns.assess
+
+    def flaky(inventory: Any, *args: Any, **kw: Any) -> Any:
+        if inventory.root == bad.id:
+            raise ValueError("boom")
+        return real(inventory, *args, **kw)
+
+    monkeypatch.setattr(vulns, "assess", flaky)
+    with caplog.at_level("WARNING", logger="patchwarden.server.vulns"):
+        assert assess(vapi, limit=1) == 1  # the failing node does not starve the other
+        assert assess(vapi) == 0  # and it is tried once: not again while nothing changed
+    assert len([r for r in caplog.records if "boom" in r.getMessage()]) == 1
+    assert _rows(vapi, bad.id) == (0, None) and _rows(vapi, good.id)[0] == 3
+    monkeypatch.setattr(vulns, "assess", real)
+    upgrade_openssl(bad, PACKAGES)
+    assert assess(vapi) == 1
+
+
+def test_an_upload_during_the_assessment_keeps_the_node_pending(
+    vapi: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The round read the old inventory: its result is dropped, the next round redoes it."""
+    node = vapi.register()
+    node.call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES))
+    real = vulns.assess
+
+    def racing(*args: Any, **kw: Any) -> Any:
+        result = real(*args, **kw)
+        monkeypatch.setattr(vulns, "assess", real)
+        upgrade_openssl(node, PACKAGES)  # while the matching runs
+        return result
+
+    monkeypatch.setattr(vulns, "assess", racing)
+    assert assess(vapi) == 0
+    assert _rows(vapi, node.id) == (0, None) and _pending(vapi) == [node.id]
+    assert assess(vapi) == 1
+    keys = by_key(vapi.ok("GET", f"/api/v1/nodes/{node.id}/findings"))
+    assert set(keys) == {("CVE-2026-2002", "zlib1g")}  # the upgraded inventory's
+
+
+def test_another_replica_assessing_a_node_is_left_alone(vapi: Api, db_url: str) -> None:
+    """PostgreSQL: the node's advisory lock, held by another replica, makes this one skip;
+    so does an upload holding the node's inventory row."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises the writers of its one server process")
+    from sqlalchemy import text
+
+    from patchwarden.adapters.storage import make_engine
+
+    node = vapi.register()
+    node.call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES))
+    other = make_engine(db_url)
+    try:
+        with other.connect() as conn, conn.begin():
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": vulns._lock_key(node.id)})
+            assert assess(vapi) == 0
+        with other.connect() as conn, conn.begin():
+            conn.execute(
+                text("SELECT 1 FROM inventories WHERE node_id = :n FOR UPDATE"), {"n": node.id}
+            )
+            assert assess(vapi) == 0
+        assert _rows(vapi, node.id) == (0, None)
+        assert assess(vapi) == 1
+    finally:
+        other.dispose()
+
+
+def test_interval_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from patchwarden.errors import InputError
+
+    monkeypatch.delenv(vulns.INTERVAL_ENV)
+    assert vulns.interval() == vulns.DEFAULT_INTERVAL
+    monkeypatch.setenv(vulns.INTERVAL_ENV, "0")
+    assert vulns.interval() == 0
+    for bad in ("-1", "soon", "7200"):
+        monkeypatch.setenv(vulns.INTERVAL_ENV, bad)
+        with pytest.raises(InputError):
+            vulns.interval()
+
+
+def test_the_loop_survives_a_failing_round(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+
+    calls: list[int] = []
+    done = asyncio.Event()
+
+    def round_(*_: Any) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database gone")
+        done.set()
+        return 0
+
+    async def run() -> None:
+        task = asyncio.create_task(vulns.loop(Any, Any, 0))  # type: ignore[arg-type]
+        await asyncio.wait_for(done.wait(), 10)
+        task.cancel()
+
+    monkeypatch.setattr(vulns, "assess_pending", round_)
+    with caplog.at_level("ERROR", logger="patchwarden.server.vulns"):
+        asyncio.run(run())
+    assert len(calls) >= 2
+    assert any("round failed" in r.getMessage() for r in caplog.records)

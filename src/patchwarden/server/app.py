@@ -15,10 +15,12 @@ from starlette.concurrency import run_in_threadpool
 from patchwarden import __version__, rule_plugins
 from patchwarden.adapters.storage import dispatch, make_engine, upgrade
 from patchwarden.adapters.storage.tables import Token
-from patchwarden.server import audit, errors, governance, scheduler
+from patchwarden.server import audit, errors, governance, scheduler, vulns
 from patchwarden.server.auth import make_token
 from patchwarden.server.db import Database
 from patchwarden.server.governance import interval as governance_every
+from patchwarden.server.nodecache import CHECKIN_SECONDS, NodeCache
+from patchwarden.server.polling import Polling
 from patchwarden.server.routes import ROUTERS
 from patchwarden.server.routes.conformance import router as conformance_router
 from patchwarden.server.routes.governance import router as governance_router
@@ -66,6 +68,15 @@ async def _sweeper(db: Database, settings: ServerSettings) -> None:
             log.exception("command sweep failed")
 
 
+async def _checkin_writer(nodes: NodeCache) -> None:
+    while True:
+        await asyncio.sleep(CHECKIN_SECONDS)
+        try:
+            await run_in_threadpool(nodes.flush_checkins)
+        except Exception:  # kept and written with the next batch
+            log.exception("writing check-ins failed")
+
+
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     """The application over ``settings.database_url`` (migrated first unless told not to)."""
     conf = settings or ServerSettings()
@@ -73,14 +84,20 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     if conf.migrate:
         upgrade(engine)
     db = Database.open(engine)
+    polls = Polling.start(db, conf)
     rule_plugins.load_custom_rule_types()  # custom rule types, explicitly, once
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(_sweeper(db, conf))]
+        tasks = [
+            asyncio.create_task(_sweeper(db, conf)),
+            asyncio.create_task(_checkin_writer(polls.nodes)),
+        ]
         every = scheduler.interval()
         if every > 0:  # the maintenance-window scheduler (0: tests drive scheduler.tick)
             tasks.append(asyncio.create_task(scheduler.loop(db, conf, every)))
+        if vulns.interval() > 0:  # vulnerability assessment (0: tests call assess_pending)
+            tasks.append(asyncio.create_task(vulns.loop(db, conf, vulns.interval())))
         if governance_every() > 0:  # rules, remediation, runbooks (0: tests drive the tick)
             tasks.append(asyncio.create_task(governance.loop(db, conf, governance_every())))
         try:
@@ -90,6 +107,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            with contextlib.suppress(Exception):  # the last check-ins, best effort
+                await run_in_threadpool(polls.nodes.flush_checkins)
+            polls.reader.close()
             engine.dispose()
 
     app = FastAPI(
@@ -100,6 +120,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     )
     app.state.db = db
     app.state.settings = conf
+    app.state.polling = polls
     errors.install(app)
     governance_routers = (governance_router, conformance_router, remediations_router)
     for router in (*ROUTERS, windows_router, *governance_routers):

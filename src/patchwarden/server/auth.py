@@ -15,11 +15,13 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from patchwarden.adapters.storage.secrets import hash_secret, new_secret, token_id, verify
-from patchwarden.adapters.storage.tables import Node, Token
-from patchwarden.server.db import database
+from patchwarden.adapters.storage.tables import Token
+from patchwarden.server.db import database, settings
 from patchwarden.server.errors import ApiError
+from patchwarden.server.polling import polling
 
 ROLES = ("viewer", "operator", "admin")
 """Operator roles, weakest first: each one can do what the ones before it can."""
@@ -36,8 +38,6 @@ class Principal:
     name: str
     role: str
     """An operator role, or ``node``."""
-    seen_at: datetime | None = None
-    """A node's last check-in when it authenticated (lets a poll skip writing it)."""
 
     @property
     def actor(self) -> str:
@@ -101,18 +101,21 @@ def require(role: str) -> Callable[[Request], Principal]:
     return check
 
 
-def node(request: Request) -> Principal:
-    """The node behind the request's credential."""
+async def node(request: Request) -> Principal:
+    """The node behind the request's credential (from the process's node cache: no
+    database read once the node is known, :mod:`patchwarden.server.nodecache`)."""
     ident, secret = bearer(request)
     if ident.startswith(TOKEN_PREFIX):
         raise ApiError(403, "forbidden", "this endpoint is for registered nodes (agents) only")
-    with database(request).read() as session:
-        row = session.get(Node, ident)
-        if row is None or not verify(secret, row.credential_hash):
-            raise _unauthenticated()
-        if row.deregistered_at is not None:
-            raise ApiError(403, "forbidden", f"node {ident} is deregistered")
-        return Principal("node", row.id, row.name, "node", row.last_seen_at)
+    cache = polling(request).nodes
+    found = await cache.known(ident, secret)
+    if found is None:
+        raise _unauthenticated()
+    if found.deregistered:
+        raise ApiError(403, "forbidden", f"node {ident} is deregistered")
+    if cache.checked_in(ident, found, settings(request).clock()):  # every request is a ping
+        await run_in_threadpool(cache.flush_checkins)
+    return Principal("node", ident, found.name, "node")
 
 
 Viewer = Annotated[Principal, Depends(require("viewer"))]

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from patchwarden.adapters.storage import read_engine
+from patchwarden.adapters.storage import make_engine, read_engine
 from patchwarden.server.settings import ServerSettings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -31,6 +35,29 @@ class Database:
             sessionmaker(engine, expire_on_commit=False),
             sessionmaker(read_engine(engine), expire_on_commit=False),
         )
+
+
+class Reader:
+    """Reads of the poll path (work board, node cache) on their own two threads and their
+    own engine: under load the shared thread pool and connection pool fill with writers
+    queued on a command's row lock, and a poll must not queue behind them."""
+
+    def __init__(self, db: Database) -> None:
+        url = db.engine.url
+        memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+        self.db = db if memory else Database.open(make_engine(url.render_as_string(False)))
+        self._own = self.db is not db
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="patchwarden-poll")
+
+    async def run(self, fn: Callable[[Database], T]) -> T:
+        """``fn(db)`` on the reader's threads."""
+        return await asyncio.get_running_loop().run_in_executor(self._threads, fn, self.db)
+
+    def close(self) -> None:
+        """Stop the threads and close the engine."""
+        self._threads.shutdown(wait=False)
+        if self._own:
+            self.db.engine.dispose()
 
 
 def database(request: Request) -> Database:
@@ -63,7 +90,13 @@ def read_session(request: Request) -> Iterator[Session]:
 
 
 WriteDB = Annotated[Session, Depends(write_session, scope="function")]
-"""A write session, committed before the response is sent."""
+"""A write session, committed before the response is sent.
+
+Routes agents call in numbers declare ``response_model=None``: FastAPI validates a sync
+route's response model in the shared thread pool while this transaction and its row locks
+are still open, so under load the lock holder waited for a thread held by its own lock
+waiters until the connection pool timed out (seen with 300 nodes in ``bench/fleet_load.py``).
+Without a response model the answer is encoded on the event loop."""
 ReadDB = Annotated[Session, Depends(read_session, scope="function")]
 """A read-only session."""
 Now = Annotated[datetime, Depends(now)]

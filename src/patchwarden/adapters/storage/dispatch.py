@@ -1,19 +1,23 @@
 """Invocation delivery under SSM rate control, safe with several server replicas.
 
-Lock order is always command row, then invocation rows.  On PostgreSQL the command row is
-taken ``FOR UPDATE`` (so the in-flight count and the claim are one decision) and pending
-invocations are claimed ``FOR UPDATE SKIP LOCKED``; SQLite serialises writers with
-``BEGIN IMMEDIATE`` (see :mod:`.engine`).  Timeouts, the MaxErrors stop and the status
+Claims, timeouts, cancels and the sweep take the command row ``FOR UPDATE`` (so the
+in-flight count and the claim are one decision), then invocation rows: pending ones are
+claimed ``FOR UPDATE SKIP LOCKED``, expiring ones locked ``FOR UPDATE`` (PostgreSQL re-checks
+their status after a concurrent report commits).  A report locks only its invocation row and
+then takes the command row without waiting (``wait=False``): a transaction holding an
+invocation row never waits for a command row, so there is no lock cycle, and a busy command
+is rolled up by its lock holder's successor or the periodic sweep.  SQLite serialises
+writers with ``BEGIN IMMEDIATE`` (see :mod:`.engine`).  Timeouts, the MaxErrors stop and the status
 rollup are :mod:`patchwarden.core.rollout`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from patchwarden.adapters.storage.tables import Command, Invocation, Node
@@ -29,25 +33,50 @@ PACED_BY_WAVES = frozenset({"scheduler"})
 sends one command per wave and its waves are the ramp-up already."""
 
 
+RUNNING = (InvocationStatus.IN_PROGRESS.value, InvocationStatus.DELAYED.value)
+
+
 def _value(inv: Invocation) -> rollout.Invocation:
     return rollout.Invocation(InvocationStatus(inv.status), inv.status_details)
 
 
-def lock_command(session: Session, command_id: str) -> Command | None:
+def states(session: Session, command_ids: Sequence[str]) -> dict[str, list[rollout.Invocation]]:
+    """Each command's invocations as (status, details) values, from one ``GROUP BY`` (no
+    invocation rows are loaded: a command to 10,000 nodes costs a handful of groups)."""
+    found: dict[str, list[rollout.Invocation]] = {ident: [] for ident in command_ids}
+    if not command_ids:
+        return found
+    for command_id, status, details, count in session.execute(
+        select(Invocation.command_id, Invocation.status, Invocation.status_details, func.count())
+        .where(Invocation.command_id.in_(command_ids))
+        .group_by(Invocation.command_id, Invocation.status, Invocation.status_details)
+    ):
+        found[command_id] += [rollout.Invocation(InvocationStatus(status), details)] * count
+    return found
+
+
+def lock_command(session: Session, command_id: str, *, wait: bool = True) -> Command | None:
     """The command row, locked for this transaction (PostgreSQL; SQLite holds the write
-    lock already)."""
-    return session.scalar(select(Command).where(Command.id == command_id).with_for_update())
+    lock already); without ``wait``, None when another transaction holds it."""
+    query = select(Command).where(Command.id == command_id)
+    return session.scalar(query.with_for_update(skip_locked=not wait))
 
 
-def refresh(session: Session, cmd: Command, now: datetime) -> None:
-    """Apply timeouts, stop after too many errors, cancel, and roll the status up.
-    The command row must be locked (:func:`lock_command`)."""
-    if CommandStatus(cmd.status).terminal:
+def _expire(session: Session, cmd: Command, now: datetime) -> None:
+    """Apply :func:`rollout.expire` to the invocations that can have run out of time (SQL
+    picks them: Pending once the delivery timeout has passed, running ones started before
+    the execution timeout)."""
+    due = []
+    if now >= cmd.requested_at + timedelta(seconds=cmd.timeout_seconds):
+        due.append(Invocation.status == InvocationStatus.PENDING)
+    cutoff = now - timedelta(seconds=cmd.execution_timeout_seconds)
+    if cmd.requested_at <= cutoff:  # else nothing has run that long: no query
+        started = or_(Invocation.started_at <= cutoff, Invocation.started_at.is_(None))
+        due.append(and_(Invocation.status.in_(RUNNING), started))
+    if not due:
         return
-    invs = list(session.scalars(select(Invocation).where(Invocation.command_id == cmd.id)))
-    for inv in invs:
-        if inv.status not in ACTIVE:
-            continue
+    due_rows = select(Invocation).where(Invocation.command_id == cmd.id, or_(*due))
+    for inv in session.scalars(due_rows.with_for_update()):  # a report may hold one
         after = rollout.expire(
             _value(inv),
             now=now,
@@ -58,15 +87,38 @@ def refresh(session: Session, cmd: Command, now: datetime) -> None:
         )
         if after.status.value != inv.status:
             inv.status, inv.status_details, inv.finished_at = after.status, after.details, now
-    values = [_value(i) for i in invs]
+
+
+def refresh(session: Session, cmd: Command, now: datetime) -> list[rollout.Invocation]:
+    """Apply timeouts, stop after too many errors, cancel, and roll the status up; returns
+    the invocations' values it rolled up.  The command row must be locked
+    (:func:`lock_command`)."""
+    if CommandStatus(cmd.status).terminal:
+        return []
+    _expire(session, cmd, now)
+    values = states(session, [cmd.id])[cmd.id]
     if cmd.cancel_requested or rollout.should_stop(values, cmd.error_limit):
         cmd.stopped = True
         details = Details.CANCELLED if cmd.cancel_requested else Details.TERMINATED
-        for inv in invs:
-            if inv.status == InvocationStatus.PENDING:
-                inv.status, inv.status_details = InvocationStatus.CANCELLED, details
-                inv.finished_at = now
-        values = [_value(i) for i in invs]
+        pending = select(Invocation).where(
+            Invocation.command_id == cmd.id, Invocation.status == InvocationStatus.PENDING
+        )
+        for inv in session.scalars(pending.with_for_update()):
+            inv.status, inv.status_details = InvocationStatus.CANCELLED, details
+            inv.finished_at = now
+        values = states(session, [cmd.id])[cmd.id]
+    _roll_up(cmd, values)
+    return values
+
+
+def _one_started(values: list[rollout.Invocation]) -> list[rollout.Invocation]:
+    """``values`` with one Pending invocation now InProgress."""
+    i = next(k for k, v in enumerate(values) if v.status is InvocationStatus.PENDING)
+    running = rollout.Invocation(InvocationStatus.IN_PROGRESS, Details.IN_PROGRESS)
+    return [*values[:i], *values[i + 1 :], running]
+
+
+def _roll_up(cmd: Command, values: list[rollout.Invocation]) -> None:
     status, details = rollout.rollup(values, cmd.error_limit, cancel_requested=cmd.cancel_requested)
     counts = rollout.counts(values)
     cmd.status, cmd.status_details = status.value, details.value
@@ -111,31 +163,26 @@ def claim(
         cmd = lock_command(session, command_id)
         if cmd is None:
             continue
-        refresh(session, cmd, now)
+        values = refresh(session, cmd, now)
+        if cmd.stopped or CommandStatus(cmd.status).terminal:
+            continue
         inv = session.scalar(
             select(Invocation)
             .where(Invocation.id == inv_id, Invocation.status == InvocationStatus.PENDING)
             .with_for_update(skip_locked=True)
         )
-        if inv is None or cmd.stopped:
-            continue
-        values = [
-            rollout.Invocation(InvocationStatus(status), details)
-            for status, details in session.execute(
-                select(Invocation.status, Invocation.status_details).where(
-                    Invocation.command_id == cmd.id
-                )
-            )
-        ]
         ramp_up = cmd.created_by not in PACED_BY_WAVES
-        if rollout.allowance(values, cmd.concurrency_limit, cmd.error_limit, ramp_up=ramp_up) < 1:
+        if inv is None or (
+            rollout.allowance(values, cmd.concurrency_limit, cmd.error_limit, ramp_up=ramp_up) < 1
+        ):
             continue
         if inv.baseline is None:
             inv.baseline, inv.baseline_source = resolve(session, node, cmd)
         inv.status, inv.status_details = InvocationStatus.IN_PROGRESS, Details.IN_PROGRESS
         inv.started_at, inv.claimed_by = now, replica
         started.append(inv)
-        refresh(session, cmd, now)
+        _roll_up(cmd, _one_started(values))  # under the command lock: values are current
+
     for inv in (*delivered, *started):
         inv.deliveries += 1
     return [*delivered, *started]

@@ -112,8 +112,7 @@ def apply_delta(
         )
         session.add_all(rows.values())
     if not removed and not rows and base_hash == expected_hash:
-        header.uploaded_at = at
-        return header
+        return header  # unchanged: ``uploaded_at`` dates the last change (see server.vulns)
     _finish(session, header, expected_hash, collected, at)
     return header
 

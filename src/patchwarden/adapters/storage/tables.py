@@ -112,6 +112,9 @@ class Node(Base):
     registered_at: Mapped[datetime]
     last_seen_at: Mapped[datetime | None]
     deregistered_at: Mapped[datetime | None]
+    credential_changed_at: Mapped[datetime | None] = mapped_column(index=True)
+    """Set when the credential is issued, rotated or revoked (replicas' credential caches
+    follow it: :mod:`patchwarden.server.nodecache`)."""
 
 
 class NodeTag(Base):

@@ -39,6 +39,11 @@ class SqliteVulnDb:
             self._conn.close()
             self._conn = None
 
+    def check(self) -> None:
+        """Open the file now: :class:`AdapterError` when it cannot be opened or is not a
+        database of this schema version (a missing file is fine: an empty database)."""
+        self._read()
+
     def _read(self) -> sqlite3.Connection | None:
         if self._conn is None:
             if not self._path.exists():

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from pydantic import Field
-from sqlalchemy import select, update
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import select
 
 from patchwarden.adapters.storage import dispatch
 from patchwarden.adapters.storage.tables import Command, ComplianceRecord, Invocation, Node
 from patchwarden.core.rollout import InvocationStatus
 from patchwarden.server import governance
-from patchwarden.server.auth import NodeCaller, Principal
+from patchwarden.server.auth import NodeCaller
 from patchwarden.server.commands import resolver
 from patchwarden.server.db import Now, WriteDB, database, settings
 from patchwarden.server.errors import ApiError, not_found
+from patchwarden.server.polling import QUIET, polling
 from patchwarden.server.schemas import Body
-from patchwarden.server.wakeup import Waiters
 
 router = APIRouter(prefix="/api/v1/agent", tags=["agent"])
 MAX_OUTPUT = 24_000
@@ -40,18 +41,13 @@ def _delivery(inv: Invocation, cmd: Command) -> dict[str, Any]:
     }
 
 
-SEEN_WRITE_SECONDS = 60.0
-"""A poll without work records the node's check-in at most this often (ping status has a
-resolution of minutes): an idle poll is then two indexed reads and no write."""
-
-
 def _claim(request: Request, node_id: str) -> list[dict[str, Any]]:
     conf = settings(request)
     with database(request).write() as session, session.begin():
+        session.info[QUIET] = True  # the board spent this claim's budget already
         now = conf.clock()
         node = session.get(Node, node_id)
         assert node is not None
-        node.last_seen_at = now
         invs = dispatch.claim(session, node, now, conf.replica_id, resolver)
         out = []
         for inv in invs:
@@ -61,66 +57,32 @@ def _claim(request: Request, node_id: str) -> list[dict[str, Any]]:
         return out
 
 
-def _has_work(request: Request, node_id: str) -> bool:
-    """Whether the node has an invocation to claim or to be handed again (one indexed read)."""
-    with database(request).read() as session:
-        found = session.scalar(
-            select(Invocation.id)
-            .where(Invocation.node_id == node_id, Invocation.status.in_(dispatch.ACTIVE))
-            .limit(1)
-        )
-        return found is not None
-
-
-def _touch(request: Request, node_id: str) -> None:
-    with database(request).write() as session, session.begin():
-        session.execute(
-            update(Node).where(Node.id == node_id).values(last_seen_at=settings(request).clock())
-        )
-
-
-def _poll_once(request: Request, who: Principal, touch: bool) -> list[dict[str, Any]]:
-    if _has_work(request, who.id):
-        return _claim(request, who.id)
-    stale = who.seen_at is None or settings(request).clock() - who.seen_at >= timedelta(
-        seconds=SEEN_WRITE_SECONDS
-    )
-    if touch and stale:
-        _touch(request, who.id)
-    return []
-
-
-def _waiters(request: Request) -> Waiters:
-    state = request.app.state
-    found: Waiters | None = getattr(state, "long_poll_waiters", None)
-    if found is None:
-        found = state.long_poll_waiters = Waiters(
-            database(request), settings(request).poll_check_interval
-        )
-    return found
-
-
-@router.get("/commands")
+@router.get("/commands", response_class=JSONResponse)
 async def poll_commands(
     request: Request,
     who: NodeCaller,
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for work")] = 0,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """The caller's invocations to run (long-poll: waits up to ``wait`` seconds).
 
-    An idle poll costs two indexed reads (credential, "any work?") and no write; waiting
-    polls are woken by one process-wide query per interval (:mod:`patchwarden.server.wakeup`).
+    A poll without work reads no database: the node's credential comes from the process's
+    node cache and "any work?" from its work board (:mod:`patchwarden.server.board`), which
+    also wakes waiting polls.  Only a node with work claims, in a write transaction.
     """
-    conf = settings(request)
-    deadline = time.monotonic() + min(wait, conf.long_poll_seconds)
-    found = await run_in_threadpool(_poll_once, request, who, True)
+    board = polling(request).board
+    deadline = time.monotonic() + min(wait, settings(request).long_poll_seconds)
+    found: list[dict[str, Any]] = []
+    if await board.take(who.id):
+        found = await board.claim(lambda: _claim(request, who.id))
     while not found:
         left = deadline - time.monotonic()
         if left <= 0 or await request.is_disconnected():
             break
-        if await _waiters(request).wait(who.id, left):
-            found = await run_in_threadpool(_poll_once, request, who, False)
-    return {"invocations": found}
+        if await board.wait(who.id, left):
+            found = await board.claim(lambda: _claim(request, who.id))
+    if found:
+        board.claimed(who.id)
+    return JSONResponse({"invocations": jsonable_encoder(found)})
 
 
 class ReportedResult(Body):
@@ -158,23 +120,22 @@ def _store_compliance(
     session.add(record)
 
 
-@router.post("/invocations/{invocation_id}")
+@router.post("/invocations/{invocation_id}", response_model=None)
 def report_result(
     invocation_id: str, body: ReportedResult, who: NodeCaller, session: WriteDB, at: Now
 ) -> dict[str, Any]:
     """Record the final status, output and compliance report of the caller's invocation.
-    Reporting again is harmless: the first final status stays."""
-    found = session.get(Invocation, invocation_id)
+    Reporting again is harmless: the first final status stays.  The command's rollup is
+    refreshed here unless another transaction holds the command (a claim or a report of
+    another node): then that command's next claim, report or sweep rolls it up."""
+    locked = select(Invocation).where(Invocation.id == invocation_id).with_for_update()
+    found = session.scalar(locked)
     if found is None:
         raise not_found(f"invocation {invocation_id}")
     if found.node_id != who.id:
         raise ApiError(403, "forbidden", "this invocation belongs to another node")
-    cmd = dispatch.lock_command(session, found.command_id)
-    assert cmd is not None
-    session.refresh(found, with_for_update=True)
     node = session.get(Node, who.id)
     assert node is not None
-    node.last_seen_at = at
     accepted = not InvocationStatus(found.status).terminal
     if accepted:
         found.status = found.status_details = body.status
@@ -187,5 +148,10 @@ def report_result(
     if body.report is not None:
         _store_compliance(session, node, found, body.report, at)
         governance.changed(session, node.id, at)  # change-triggered rules
-    dispatch.refresh(session, cmd, at)
+    cmd = dispatch.lock_command(session, found.command_id, wait=False)
+    if cmd is not None:
+        dispatch.refresh(session, cmd, at)
+    else:  # busy: its rollup as it stands
+        cmd = session.get(Command, found.command_id)
+        assert cmd is not None
     return {"accepted": accepted, "status": found.status, "command_status": cmd.status}

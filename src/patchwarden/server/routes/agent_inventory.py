@@ -8,12 +8,11 @@ from fastapi import APIRouter
 
 from patchwarden.adapters.storage.inventories import HashMismatch, apply_delta, replace_all
 from patchwarden.adapters.storage.tables import Inventory, Node
-from patchwarden.server import governance
+from patchwarden.server import governance, vulns
 from patchwarden.server.auth import NodeCaller
-from patchwarden.server.db import Now, Settings, WriteDB
+from patchwarden.server.db import Now, WriteDB
 from patchwarden.server.errors import ApiError
 from patchwarden.server.schemas import DeltaInventory, FullInventory
-from patchwarden.server.vulns import assess_node
 
 router = APIRouter(prefix="/api/v1/agent/inventory", tags=["agent"])
 
@@ -30,12 +29,10 @@ def _mismatch(exc: HashMismatch) -> ApiError:
     return ApiError(409, "inventory_mismatch", str(exc))
 
 
-@router.put("")
-def upload_full(
-    body: FullInventory, who: NodeCaller, session: WriteDB, at: Now, settings: Settings
-) -> dict[str, Any]:
-    """Replace the node's inventory (and its facts, when given); reassess its
-    vulnerabilities."""
+@router.put("", response_model=None)
+def upload_full(body: FullInventory, who: NodeCaller, session: WriteDB, at: Now) -> dict[str, Any]:
+    """Replace the node's inventory (and its facts, when given); its vulnerabilities are
+    reassessed in the background (:mod:`patchwarden.server.vulns`)."""
     node = session.get(Node, who.id)
     assert node is not None
     node.last_seen_at = at
@@ -47,18 +44,18 @@ def upload_full(
         header = replace_all(session, who.id, items, body.content_hash, body.collected_at, at)
     except HashMismatch as exc:
         raise ApiError(400, "invalid_request", f"content_hash: {exc}") from None
-    assess_node(session, node, at, settings)  # before the rules: they judge the findings
+    vulns.inventory_changed(session, header)  # pending for the background assessment
     governance.changed(session, who.id, at)  # change-triggered rules
     return _answer(header)
 
 
-@router.patch("")
+@router.patch("", response_model=None)
 def upload_delta(
-    body: DeltaInventory, who: NodeCaller, session: WriteDB, at: Now, settings: Settings
+    body: DeltaInventory, who: NodeCaller, session: WriteDB, at: Now
 ) -> dict[str, Any]:
     """Apply changes on top of ``base_hash``; 409 ``inventory_mismatch`` means: send it all.
-    A changed inventory is reassessed (an unchanged one only when the vulnerability
-    database is newer than the node's last assessment)."""
+    A changed inventory is reassessed in the background; an unchanged one (a heartbeat)
+    only when the vulnerability database is newer than the node's last assessment."""
     node = session.get(Node, who.id)
     assert node is not None
     node.last_seen_at = at
@@ -76,7 +73,7 @@ def upload_delta(
         )
     except HashMismatch as exc:
         raise _mismatch(exc) from None
-    changed = body.base_hash != body.content_hash or bool(body.added or body.removed)
-    assess_node(session, node, at, settings, changed=changed)
+    if body.base_hash != body.content_hash or body.added or body.removed:
+        vulns.inventory_changed(session, header)  # pending for the background assessment
     governance.changed(session, who.id, at)  # change-triggered rules
     return _answer(header)

@@ -93,7 +93,7 @@ def deregister_node(
     if node is None:
         raise not_found(f"node {node_id}")
     if node.deregistered_at is None:
-        node.deregistered_at = at
+        node.deregistered_at = node.credential_changed_at = at
         audit.record(session, who, "node.deregister", node.id, at)
     return node_view(node, at, settings)
 

@@ -35,7 +35,7 @@ def _refused(code: str, message: str) -> ApiError:
     return ApiError(403, code, message)
 
 
-@router.post("/register", status_code=201)
+@router.post("/register", status_code=201, response_model=None)
 def register_node(body: Registration, session: WriteDB, at: Now) -> dict[str, Any]:
     """Register a node; the credential (``<node id>.<secret>``) is returned only here."""
     activation = session.get(Activation, body.activation_id)
@@ -74,6 +74,7 @@ def register_node(body: Registration, session: WriteDB, at: Now) -> dict[str, An
         agent_version=facts.agent_version,
         registered_at=at,
         last_seen_at=at,
+        credential_changed_at=at,
         deregistered_at=None,
     )
     session.add(node)
@@ -86,13 +87,14 @@ def register_node(body: Registration, session: WriteDB, at: Now) -> dict[str, An
     return {"node_id": node.id, "credential": f"{node.id}.{secret}", "tags": tags}
 
 
-@router.post("/agent/credential")
+@router.post("/agent/credential", response_model=None)
 def rotate_credential(who: NodeCaller, session: WriteDB, at: Now) -> dict[str, Any]:
     """Issue a new credential for the calling node; the old one stops working."""
     node = session.get(Node, who.id)
     assert node is not None
     secret = new_secret()
     node.credential_hash = hash_secret(secret)
+    node.credential_changed_at = at
     node.last_seen_at = at
     audit.record(session, who, "node.rotate_credential", node.id, at)
     return {"node_id": node.id, "credential": f"{node.id}.{secret}"}

@@ -1,0 +1,240 @@
+"""Which nodes have work: one view per process instead of a database read per poll.
+
+A poll (``GET /api/v1/agent/commands``) asks the board; only a node the board names goes on
+to the database, where :func:`~patchwarden.adapters.storage.dispatch.claim` decides under
+the command lock.  An idle poll therefore touches no database at all.
+
+The board is rebuilt by one set of reads at most every ``interval`` seconds while polls
+arrive or long-polls wait, and as soon as this process has committed a change to commands
+or invocations (:meth:`WorkBoard.changed`; at most every ``MIN_GAP``): a command sent
+through one replica reaches a node polling that replica at once, and one polling another
+replica within ``interval``.
+
+Per command the board keeps a *claim budget*: how many Pending invocations rate control
+lets start now (:func:`~patchwarden.core.rollout.allowance`, ramp-up included).  Each node
+sent to the database spends one unit, so a command to 10,000 nodes with MaxConcurrency 50
+sends about 50 nodes per interval to the database rather than every polling node.  Nodes
+with an InProgress invocation always go (their agent is handed it again after a restart;
+its journal decides).  Waiting long-polls park on an event and each rebuild wakes the
+waiting nodes that have work, spending budget the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import anyio
+import anyio.to_thread
+from sqlalchemy import select
+
+from patchwarden.adapters.storage.dispatch import PACED_BY_WAVES, states
+from patchwarden.adapters.storage.tables import Command, Invocation
+from patchwarden.core import rollout
+from patchwarden.core.rollout import CommandStatus, InvocationStatus
+from patchwarden.server.db import Database, Reader
+
+log = logging.getLogger("patchwarden.server")
+T = TypeVar("T")
+OPEN = (CommandStatus.PENDING, CommandStatus.IN_PROGRESS, CommandStatus.CANCELLING)
+MIN_GAP = 0.1
+"""Seconds between two rebuilds at the least (a burst of local commits costs one)."""
+CLAIMS_AT_ONCE = 4
+"""Claim transactions one process runs at the same time."""
+BURST = 16
+"""Claims of one command a rebuild lets through at most: claims queue on the command row
+lock, so more at once only ties up threads and connections (the rest go next rebuild)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The work of the fleet at one moment."""
+
+    delivered: frozenset[str] = frozenset()
+    """Nodes with an InProgress invocation."""
+    pending: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Node → commands (oldest first) with a Pending invocation for it and budget left."""
+    budget: dict[str, int] = field(default_factory=dict)
+    """Command → how many Pending invocations may start now (at most ``BURST``)."""
+    capped: frozenset[str] = frozenset()
+    """Commands that could start more than ``BURST`` (spent: rebuild at once)."""
+
+
+def snapshot(db: Database) -> Snapshot:
+    """Read the current work: three indexed reads over the commands not yet terminal."""
+    with db.read() as session:
+        commands = session.execute(
+            select(
+                Command.id,
+                Command.concurrency_limit,
+                Command.error_limit,
+                Command.created_by,
+                Command.stopped,
+                Command.status,
+            ).where(Command.status.in_(OPEN))
+        ).all()
+        if not commands:
+            return Snapshot()
+        ids = [c.id for c in commands]
+        values = states(session, ids)
+        budget: dict[str, int] = {}
+        capped: set[str] = set()
+        for c in commands:
+            if c.stopped or c.status == CommandStatus.CANCELLING:
+                continue
+            ramp_up = c.created_by not in PACED_BY_WAVES
+            room = rollout.allowance(
+                values[c.id], c.concurrency_limit, c.error_limit, ramp_up=ramp_up
+            )
+            if room > 0:
+                budget[c.id] = min(room, BURST)
+                if room > BURST:
+                    capped.add(c.id)
+        delivered = frozenset(
+            session.scalars(
+                select(Invocation.node_id).where(
+                    Invocation.command_id.in_(ids),
+                    Invocation.status == InvocationStatus.IN_PROGRESS,
+                )
+            )
+        )
+        pending: dict[str, list[str]] = defaultdict(list)
+        if budget:
+            for node_id, command_id in session.execute(
+                select(Invocation.node_id, Invocation.command_id)
+                .where(
+                    Invocation.command_id.in_(list(budget)),
+                    Invocation.status == InvocationStatus.PENDING,
+                )
+                .order_by(Invocation.created_at, Invocation.seq)
+            ):
+                pending[node_id].append(command_id)
+        pending_of = {n: tuple(c) for n, c in pending.items()}
+        return Snapshot(delivered, pending_of, budget, frozenset(capped))
+
+
+class WorkBoard:
+    """The process's view of which nodes have work, and its waiting long-polls."""
+
+    def __init__(self, reader: Reader, interval: float) -> None:
+        self.reader = reader
+        self.interval = interval
+        self._snap = Snapshot()
+        self._budget: dict[str, int] = {}
+        self._delivered: set[str] = set()
+        self._built = float("-inf")
+        self._dirty = True
+        self._building: asyncio.Future[None] | None = None
+        self._events: dict[str, set[asyncio.Event]] = {}
+        self._watcher: asyncio.Task[None] | None = None
+        self._kick: asyncio.Event | None = None
+        self._claims: anyio.CapacityLimiter | None = None
+        self._claims_loop: asyncio.AbstractEventLoop | None = None
+
+    def changed(self) -> None:
+        """This process committed a change to commands or invocations (any thread): the
+        next poll rebuilds first, and waiting polls get a rebuild now (at most every
+        ``MIN_GAP``) rather than at the end of the interval."""
+        self._dirty = True
+        watcher, kick = self._watcher, self._kick
+        if watcher is not None and kick is not None and not watcher.done():
+            with contextlib.suppress(RuntimeError):  # its loop has just closed
+                watcher.get_loop().call_soon_threadsafe(kick.set)
+
+    async def take(self, node_id: str) -> bool:
+        """Whether ``node_id`` should claim now (spends a unit of its command's budget)."""
+        for _ in range(2):  # a commit during a rebuild already under way needs one more
+            if not self._dirty and time.monotonic() - self._built < self.interval:
+                break
+            await self._rebuild()
+        return self._spend(node_id)
+
+    async def wait(self, node_id: str, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until a rebuild finds work for ``node_id`` (and
+        spends its budget); whether it did."""
+        event = asyncio.Event()
+        self._events.setdefault(node_id, set()).add(event)
+        loop = asyncio.get_running_loop()
+        if self._watcher is None or self._watcher.done() or self._watcher.get_loop() is not loop:
+            self._kick = asyncio.Event()
+            self._watcher = asyncio.create_task(self._watch(self._kick))
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout)
+            return event.is_set()
+        finally:
+            mine = self._events.get(node_id)
+            if mine is not None:
+                mine.discard(event)
+                if not mine:
+                    del self._events[node_id]
+
+    async def claim(self, fn: Callable[[], T]) -> T:
+        """Run the claim ``fn`` on a worker thread, at most ``CLAIMS_AT_ONCE`` at a time:
+        claims of one command queue on its row lock, and more of them at once would only
+        hold threads and connections that reports and uploads need (they wait here, on
+        the event loop, instead)."""
+        loop = asyncio.get_running_loop()
+        if self._claims is None or self._claims_loop is not loop:
+            self._claims, self._claims_loop = anyio.CapacityLimiter(CLAIMS_AT_ONCE), loop
+        return await anyio.to_thread.run_sync(fn, limiter=self._claims)
+
+    def claimed(self, node_id: str) -> None:
+        """``node_id`` was just handed invocations (so it has InProgress ones until the next
+        rebuild says otherwise)."""
+        self._delivered.add(node_id)
+
+    def _spend(self, node_id: str) -> bool:
+        if node_id in self._delivered:
+            return True
+        for command_id in self._snap.pending.get(node_id, ()):
+            left = self._budget.get(command_id, 0)
+            if left > 0:
+                self._budget[command_id] = left - 1
+                if left == 1 and command_id in self._snap.capped:
+                    self.changed()  # more may start: the next burst after MIN_GAP
+                return True
+        return False
+
+    async def _rebuild(self) -> None:
+        if self._building is None or self._building.get_loop() is not asyncio.get_running_loop():
+            self._building = asyncio.ensure_future(self._build())
+        await asyncio.shield(self._building)
+
+    async def _build(self) -> None:
+        try:
+            gap = MIN_GAP - (time.monotonic() - self._built)
+            if gap > 0:
+                await asyncio.sleep(gap)
+            self._dirty = False
+            self._built = time.monotonic()
+            try:
+                snap = await self.reader.run(snapshot)
+            except BaseException:
+                self._dirty = True  # the next poll tries again
+                raise
+            self._snap, self._budget, self._delivered = snap, dict(snap.budget), set(snap.delivered)
+            for node_id, events in list(self._events.items()):
+                if self._spend(node_id):
+                    for event in events:
+                        event.set()
+        finally:
+            self._building = None
+
+    async def _watch(self, kick: asyncio.Event) -> None:
+        while self._events:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(kick.wait(), self.interval)
+            kick.clear()
+            if not self._events:
+                return
+            try:
+                await self._rebuild()
+            except Exception:  # the next tick retries; waiters still end at their deadline
+                log.exception("work board rebuild failed")
