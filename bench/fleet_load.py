@@ -2,9 +2,11 @@
 
 One ``uvicorn`` process serves the fleet app (PostgreSQL in a fresh schema of database
 ``test`` that is dropped afterwards, or a SQLite file in a temporary directory); the load
-generator is this process: one ``httpx.AsyncClient`` driving many simulated nodes.  The
-same generator then drives a *minimal FastAPI app* (one GET route returning JSON, one PUT
-route parsing a JSON body), served the same way, so every number has a reference.
+generator is this process (uvloop, keep-alive HTTP/1.1 over asyncio streams: ``Conn``)
+driving many simulated nodes.  The same generator first drives a *minimal FastAPI app*
+(one GET route returning JSON — sleeping ``wait`` seconds when asked, as an empty long-poll
+— and one PUT route parsing a JSON body), served the same way, so every number has a
+reference.  Before measuring, every node polls once (a running server has seen its nodes).
 
 Nodes are registered directly through the storage layer (rows with their own SHA-256
 credential hashes, as ``POST /register`` writes them) — registration is not what is measured.
@@ -15,10 +17,11 @@ Scenarios, per backend:
   over all nodes, as fast as they go — the sustained polls per second one process serves;
 - **target**: every node polls once per ``--period`` seconds (open loop, random phase), with
   ``wait=0`` — 10,000 nodes every 10 s is 1,000 polls/s; p50/p99 latency and server CPU;
-- **long-poll**: every node behaves as ``agent run`` does (``patchwarden.agent.loop``: back-to-back
-  ``GET …?wait=20``, the server holding the request until work or the deadline); reports the
-  polls per second, how late the empty answers come back after the 20 s wait (p50/p99), how
-  long a command sent to every node takes to reach them, and server CPU;
+- **long-poll**: every node behaves as ``agent run`` does (``patchwarden.agent.loop``:
+  back-to-back ``GET …?wait=20`` on its own connection, the server holding the request
+  until work or the deadline); reports the polls per second, how late the empty answers
+  come back after the 20 s wait (p50/p99), server CPU, then how long a command to every
+  node (each reporting Success at once) takes to reach them through SSM's ramp-up;
 - **inventory**: one node at a time uploads 2,000 packages in full (``PUT``), then a delta of
   20 changed packages (``PATCH``), without other load: the request time is the server time.
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -118,17 +118,29 @@ def limit(text: str, targets: int, *, concurrency: bool) -> int:
     return max(1, value) if concurrency else value
 
 
-def counts(invocations: Iterable[Invocation]) -> Counter[str]:
+Invocations = Iterable[Invocation] | Mapping[Invocation, int]
+"""One value per invocation, or a tally (value → how many invocations have it): a command
+to 10,000 nodes is a handful of distinct values."""
+
+
+def tally(invocations: Invocations) -> Mapping[Invocation, int]:
+    """``invocations`` as a tally."""
+    if isinstance(invocations, Mapping):
+        return invocations
+    return Counter(invocations)
+
+
+def counts(invocations: Invocations) -> Counter[str]:
     """Invocations per status, plus ``errors`` and ``delivery_timed_out``."""
     c: Counter[str] = Counter()
-    for inv in invocations:
-        c[inv.status.value] += 1
-        c["errors"] += inv.is_error
-        c["delivery_timed_out"] += inv.details == Details.DELIVERY_TIMED_OUT
+    for inv, n in tally(invocations).items():
+        c[inv.status.value] += n
+        c["errors"] += n * inv.is_error
+        c["delivery_timed_out"] += n * (inv.details == Details.DELIVERY_TIMED_OUT)
     return c
 
 
-def should_stop(invocations: Iterable[Invocation], error_limit: int) -> bool:
+def should_stop(invocations: Invocations, error_limit: int) -> bool:
     """Whether the errors so far exceed MaxErrors (the (N+1)-th error stops dispatch)."""
     return counts(invocations)["errors"] > error_limit
 
@@ -149,7 +161,7 @@ def _answered(inv: Invocation) -> bool:
 
 
 def allowance(
-    invocations: Iterable[Invocation],
+    invocations: Invocations,
     concurrency_limit: int,
     error_limit: int,
     *,
@@ -157,14 +169,14 @@ def allowance(
 ) -> int:
     """How many Pending invocations may start now.  ``invocations`` are all of the command's
     when ``ramp_up`` is on (the slow start counts the answered ones)."""
-    invs = list(invocations)
+    invs = tally(invocations)
     c = counts(invs)
     if c["errors"] > error_limit:
         return 0
     running = c[InvocationStatus.IN_PROGRESS.value] + c[InvocationStatus.DELAYED.value]
     room = min(concurrency_limit - running, c[InvocationStatus.PENDING.value])
     if ramp_up:
-        answered = sum(_answered(i) for i in invs)
+        answered = sum(n for i, n in invs.items() if _answered(i))
         room = min(room, ramp(answered) - (answered + running))
     return max(0, room)
 
@@ -192,17 +204,18 @@ def expire(
 
 
 def rollup(
-    invocations: Iterable[Invocation], error_limit: int, *, cancel_requested: bool = False
+    invocations: Invocations, error_limit: int, *, cancel_requested: bool = False
 ) -> tuple[CommandStatus, Details]:
     """The command status of reference §6 from its invocations."""
-    invs = list(invocations)
-    if not invs:
+    invs = tally(invocations)
+    total = sum(invs.values())
+    if not total:
         return CommandStatus.FAILED, Details.NO_INSTANCES
     c = counts(invs)
-    if any(not i.status.terminal for i in invs):
+    if any(n and not i.status.terminal for i, n in invs.items()):
         if cancel_requested:
             return CommandStatus.CANCELLING, Details.CANCELLED
-        started = len(invs) - c[InvocationStatus.PENDING.value]
+        started = total - c[InvocationStatus.PENDING.value]
         if started == 0:
             return CommandStatus.PENDING, Details.PENDING
         return CommandStatus.IN_PROGRESS, Details.IN_PROGRESS
@@ -215,8 +228,8 @@ def rollup(
         return CommandStatus.TIMED_OUT, Details.EXECUTION_TIMED_OUT
     if c["delivery_timed_out"] > error_limit:
         return CommandStatus.TIMED_OUT, Details.DELIVERY_TIMED_OUT
-    if c[InvocationStatus.UNDELIVERABLE.value] == len(invs):
+    if c[InvocationStatus.UNDELIVERABLE.value] == total:
         return CommandStatus.FAILED, Details.UNDELIVERABLE
-    if c[InvocationStatus.SUCCESS.value] == len(invs):
+    if c[InvocationStatus.SUCCESS.value] == total:
         return CommandStatus.SUCCESS, Details.SUCCESS
     return CommandStatus.INCOMPLETE, Details.INCOMPLETE

@@ -13,6 +13,7 @@ rollup are :mod:`patchwarden.core.rollout`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,10 +41,14 @@ def _value(inv: Invocation) -> rollout.Invocation:
     return rollout.Invocation(InvocationStatus(inv.status), inv.status_details)
 
 
-def states(session: Session, command_ids: Sequence[str]) -> dict[str, list[rollout.Invocation]]:
-    """Each command's invocations as (status, details) values, from one ``GROUP BY`` (no
-    invocation rows are loaded: a command to 10,000 nodes costs a handful of groups)."""
-    found: dict[str, list[rollout.Invocation]] = {ident: [] for ident in command_ids}
+Tally = Counter[rollout.Invocation]
+"""A command's invocations as value → how many (:data:`rollout.Invocations`)."""
+
+
+def states(session: Session, command_ids: Sequence[str]) -> dict[str, Tally]:
+    """Each command's invocations tallied by (status, details), from one ``GROUP BY`` (no
+    invocation rows are loaded: a command to 10,000 nodes is a handful of groups)."""
+    found: dict[str, Tally] = {ident: Counter() for ident in command_ids}
     if not command_ids:
         return found
     for command_id, status, details, count in session.execute(
@@ -51,7 +56,7 @@ def states(session: Session, command_ids: Sequence[str]) -> dict[str, list[rollo
         .where(Invocation.command_id.in_(command_ids))
         .group_by(Invocation.command_id, Invocation.status, Invocation.status_details)
     ):
-        found[command_id] += [rollout.Invocation(InvocationStatus(status), details)] * count
+        found[command_id][rollout.Invocation(InvocationStatus(status), details)] += count
     return found
 
 
@@ -89,12 +94,12 @@ def _expire(session: Session, cmd: Command, now: datetime) -> None:
             inv.status, inv.status_details, inv.finished_at = after.status, after.details, now
 
 
-def refresh(session: Session, cmd: Command, now: datetime) -> list[rollout.Invocation]:
+def refresh(session: Session, cmd: Command, now: datetime) -> Tally:
     """Apply timeouts, stop after too many errors, cancel, and roll the status up; returns
     the invocations' values it rolled up.  The command row must be locked
     (:func:`lock_command`)."""
     if CommandStatus(cmd.status).terminal:
-        return []
+        return Counter()
     _expire(session, cmd, now)
     values = states(session, [cmd.id])[cmd.id]
     if cmd.cancel_requested or rollout.should_stop(values, cmd.error_limit):
@@ -111,18 +116,20 @@ def refresh(session: Session, cmd: Command, now: datetime) -> list[rollout.Invoc
     return values
 
 
-def _one_started(values: list[rollout.Invocation]) -> list[rollout.Invocation]:
+def _one_started(values: Tally) -> Tally:
     """``values`` with one Pending invocation now InProgress."""
-    i = next(k for k, v in enumerate(values) if v.status is InvocationStatus.PENDING)
-    running = rollout.Invocation(InvocationStatus.IN_PROGRESS, Details.IN_PROGRESS)
-    return [*values[:i], *values[i + 1 :], running]
+    after = Counter(values)
+    pending = next(v for v, n in after.items() if n and v.status is InvocationStatus.PENDING)
+    after[pending] -= 1
+    after[rollout.Invocation(InvocationStatus.IN_PROGRESS, Details.IN_PROGRESS)] += 1
+    return after
 
 
-def _roll_up(cmd: Command, values: list[rollout.Invocation]) -> None:
+def _roll_up(cmd: Command, values: Tally) -> None:
     status, details = rollout.rollup(values, cmd.error_limit, cancel_requested=cmd.cancel_requested)
     counts = rollout.counts(values)
     cmd.status, cmd.status_details = status.value, details.value
-    cmd.completed_count = sum(v.status.terminal for v in values)
+    cmd.completed_count = sum(n for v, n in values.items() if v.status.terminal)
     cmd.error_count = counts["errors"]
     cmd.delivery_timed_out_count = counts["delivery_timed_out"]
 
