@@ -200,3 +200,43 @@ def test_ramp_up_two_more_per_answer_while_others_still_run() -> None:
     assert allowance(invs, 50, 0) == 10  # without ramp-up: MaxConcurrency only
     delivery_timeout = Invocation(S.TIMED_OUT, Details.DELIVERY_TIMED_OUT)
     assert allowance([delivery_timeout, Invocation(S.PENDING)], 50, 0, ramp_up=True) == 1
+
+
+def test_a_tally_gives_the_same_answers_as_one_value_per_invocation() -> None:
+    """The server rolls up tallies (status, details) → count, some with zero counts left by
+    a claim; they mean what the invocations listed one by one mean (counts checked against
+    a plain loop, the rest against the tally without its zeros)."""
+    import random
+    from collections import Counter
+
+    from patchwarden.core import rollout
+
+    kinds = [
+        Invocation(S.PENDING, Details.PENDING),
+        Invocation(S.IN_PROGRESS, Details.IN_PROGRESS),
+        Invocation(S.SUCCESS, Details.SUCCESS),
+        Invocation(S.FAILED, Details.FAILED),
+        Invocation(S.TIMED_OUT, Details.EXECUTION_TIMED_OUT),
+        Invocation(S.TIMED_OUT, Details.DELIVERY_TIMED_OUT),
+        Invocation(S.CANCELLED, Details.CANCELLED),
+        Invocation(S.UNDELIVERABLE, Details.UNDELIVERABLE),
+    ]
+    rnd = random.Random(7)
+    for _ in range(2_000):
+        invs = rnd.choices(kinds, k=rnd.randrange(0, 12))
+        with_zeros = Counter(invs)
+        for kind in rnd.sample(kinds, 3):
+            with_zeros[kind] += 0
+        c = rollout.counts(with_zeros)
+        for status in S:
+            assert c[status.value] == sum(i.status is status for i in invs)
+        assert c["errors"] == sum(i.is_error for i in invs)
+        limit_, errors = rnd.randrange(1, 8), rnd.randrange(0, 4)
+        cancel = rnd.random() < 0.2
+        assert rollup(with_zeros, errors, cancel_requested=cancel) == rollup(
+            invs, errors, cancel_requested=cancel
+        )
+        for ramp_up in (False, True):
+            assert allowance(with_zeros, limit_, errors, ramp_up=ramp_up) == allowance(
+                invs, limit_, errors, ramp_up=ramp_up
+            )
