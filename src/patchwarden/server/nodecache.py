@@ -132,8 +132,8 @@ class NodeCache:
             ).first()
         if row is None:
             return None
-        found = KnownNode(row.credential_hash, row.name, row.deregistered_at is not None, None)
-        found.seen_at = row.last_seen_at
+        deregistered = row.deregistered_at is not None
+        found = KnownNode(row.credential_hash, row.name, deregistered, row.last_seen_at)
         self._known[node_id] = found
         return found
 

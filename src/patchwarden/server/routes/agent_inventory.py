@@ -33,10 +33,9 @@ def _mismatch(exc: HashMismatch) -> ApiError:
 def upload_full(body: FullInventory, who: NodeCaller, session: WriteDB, at: Now) -> dict[str, Any]:
     """Replace the node's inventory (and its facts, when given); its vulnerabilities are
     reassessed in the background (:mod:`patchwarden.server.vulns`)."""
-    node = session.get(Node, who.id)
-    assert node is not None
-    node.last_seen_at = at
-    if body.facts is not None:
+    if body.facts is not None:  # the check-in itself is the auth dependency's (nodecache)
+        node = session.get(Node, who.id)
+        assert node is not None
         for key, value in body.facts.model_dump().items():
             setattr(node, key, value)
     items = [i.model_dump() for i in body.items]
@@ -56,9 +55,6 @@ def upload_delta(
     """Apply changes on top of ``base_hash``; 409 ``inventory_mismatch`` means: send it all.
     A changed inventory is reassessed in the background; an unchanged one (a heartbeat)
     only when the vulnerability database is newer than the node's last assessment."""
-    node = session.get(Node, who.id)
-    assert node is not None
-    node.last_seen_at = at
     added = [i.model_dump() for i in body.added]
     try:
         header = apply_delta(
