@@ -33,6 +33,7 @@ from sandbox import (
 )
 
 from patchwarden.adapters.state import LocalState
+from patchwarden.core.compliance import evaluate
 from patchwarden.core.model import Compliance, PatchItem, PatchState
 from patchwarden.pipeline.scan import scan
 
@@ -59,7 +60,12 @@ def apt_upgrades(node: SandboxNode) -> dict[str, str]:
 
 
 def pw_updates(node: SandboxNode) -> dict[str, str]:
-    return {u.name: u.version for u in node.pm().collect().updates}
+    """What a baseline approving everything reports MISSING: apt's own choice."""
+    inventory = node.pm().collect()
+    result = evaluate(inventory, load_baseline(APPROVE_ALL), NOW)
+    return {
+        i.name: i.available_version or "" for i in result.items if i.state is PatchState.MISSING
+    }
 
 
 # -- the pipeline against apt ----------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,12 +16,15 @@ from patchwarden.core.baseline import (
     PatchRule,
     PatchSource,
     RejectedPatchesAction,
+    SecurityUpdates,
     approve,
     bind,
     default_baseline,
+    preferred,
     select_update,
 )
-from patchwarden.core.model import ComplianceLevel, Package
+from patchwarden.core.baseline.selection import release_pockets
+from patchwarden.core.model import ComplianceLevel, Origin, Package
 from patchwarden.errors import EnvironmentProblem, InputError
 
 NOW = datetime(2024, 6, 15, 12, 0, tzinfo=UTC)
@@ -335,6 +339,96 @@ def test_select_update_ignores_versions_not_newer_than_installed_and_unapproved(
     kw: dict[str, Any] = {"product": "P", "now": NOW, "scheme": "rpm"}
     assert select_update(baseline, candidates, installed_version="5.1.8-6.el9", **kw) is None
     assert select_update(baseline, [], **kw) is None
+
+
+SECURITY_ORIGIN = Origin(archive="bookworm-security", codename="bookworm-security")
+RELEASE_ORIGIN = Origin(archive="bookworm", codename="bookworm")
+BACKPORTS_ORIGIN = Origin(archive="bookworm-backports", codename="bookworm-backports")
+
+
+def apt_version(version: str, origin: Origin, prio: int = 500, **kw: Any) -> Package:
+    security = origin.archive.endswith("-security")
+    return deb(
+        version=version,
+        origins=(origin,),
+        repository=origin.archive,
+        update_notice=security,
+        pin_priority=prio,
+        **kw,
+    )
+
+
+DEB12 = {"product": "Debian12", "now": NOW, "scheme": "deb"}
+SECURITY_ONLY = debian(approval_rules=(rule(PatchFilter("PRIORITY", ("optional",))),))
+APPROVE_ALL = debian(approval_rules=(rule(enable_non_security=True),))
+
+
+def test_a_security_version_older_than_the_point_release_is_the_one_reported() -> None:
+    """The defect of the openssh-client report: u9 in -security, u10 in the point release."""
+    candidates = [
+        apt_version("1:9.2p1-2+deb12u10", RELEASE_ORIGIN, cve_ids=("CVE-B",)),
+        apt_version("1:9.2p1-2+deb12u9", SECURITY_ORIGIN, cve_ids=("CVE-A",)),
+        apt_version("1:9.2p1-2+deb12u7", RELEASE_ORIGIN),
+    ]
+    choice = select_update(SECURITY_ONLY, candidates, **DEB12)
+    assert choice is not None and choice.package.version == "1:9.2p1-2+deb12u9"
+    assert choice.cves == ("CVE-A",)
+    assert choice.security_fix is None
+    everything = select_update(APPROVE_ALL, candidates, **DEB12)
+    assert everything is not None and everything.package.version == "1:9.2p1-2+deb12u10"
+    assert everything.cves == ("CVE-A", "CVE-B")
+
+
+def test_apt_prefers_pin_priority_over_version_among_approved_versions() -> None:
+    # backports (100) is newer than the point release (500): apt installs the point release
+    candidates = [
+        apt_version("3.0-1~bpo12+1", BACKPORTS_ORIGIN, prio=100),
+        apt_version("2.1-1", RELEASE_ORIGIN, prio=500),
+    ]
+    choice = select_update(APPROVE_ALL, candidates, **DEB12)
+    assert choice is not None and choice.package.version == "2.1-1"
+    # when only the backport is approved, it is what apt would install in its place
+    only_bpo = debian(approved_patches=("bar-3.0*",), approved_patches_enable_non_security=True)
+    choice = select_update(only_bpo, [replace(c, name="bar") for c in candidates], **DEB12)
+    assert choice is not None and choice.package.version == "3.0-1~bpo12+1"
+    assert preferred(candidates, "deb") is candidates[1]
+    assert preferred([], "deb") is None
+
+
+def test_newest_in_release_installs_the_point_release_that_contains_the_fix() -> None:
+    newest = debian(
+        approval_rules=(rule(PatchFilter("PRIORITY", ("optional",))),),
+        security_updates=SecurityUpdates.NEWEST_IN_RELEASE,
+    )
+    candidates = [
+        apt_version("1.0-1+deb12u3~bpo", BACKPORTS_ORIGIN, prio=100),
+        apt_version("1.0-1+deb12u2", RELEASE_ORIGIN, cve_ids=("CVE-B",)),
+        apt_version("1.0-1+deb12u1", SECURITY_ORIGIN, cve_ids=("CVE-A",)),
+    ]
+    choice = select_update(newest, candidates, **DEB12)
+    assert choice is not None and choice.package.version == "1.0-1+deb12u2"
+    assert choice.security_fix is not None and choice.security_fix.version == "1.0-1+deb12u1"
+    assert choice.cves == ("CVE-A", "CVE-B")
+    assert choice.approval.approved
+    # no security version approved: nothing to stand in for
+    assert select_update(newest, candidates[:2], **DEB12) is None
+    # a rejected point release is never taken instead
+    rejecting = replace(newest, rejected_patches=("openssl-1.0-1+deb12u2",))
+    choice = select_update(rejecting, candidates, **DEB12)
+    assert choice is not None and choice.package.version == "1.0-1+deb12u1"
+
+
+def test_release_pockets_of_debian_and_ubuntu_security_archives() -> None:
+    assert release_pockets(apt_version("1", SECURITY_ORIGIN)) == {"bookworm", "bookworm-updates"}
+    ubuntu = Origin(archive="jammy-security", codename="jammy")
+    assert release_pockets(apt_version("1", ubuntu)) == {"jammy", "jammy-updates"}
+    debian_suite = Origin(archive="oldstable-security", codename="bookworm-security")
+    assert release_pockets(apt_version("1", debian_suite)) == {"oldstable", "oldstable-updates"}
+
+
+def test_newest_in_release_is_refused_on_rpm_baselines() -> None:
+    with pytest.raises(BaselineFieldError, match=r"Patchwarden\.SecurityUpdates"):
+        rhel(security_updates=SecurityUpdates.NEWEST_IN_RELEASE)
 
 
 def test_a_baseline_judges_only_its_own_package_family() -> None:

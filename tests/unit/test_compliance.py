@@ -313,3 +313,52 @@ def test_compliant_states_never_make_a_node_non_compliant() -> None:
     compliant = [S.INSTALLED, S.INSTALLED_OTHER, S.NOT_APPLICABLE]
     summary = summarize([_item(state, ComplianceLevel.CRITICAL) for state in compliant])
     assert summary.compliance is Compliance.COMPLIANT and summary.severity is None
+
+
+# -- several available versions (apt: security pocket, point release, phasing) --------------
+
+
+def test_missing_carries_the_highest_approved_version_and_shows_the_candidate() -> None:
+    security_only = baseline(
+        approval_rules=(PatchRule((ANY,), ComplianceLevel.HIGH, approve_after_days=0),)
+    )
+    installed = deb("openssh-client", "1:9.2p1-2+deb12u6")
+    updates = [
+        deb("openssh-client", "1:9.2p1-2+deb12u10", repository="bookworm", pin_priority=500),
+        sec("openssh-client", "1:9.2p1-2+deb12u9", pin_priority=500),
+    ]
+    item = one(evaluate(inventory([installed], updates), security_only, NOW), "openssh-client")
+    assert item.state is S.MISSING
+    assert item.available_version == "1:9.2p1-2+deb12u9"
+    assert item.candidate_version == "1:9.2p1-2+deb12u10"
+    assert "newer version 1:9.2p1-2+deb12u10 (bookworm) not approved" in item.detail
+    approve_all = baseline(
+        approval_rules=(
+            PatchRule((ANY,), ComplianceLevel.HIGH, approve_after_days=0, enable_non_security=True),
+        )
+    )
+    item = one(evaluate(inventory([installed], updates), approve_all, NOW), "openssh-client")
+    assert (item.available_version, item.candidate_version) == ("1:9.2p1-2+deb12u10", None)
+
+
+def test_a_phased_update_apt_keeps_back_is_deferred_not_missing() -> None:
+    approve_all = baseline(
+        approval_rules=(
+            PatchRule((ANY,), ComplianceLevel.HIGH, approve_after_days=0, enable_non_security=True),
+        )
+    )
+    installed = deb("p", "7.0-1ubuntu0")
+    phased = deb("p", "7.0-1ubuntu0.2", pin_priority=500, phasing=0, kept_back=True)
+    result = evaluate(inventory([installed], [phased]), approve_all, NOW)
+    item = one(result, "p")
+    assert item.state is S.INSTALLED
+    assert item.available_version is None and item.deferred_version == "7.0-1ubuntu0.2"
+    assert "phased update 7.0-1ubuntu0.2 deferred" in item.detail
+    assert item.candidate_version is None
+    assert result.summary.compliance is Compliance.COMPLIANT
+    # a security-only baseline reports the -security version; the phased one stays visible
+    security = sec("p", "7.0-1ubuntu0.1", pin_priority=500)
+    security_only = baseline()
+    item = one(evaluate(inventory([installed], [phased, security]), security_only, NOW), "p")
+    assert (item.state, item.available_version) == (S.MISSING, "7.0-1ubuntu0.1")
+    assert item.candidate_version == "7.0-1ubuntu0.2"

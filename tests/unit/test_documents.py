@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from patchwarden.core.baseline import PatchBaseline, RejectedPatchesAction, default_baseline
+from patchwarden.core.baseline import (
+    PatchBaseline,
+    RejectedPatchesAction,
+    SecurityUpdates,
+    default_baseline,
+)
 from patchwarden.core.model import ComplianceLevel
 from patchwarden.documents import (
     KINDS,
@@ -97,7 +102,11 @@ def test_examples_load_and_round_trip(path: Path) -> None:
 
 def test_examples_directory() -> None:
     names = [d.name for d in load_documents(EXAMPLES)]
-    assert names == ["debian-approve-all", "debian-security-7days"]
+    assert names == [
+        "debian-approve-all",
+        "debian-security-7days",
+        "debian-security-newest-in-release",
+    ]
 
 
 def test_round_trip_keeps_labels_and_every_default_baseline() -> None:
@@ -109,6 +118,16 @@ def test_round_trip_keeps_labels_and_every_default_baseline() -> None:
     for operating_system in ("DEBIAN", "AMAZON_LINUX_2023", "SUSE", "CENTOS"):
         default = default_baseline(operating_system)
         assert only_baseline(yaml.safe_dump(to_document(default))) == default
+
+
+def test_patchwarden_settings_round_trip_and_stay_out_of_aws_defaults() -> None:
+    text = VALID + "  Patchwarden:\n    SecurityUpdates: NEWEST_IN_RELEASE\n"
+    baseline = only_baseline(text)
+    assert baseline.security_updates is SecurityUpdates.NEWEST_IN_RELEASE
+    document = to_document(baseline)
+    assert document["spec"]["Patchwarden"] == {"SecurityUpdates": "NEWEST_IN_RELEASE"}
+    assert only_baseline(yaml.safe_dump(document)) == baseline
+    assert "Patchwarden" not in to_document(only_baseline(VALID))["spec"]
 
 
 def test_aws_get_patch_baseline_json() -> None:
@@ -261,6 +280,19 @@ MALFORMED = [
     (
         "apiVersion: patchwarden/v1\nkind: PatchBaseline\nmetadata: {name: abc}\nspec: [1]\n",
         "spec: must be a mapping, got list",
+    ),
+    (
+        _edit("  RejectedPatchesAction: BLOCK\n", "  Patchwarden: {SecurityUpdates: NEWEST}\n"),
+        "spec.Patchwarden.SecurityUpdates: must be 'AS_APPROVED' or 'NEWEST_IN_RELEASE', got",
+    ),
+    (
+        _edit("  RejectedPatchesAction: BLOCK\n", "  Patchwarden: {Other: 1}\n"),
+        "spec.Patchwarden.Other: unknown field",
+    ),
+    (
+        "apiVersion: patchwarden/v1\nkind: PatchBaseline\nmetadata: {name: abc}\nspec:\n"
+        "  OperatingSystem: ROCKY_LINUX\n  Patchwarden: {SecurityUpdates: NEWEST_IN_RELEASE}\n",
+        "spec.Patchwarden.SecurityUpdates: NEWEST_IN_RELEASE applies to Debian/Ubuntu baselines",
     ),
 ]
 

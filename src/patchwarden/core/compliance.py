@@ -8,12 +8,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 
-from patchwarden.core.baseline import Judge, PatchBaseline, UpdateChoice, bind
+from patchwarden.core.baseline import Judge, PatchBaseline, UpdateChoice, bind, preferred
 from patchwarden.core.baseline.patterns import RENDERERS, is_glob, is_update_id
 from patchwarden.core.model import (
     Compliance,
@@ -58,7 +58,8 @@ def evaluate(
 
     Per (name, arch), first match wins: in ``failed`` → FAILED (detail = its message); not
     fully installed (dpkg ``half-installed``, ``unpacked`` …) → FAILED; an approved update
-    in ``inventory.updates`` → MISSING on Scan, FAILED on Install; installed version on
+    in ``inventory.updates`` → MISSING on Scan, FAILED on Install (a phased update apt
+    keeps back is not missing: it is the item's ``deferred_version``); installed version on
     RejectedPatches with BLOCK → INSTALLED_REJECTED; in ``pending_reboot`` →
     INSTALLED_PENDING_REBOOT; in ``installed_other`` (InstallOverrideList installs) →
     INSTALLED_OTHER; installed version approved → INSTALLED; otherwise INSTALLED_OTHER.
@@ -74,7 +75,7 @@ def evaluate(
     for update in inventory.updates:
         updates.setdefault(update.key, []).append(update)
     items = [
-        run.judge_one(record, updates.get(record.package.key, ()))
+        run.judge_one(record, updates.get(record.package.key, []))
         for record in _newest_records(inventory)
     ]
     items.extend(_not_applicable(baseline, inventory))
@@ -110,71 +111,124 @@ class _Run:
     failed: Mapping[Key, str]
     installed_other: frozenset[Key]
 
-    def judge_one(self, record: InstalledPackage, candidates: Iterable[Package]) -> PatchItem:
+    def judge_one(self, record: InstalledPackage, candidates: Sequence[Package]) -> PatchItem:
         """The state of one installed (name, arch); the order of the tests is the spec."""
         judge, pkg = self.judge, record.package
         key = pkg.key
         choice = judge.select_update(candidates)
+        deferred: Package | None = None
+        if choice is not None and choice.package.kept_back:
+            deferred, choice = choice.package, None  # apt holds it back: not installable yet
+        notes = _Notes(judge, pkg, candidates, choice, deferred)
         if key in self.failed or not record.is_installed:
             detail = self.failed.get(key) or (
                 f"package database state is {record.status!r}, not 'installed' "
                 "(an interrupted install; dpkg --configure -a may finish it)"
             )
             level = choice.approval.level if choice else judge.approve(pkg).level
-            return _item(pkg, choice, PatchState.FAILED, level, detail)
+            return notes.item(PatchState.FAILED, level, detail)
         if choice is not None:
             if self.operation is Operation.INSTALL:
                 detail = f"approved update {choice.package.version} is still not installed"
-                return _item(pkg, choice, PatchState.FAILED, choice.approval.level, detail)
-            return _item(pkg, choice, PatchState.MISSING, choice.approval.level, "")
+                return notes.item(PatchState.FAILED, choice.approval.level, detail)
+            return notes.item(PatchState.MISSING, choice.approval.level, notes.why_chosen())
         verdict = judge.approve(pkg)
         if verdict.rejected and judge.baseline.blocks_rejected:
             detail = "on RejectedPatches (RejectedPatchesAction BLOCK)"
-            return _item(pkg, None, PatchState.INSTALLED_REJECTED, verdict.level, detail)
+            return notes.item(PatchState.INSTALLED_REJECTED, verdict.level, detail)
         level = verdict.level if verdict.approved else ComplianceLevel.UNSPECIFIED
         if key in self.pending_reboot:
             detail = "installed, reboot pending"
-            return _item(pkg, None, PatchState.INSTALLED_PENDING_REBOOT, level, detail)
+            return notes.item(PatchState.INSTALLED_PENDING_REBOOT, level, detail)
         if key in self.installed_other:
             detail = "installed from InstallOverrideList"
-            return _item(pkg, None, PatchState.INSTALLED_OTHER, level, detail)
+            return notes.item(PatchState.INSTALLED_OTHER, level, detail)
         if verdict.approved:
-            return _item(pkg, None, PatchState.INSTALLED, level, _unapproved(judge, candidates))
+            return notes.item(PatchState.INSTALLED, level, notes.unapproved())
         if verdict.rejected:
             detail = "on RejectedPatches (RejectedPatchesAction ALLOW_AS_DEPENDENCY)"
         else:
-            detail = _unapproved(judge, candidates)
-        return _item(pkg, None, PatchState.INSTALLED_OTHER, level, detail)
+            detail = notes.unapproved()
+        return notes.item(PatchState.INSTALLED_OTHER, level, detail)
 
 
-def _unapproved(judge: Judge, candidates: Iterable[Package]) -> str:
-    """Why the available updates (none approved) were not approved, if there are any."""
-    notes = [f"update {c.version} not approved: {judge.approve(c).reason}" for c in candidates]
-    return "; ".join(notes)
+@dataclass(frozen=True)
+class _Notes:
+    """One (name, arch) being judged: builds its item and explains the choice."""
+
+    judge: Judge
+    installed: Package
+    candidates: Sequence[Package]
+    choice: UpdateChoice | None
+    deferred: Package | None
+
+    @property
+    def candidate(self) -> Package | None:
+        """The package manager's own pick when it is newer than what the item reports."""
+        top = preferred(self.candidates, self.judge.scheme)
+        floor = self.choice.package if self.choice else self.deferred
+        if top is None or top is floor:
+            return None
+        if floor is not None and COMPARATORS[self.judge.scheme](top.version, floor.version) <= 0:
+            return None
+        return top
+
+    def why_chosen(self) -> str:
+        """Why a MISSING item reports this version (when it is not the obvious one)."""
+        assert self.choice is not None
+        notes = []
+        if self.choice.security_fix is not None:
+            notes.append(
+                f"newest version of the release with security fix "
+                f"{self.choice.security_fix.version} (Patchwarden.SecurityUpdates "
+                "NEWEST_IN_RELEASE)"
+            )
+        if (top := self.candidate) is not None:
+            notes.append(
+                f"newer version {top.version}{_where(top)} not approved: "
+                f"{self.judge.approve(top).reason}"
+            )
+        return "; ".join(notes)
+
+    def unapproved(self) -> str:
+        """Why the available updates (none approved, or one deferred) are not MISSING."""
+        notes = []
+        if (held := self.deferred) is not None:
+            notes.append(
+                f"phased update {held.version} deferred: apt keeps it back on this node "
+                f"for now (Phased-Update-Percentage {held.phasing})"
+            )
+        for c in self.candidates:
+            if c is not held:
+                notes.append(f"update {c.version} not approved: {self.judge.approve(c).reason}")
+        return "; ".join(notes)
+
+    def item(self, state: PatchState, level: ComplianceLevel, detail: str) -> PatchItem:
+        installed, choice = self.installed, self.choice
+        source = choice.package if choice else installed
+        # a newer version standing in for a security fix is still that security fix
+        kind = (choice.security_fix or choice.package) if choice else installed
+        top = self.candidate
+        return PatchItem(
+            name=installed.name,
+            arch=installed.arch,
+            installed_version=installed.version,
+            available_version=choice.package.version if choice else None,
+            state=state,
+            classification=kind.classification,
+            severity=level,
+            vendor_severity=kind.severity,
+            repository=source.repository,
+            release_date=source.release_date,
+            cves=choice.cves if choice else installed.cve_ids,
+            detail=detail,
+            candidate_version=top.version if top is not None else None,
+            deferred_version=self.deferred.version if self.deferred is not None else None,
+        )
 
 
-def _item(
-    installed: Package,
-    choice: UpdateChoice | None,
-    state: PatchState,
-    level: ComplianceLevel,
-    detail: str,
-) -> PatchItem:
-    source = choice.package if choice else installed
-    return PatchItem(
-        name=installed.name,
-        arch=installed.arch,
-        installed_version=installed.version,
-        available_version=choice.package.version if choice else None,
-        state=state,
-        classification=source.classification,
-        severity=level,
-        vendor_severity=source.severity,
-        repository=source.repository,
-        release_date=source.release_date,
-        cves=choice.cves if choice else installed.cve_ids,
-        detail=detail,
-    )
+def _where(pkg: Package) -> str:
+    return f" ({pkg.repository})" if pkg.repository else ""
 
 
 def _not_applicable(baseline: PatchBaseline, inventory: Inventory) -> list[PatchItem]:

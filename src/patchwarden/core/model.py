@@ -142,6 +142,16 @@ class Package:
     advisory_ids: tuple[str, ...] = ()
     cve_ids: tuple[str, ...] = ()
     bugzilla_ids: tuple[str, ...] = ()
+    pin_priority: int | None = None
+    """apt: the version's pin priority (``apt-cache policy``); among approved versions the
+    one apt prefers is chosen (highest priority, then newest).  ``None`` where the package
+    manager has no pins (rpm: the newest approved version is chosen)."""
+    phasing: int = 100
+    """apt: the ``Phased-Update-Percentage`` of this version (Ubuntu phased updates)."""
+    kept_back: bool = False
+    """apt: the upgrader keeps this version back on this machine (a phased update the
+    machine is not yet in, with no version from a ``-security`` archive since the installed
+    one); installing it is deferred."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -175,9 +185,10 @@ class Inventory:
     """Version scheme for :func:`patchwarden.versions.compare` (``deb``, ``rpm``)."""
     installed: tuple[InstalledPackage, ...]
     updates: tuple[Package, ...]
-    """Versions newer than the installed one that the package manager could install.  apt
-    gives its policy candidate; dnf may give several versions of one package (the baseline
-    picks the highest approved one)."""
+    """Every version newer than the installed one that the package manager could install,
+    several per package where several are offered (apt: each version whose pin priority
+    lets apt prefer it to the installed one; dnf: every newer version).  The baseline picks
+    the one to report (:meth:`patchwarden.core.baseline.Judge.select_update`)."""
     reboot_required: bool = False
     reboot_packages: tuple[str, ...] = ()
     collected_at: datetime | None = None
@@ -202,6 +213,12 @@ class PatchItem:
     cves: tuple[str, ...] = ()
     detail: str = ""
     """Why it has this state, when that is not obvious (failure message, rejection)."""
+    candidate_version: str | None = None
+    """The version the package manager itself would upgrade to (apt's candidate), when it
+    is newer than ``available_version`` (or than the installed one when nothing is
+    approved): shows why a baseline chose an older version."""
+    deferred_version: str | None = None
+    """An approved phased update apt keeps back on this node for now (not MISSING)."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from patchwarden.core.baseline import (
     PatchRule,
     PatchSource,
     RejectedPatchesAction,
+    SecurityUpdates,
 )
 from patchwarden.core.model import ComplianceLevel
 from patchwarden.documents.envelope import (
@@ -75,8 +76,15 @@ class SourceDoc(StrictModel):
     Configuration: str
 
 
+class PatchwardenDoc(StrictModel):
+    """``spec.Patchwarden``: Patchwarden's own settings, beyond the AWS fields."""
+
+    SecurityUpdates: Literal["AS_APPROVED", "NEWEST_IN_RELEASE"] = "AS_APPROVED"
+
+
 class BaselineSpec(StrictModel):
-    """``spec`` of a ``PatchBaseline`` document: the AWS fields, minus the name."""
+    """``spec`` of a ``PatchBaseline`` document: the AWS fields, minus the name, plus
+    Patchwarden's own settings under ``Patchwarden``."""
 
     OperatingSystem: str
     Description: str | None = None
@@ -88,6 +96,7 @@ class BaselineSpec(StrictModel):
     RejectedPatches: list[str] = Field(default_factory=list)
     RejectedPatchesAction: Literal["ALLOW_AS_DEPENDENCY", "BLOCK"] = "ALLOW_AS_DEPENDENCY"
     Sources: list[SourceDoc] = Field(default_factory=list)
+    Patchwarden: PatchwardenDoc = PatchwardenDoc()
 
     @field_validator("ApprovedPatches", "RejectedPatches", mode="before")
     @classmethod
@@ -151,6 +160,7 @@ def _build(spec: BaselineSpec, name: str, description: str | None, prefix: str) 
             sources=tuple(
                 PatchSource(s.Name, tuple(s.Products), s.Configuration) for s in spec.Sources
             ),
+            security_updates=SecurityUpdates(spec.Patchwarden.SecurityUpdates),
         )
     except BaselineFieldError as exc:
         path = {"Name": "metadata.name" if prefix else "Name"}.get(exc.path, prefix + exc.path)
@@ -221,6 +231,8 @@ def to_document(baseline: PatchBaseline, labels: Mapping[str, str] | None = None
         {"Name": s.name, "Products": list(s.products), "Configuration": s.configuration}
         for s in baseline.sources
     ]
+    if baseline.security_updates is not SecurityUpdates.AS_APPROVED:
+        spec["Patchwarden"] = {"SecurityUpdates": baseline.security_updates.value}
     return {"apiVersion": API_VERSION, "kind": "PatchBaseline", "metadata": metadata, "spec": spec}
 
 

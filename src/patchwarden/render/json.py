@@ -30,6 +30,8 @@ def item_dict(item: PatchItem) -> dict[str, Any]:
         "release_date": _time(item.release_date),
         "cves": list(item.cves),
         "detail": item.detail,
+        "candidate_version": item.candidate_version,
+        "deferred_version": item.deferred_version,
     }
 
 

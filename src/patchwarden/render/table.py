@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 from rich.table import Table
 
-from patchwarden.core.model import PatchState
+from patchwarden.core.model import PatchItem, PatchState
 from patchwarden.core.report import Report
 from patchwarden.core.vuln import Finding, FindingStatus, FixAvailable, Severity
 
@@ -71,6 +71,31 @@ def _cves(cves: tuple[str, ...]) -> str:
     return f"{' '.join(cves[:2])} +{len(cves) - 2}"
 
 
+def _choice_notes(items: tuple[PatchItem, ...]) -> list[str]:
+    """Why versions differ from what ``apt upgrade`` would do (phasing, unapproved newer)."""
+    notes = []
+    older = [i for i in items if i.available_version and i.candidate_version]
+    if older:
+        notes.append(
+            f"note: {_count(older, 'patch', 'patches')} at the highest approved version, "
+            "older than the package manager's newest (not approved); "
+            "--format json shows candidate_version"
+        )
+    deferred = [i for i in items if i.deferred_version]
+    if deferred:
+        shown = ", ".join(f"{i.name} {i.deferred_version}" for i in deferred[:5])
+        more = f" +{len(deferred) - 5}" if len(deferred) > 5 else ""
+        notes.append(
+            f"deferred: {_count(deferred, 'phased update', 'phased updates')} apt keeps back "
+            f"on this node for now: {shown}{more}"
+        )
+    return notes
+
+
+def _count(items: list[PatchItem], one: str, many: str) -> str:
+    return f"{len(items)} {one if len(items) == 1 else many}"
+
+
 def render(report: Report, *, show_all: bool = False, width: int = 120) -> str:
     """Non-compliant items (all items with ``show_all``), ACTIVE findings (all with
     ``show_all``) when vulnerabilities were assessed, and the summary lines."""
@@ -110,6 +135,8 @@ def render(report: Report, *, show_all: bool = False, width: int = 120) -> str:
     shown = [f for f in findings or () if show_all or f.status is FindingStatus.ACTIVE]
     if shown:
         console.print(_findings_table(shown))
+    for note in _choice_notes(report.items):
+        console.print(note, soft_wrap=True)
     for warning in report.warnings:
         console.print(f"warning: {warning}")
     if report.rebooted:

@@ -4,7 +4,7 @@ uses) for these seeds."""
 
 from __future__ import annotations
 
-from patchwarden.adapters.os.apt_phasing import kept_back, phase_draw
+from patchwarden.adapters.os.apt_phasing import Phasing, percentage, phase_draw
 
 LIBSTDCXX = [12, 66, 28, 33, 70, 84, 96, 17, 96, 82]
 
@@ -17,8 +17,20 @@ def test_non_ascii_seed_bytes_are_signed_chars() -> None:
     assert phase_draw("élan", "2.0", "x") == 45
 
 
-def test_kept_back_rules() -> None:
-    assert kept_back("foo", "1.0", "abc0", 10)  # draw 12 > 10
-    assert not kept_back("foo", "1.0", "abc0", 12)
-    assert not kept_back("foo", "1.0", "abc0", 100)
-    assert not kept_back("foo", "1.0", "", 0)  # no machine id: apt includes the update
+def test_exclusion_rules() -> None:
+    machine = Phasing("abc0")
+    assert machine.excluded("foo", "1.0", 10)  # draw 12 > 10
+    assert not machine.excluded("foo", "1.0", 12)
+    assert not machine.excluded("foo", "1.0", 100)
+    assert not Phasing("").excluded("foo", "1.0", 0)  # no machine id: apt includes it
+    assert not Phasing("abc0", reproducible=True).excluded("foo", "1.0", 0)
+    assert not Phasing("abc0", always_include=True, never_include=True).excluded("foo", "1.0", 0)
+    assert Phasing("", never_include=True).excluded("foo", "1.0", 99)
+    assert not Phasing("", never_include=True).excluded("foo", "1.0", 100)
+
+
+def test_percentage_field() -> None:
+    assert percentage({}) == 100
+    assert percentage({"Phased-Update-Percentage": "30"}) == 30
+    assert percentage({"Phased-Update-Percentage": "x"}) == 100
+    assert percentage({"Phased-Update-Percentage": "250"}) == 100

@@ -5,13 +5,16 @@ apt's downloaded lists and its preferences are read from the root; apt-get runs 
 ``APT_CONFIG`` that points every directory into the root (:mod:`.apt_exec`).
 
 Collecting is pure reading (no apt process): parse the status file, the paragraphs of the
-lists that name installed packages, and apply apt's pin policy (:mod:`.apt_policy`).  The
+lists that name installed packages, and apply apt's pin policy (:mod:`.apt_policy`): every
+newer version apt could choose is an update, with its pin priority and phasing facts
+(:mod:`.apt_candidates`), so the baseline can judge each one.  The
 result is cached on disk, keyed by the size and mtime of every input file, so a second scan
 with unchanged indices costs a stat per file.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -19,22 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from patchwarden.adapters.os import apt_exec, apt_root
-from patchwarden.adapters.os.apt_facts import (
-    arch_slot,
-    cached_deb,
-    package_facts,
-    source_of,
-    version_key,
-)
+from patchwarden.adapters.os.apt_candidates import AptPolicy
+from patchwarden.adapters.os.apt_facts import arch_slot, cached_deb, package_facts
 from patchwarden.adapters.os.apt_lists import ListFile, find_package_lists
-from patchwarden.adapters.os.apt_phasing import kept_back
-from patchwarden.adapters.os.apt_policy import (
-    IndexFile,
-    Pin,
-    VersionChoice,
-    candidate,
-    file_priority,
-)
+from patchwarden.adapters.os.apt_policy import VersionChoice, file_priority
 from patchwarden.adapters.os.apt_root import foreign_arches
 from patchwarden.adapters.os.aptconf import get, read_apt_conf
 from patchwarden.adapters.os.debchangelog import changelog_text, newest_entry_date
@@ -42,6 +33,7 @@ from patchwarden.adapters.os.debindex import iter_index, iter_paragraphs, read_i
 from patchwarden.adapters.os.inventory_cache import PickleCache, stat_key
 from patchwarden.adapters.os.osrelease import read_os_info
 from patchwarden.adapters.runner import LocalRunner
+from patchwarden.core.baseline import preferred
 from patchwarden.core.model import InstalledPackage, Inventory, OsInfo, Package
 from patchwarden.core.versions import COMPARATORS
 from patchwarden.core.vuln import Advisory
@@ -51,8 +43,17 @@ from patchwarden.ports import InstallOutcome, InstallPlan, Runner
 if TYPE_CHECKING:  # the changelog CVE reader is imported only when asked for
     from patchwarden.adapters.os.changelog_cves import ChangelogCache, UpdateChangelog
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 _deb_compare = COMPARATORS["deb"]
+
+
+def candidates(updates: Sequence[Package]) -> list[Package]:
+    """apt's candidate among the updates of each (name, arch)."""
+    by_key: dict[tuple[str, str], list[Package]] = {}
+    for u in updates:
+        by_key.setdefault(u.key, []).append(u)
+    found = (preferred(versions, "deb") for versions in by_key.values())
+    return [u for u in found if u is not None]
 
 
 class AptPackageManager:
@@ -90,7 +91,7 @@ class AptPackageManager:
         return self._base / "var/lib/apt/lists"
 
     def collect(self) -> Inventory:
-        """Installed packages and apt's candidate updates (see module docstring)."""
+        """Installed packages and every version apt could upgrade them to (module docstring)."""
         if not self.status_path.is_file():
             raise EnvironmentProblem(f"no dpkg database at {self.status_path}")
         lists = find_package_lists(self.lists_dir)
@@ -127,7 +128,8 @@ class AptPackageManager:
 
         names = {name for name, _ in installed}
         choices = self._choices(lists, names, native)
-        machine_id = apt_root.machine_id(self._base, conf)
+        phasing = apt_root.phasing(self._base, conf, os.environ)
+        policy = AptPolicy(files, file_prios, specific, phasing)
         inst_pkgs: list[InstalledPackage] = []
         updates: list[Package] = []
         for (name, arch), fields in sorted(installed.items()):
@@ -139,11 +141,7 @@ class AptPackageManager:
             inst_pkgs.append(InstalledPackage(facts, states[(name, arch)]))
             if states[(name, arch)] != "installed" or not by_version:
                 continue
-            cand = self._candidate(
-                name, version, by_version, file_prios, specific, files, machine_id
-            )
-            if cand is not None and _deb_compare(cand.version, version) > 0:
-                updates.append(package_facts(cand.fields, cand, files, name, arch))
+            updates.extend(policy.updates(name, arch, version, by_version))
 
         reboot, reboot_pkgs = apt_root.reboot_required(self._base)
         return Inventory(
@@ -181,27 +179,6 @@ class AptPackageManager:
                     choice = by_version[version] = VersionChoice(version, fields=fields)
                 choice.files.append(i)
         return found
-
-    def _candidate(
-        self,
-        name: str,
-        installed_version: str,
-        by_version: dict[str, VersionChoice],
-        file_prios: list[int],
-        pins: list[Pin],
-        files: list[IndexFile],
-        machine_id: str,
-    ) -> VersionChoice | None:
-        if installed_version not in by_version:
-            by_version = {**by_version, installed_version: VersionChoice(installed_version)}
-        for choice in by_version.values():
-            choice.installed = choice.version == installed_version
-            pct = choice.fields.get("Phased-Update-Percentage", "")
-            if pct.isdigit() and not choice.installed:
-                src, src_ver = source_of(choice.fields, name, choice.version)
-                choice.phased_out = kept_back(src, src_ver, machine_id, int(pct))
-        ordered = sorted(by_version.values(), key=version_key, reverse=True)
-        return candidate(name, ordered, file_prios, pins, files)
 
     def _native(self, raw_installed: list[dict[str, str]]) -> str:
         if self._native_arch:
@@ -264,7 +241,8 @@ class AptPackageManager:
     ) -> list[UpdateChangelog]:
         """The CVE ids each pending update's changelog names since the installed version.
 
-        ``updates`` defaults to every update of ``inventory``.  The candidate .debs are read
+        ``updates`` defaults to apt's candidate of each package (its changelog holds every
+        entry since the installed version, those of older updates too).  The .debs are read
         from apt's cache of the root; with ``download`` the missing ones are fetched there
         first (``apt-get download``, one call per wave).  ``cache`` (the local state)
         remembers the result per (update, installed version), so a repeated scan downloads
@@ -274,7 +252,7 @@ class AptPackageManager:
         from patchwarden.adapters.os.changelog_cves import ChangelogReader, apt_download
 
         installed = {ip.package.key: ip.package.version for ip in inventory.installed}
-        chosen = inventory.updates if updates is None else updates
+        chosen = candidates(inventory.updates) if updates is None else updates
         targets = [(u, installed[u.key]) for u in chosen if u.key in installed]
 
         def fetch(packages: Sequence[Package]) -> None:

@@ -8,6 +8,8 @@ distribution below is libstdc++'s (Debian and Ubuntu build apt with GCC).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 _M32 = 0xFFFFFFFF
 
 
@@ -62,8 +64,41 @@ def phase_draw(source: str, version: str, machine_id: str) -> int:
             return ret // scaling
 
 
-def kept_back(source: str, version: str, machine_id: str, percentage: int) -> bool:
-    """Whether apt keeps this phased update back on the machine with ``machine_id``."""
-    if percentage >= 100 or not machine_id:
-        return False
-    return phase_draw(source, version, machine_id) > percentage
+@dataclass(frozen=True)
+class Phasing:
+    """How apt on one root treats phased updates.
+
+    apt 2.5 and newer (Debian 12's 2.6, Ubuntu 22.04's 2.4 updates) keep a phased version as
+    the candidate and hold it back at upgrade time on machines outside the phase — unless a
+    version from a ``-security`` archive lies between the installed version and it.  With
+    ``APT::Get::Phase-Policy`` apt uses its legacy model instead: such a version gets pin
+    priority 1 and is simply not the candidate.
+    """
+
+    machine_id: str
+    """``APT::Machine-ID``, else the root's ``etc/machine-id``; empty: phasing is off."""
+    legacy_policy: bool = False
+    """``APT::Get::Phase-Policy``."""
+    always_include: bool = False
+    """``APT::Get::Always-Include-Phased-Updates`` (or update-manager's spelling)."""
+    never_include: bool = False
+    """``APT::Get::Never-Include-Phased-Updates`` (or update-manager's spelling)."""
+    reproducible: bool = False
+    """``SOURCE_DATE_EPOCH`` is set: apt includes every phased update."""
+
+    def excluded(self, source: str, version: str, percentage: int) -> bool:
+        """Whether this machine is outside the phase of ``source`` ``version`` (apt's
+        ``IsIgnoredPhasedUpdate``/``ExcludePhased`` without the Phase-Policy switch)."""
+        if percentage >= 100 or self.always_include:
+            return False
+        if self.never_include:
+            return True
+        if not self.machine_id or self.reproducible:
+            return False
+        return phase_draw(source, version, self.machine_id) > percentage
+
+
+def percentage(fields: dict[str, str]) -> int:
+    """A version's ``Phased-Update-Percentage`` (100 when absent or unreadable)."""
+    raw = fields.get("Phased-Update-Percentage", "").strip()
+    return min(int(raw), 100) if raw.isdigit() else 100

@@ -9,7 +9,8 @@ Implements the rules of apt_preferences(5) and apt's ``pkgPolicy``:
 - specific pins (named, globbed or ``/regex/`` packages; ``version``, ``release`` or ``origin``
   pins) give matching versions of those packages their priority, the first record winning;
 - the candidate is the highest-priority version, the newer one on ties, never a version below
-  the installed one unless its priority is 1000 or more.
+  the installed one unless its priority is 1000 or more (Patchwarden never downgrades: only
+  newer versions are offered, see :mod:`.apt_candidates`).
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ class VersionChoice:
     installed: bool = False
     fields: dict[str, str] = field(default_factory=dict)
     phased_out: bool = False
-    """A phased update this machine is not yet in (apt keeps it back)."""
+    """A phased update the legacy ``APT::Get::Phase-Policy`` excludes on this machine."""
 
 
 def specific_priority(
@@ -178,34 +179,23 @@ def specific_priority(
     return None
 
 
-def candidate(
+def priority(
     name: str,
-    choices: list[VersionChoice],
+    choice: VersionChoice,
     file_prios: list[int],
     pins: list[Pin],
     files: list[IndexFile],
-) -> VersionChoice | None:
-    """apt's candidate among ``choices`` (sorted newest first), or ``None``."""
-    best: VersionChoice | None = None
-    best_alt: VersionChoice | None = None
-    top, top_alt = 0, 0
-    for choice in choices:
-        prio = specific_priority(name, choice, pins, files) if pins else None
-        if prio is None:
-            prios = [file_prios[i] for i in choice.files]
-            if choice.installed:
-                prios.append(100)
-            prio = max(prios) if prios else 0
-        if choice.phased_out and not choice.installed:
-            prio = min(prio, 1)
-        if prio > top:
-            best, top = choice, prio
-        if prio > top_alt:
-            best_alt, top_alt = choice, prio
-        if choice.installed and top < 1000:
-            if best is None:
-                best = choice
-            top = 1000
-    if best is None and top_alt > 0:
-        best = best_alt
-    return best
+) -> int:
+    """The pin priority of one version, as ``apt-cache policy`` shows it: the first
+    matching specific pin, else the highest priority of the files carrying it (100 for the
+    installed version, from the dpkg status file); capped at 1 for a phased update the
+    legacy ``APT::Get::Phase-Policy`` excludes (``choice.phased_out``)."""
+    prio = specific_priority(name, choice, pins, files) if pins else None
+    if prio is None:
+        prios = [file_prios[i] for i in choice.files]
+        if choice.installed:
+            prios.append(100)
+        prio = max(prios) if prios else 0
+    if choice.phased_out and not choice.installed:
+        prio = min(prio, 1)
+    return prio

@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from patchwarden.adapters.os.apt_phasing import Phasing
 from patchwarden.adapters.os.apt_policy import Pin, parse_preferences
-from patchwarden.adapters.os.aptconf import get_bool
+from patchwarden.adapters.os.aptconf import get, get_bool
 
 
-def machine_id(base: Path, conf: dict[str, str]) -> str:
-    """apt's phasing identity; empty (phasing off) when apt would not phase either."""
-    if get_bool(conf, "APT::Get::Always-Include-Phased-Updates") or get_bool(
-        conf, "Update-Manager::Always-Include-Phased-Updates"
-    ):
-        return ""
-    if get_bool(conf, "APT::Get::Never-Include-Phased-Updates") or get_bool(
-        conf, "Update-Manager::Never-Include-Phased-Updates"
-    ):
-        return "never"  # every draw of a phased update is then kept back
-    try:
-        return (base / "etc/machine-id").read_text().strip()
-    except OSError:
-        return ""
+def phasing(base: Path, conf: dict[str, str], environ: Mapping[str, str]) -> Phasing:
+    """apt's phased-update settings for this root (see :class:`.apt_phasing.Phasing`)."""
+
+    def flag(name: str) -> bool:
+        return get_bool(conf, f"APT::Get::{name}", get_bool(conf, f"Update-Manager::{name}"))
+
+    machine_id = get(conf, "APT::Machine-ID").strip()
+    if not machine_id:
+        try:
+            lines = (base / "etc/machine-id").read_text().splitlines()
+        except (OSError, UnicodeDecodeError):
+            lines = []
+        machine_id = lines[0].strip() if lines else ""
+    return Phasing(
+        machine_id=machine_id,
+        legacy_policy=get_bool(conf, "APT::Get::Phase-Policy"),
+        always_include=flag("Always-Include-Phased-Updates"),
+        never_include=flag("Never-Include-Phased-Updates"),
+        reproducible="SOURCE_DATE_EPOCH" in environ,
+    )
 
 
 def preferences(base: Path) -> list[Pin]:

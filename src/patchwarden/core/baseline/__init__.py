@@ -3,6 +3,7 @@
 - :mod:`.model` — :class:`PatchBaseline`, :class:`PatchRule`, :class:`PatchFilter`,
   :class:`Approval`; validated when built.
 - :mod:`.approval` — :func:`approve` (§1.4), :func:`select_update` and :func:`bind`.
+- :mod:`.selection` — which available version to report and install (§1.4, apt pins).
 - :mod:`.patterns` — ApprovedPatches/RejectedPatches renderings and matching (§1.7).
 - :mod:`.defaults` — :func:`default_baseline` per OS (§1.10).
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 from patchwarden.core.baseline.approval import (
     Judge,
-    UpdateChoice,
     approve,
     bind,
     latest_release,
@@ -26,7 +26,9 @@ from patchwarden.core.baseline.model import (
     PatchRule,
     PatchSource,
     RejectedPatchesAction,
+    SecurityUpdates,
 )
+from patchwarden.core.baseline.selection import UpdateChoice, preferred
 from patchwarden.core.baseline.validate import BaselineFieldError
 
 __all__ = [
@@ -40,10 +42,12 @@ __all__ = [
     "PatchRule",
     "PatchSource",
     "RejectedPatchesAction",
+    "SecurityUpdates",
     "UpdateChoice",
     "approve",
     "bind",
     "default_baseline",
     "latest_release",
+    "preferred",
     "select_update",
 ]

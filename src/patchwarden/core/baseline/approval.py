@@ -29,8 +29,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from patchwarden.core.baseline.model import Approval, PatchBaseline, PatchFilter
 from patchwarden.core.baseline.oses import SCHEME_OF_FAMILY, family_of
 from patchwarden.core.baseline.patterns import RENDERERS, is_glob
+from patchwarden.core.baseline.selection import UpdateChoice, select
 from patchwarden.core.model import ComplianceLevel, Package
-from patchwarden.core.versions import COMPARATORS
 from patchwarden.errors import InputError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -115,16 +115,6 @@ class _Rule:
     level: ComplianceLevel
 
 
-@dataclass(frozen=True)
-class UpdateChoice:
-    """The update to report for one (name, arch): the highest approved candidate."""
-
-    package: Package
-    approval: Approval
-    cves: tuple[str, ...]
-    """CVEs of the chosen update and of every candidate it skips over (sorted)."""
-
-
 class Judge:
     """A baseline bound to one node's product and scheme and to one ``now``."""
 
@@ -206,33 +196,16 @@ class Judge:
     def select_update(
         self, candidates: Iterable[Package], installed_version: str | None = None
     ) -> UpdateChoice | None:
-        """The highest approved candidate (ties: highest level), with the CVE union of
+        """The update to report among ``candidates`` (:func:`.selection.select`): the
+        highest approved one by the package manager's preference, with the CVE union of
         every candidate up to it (§1.4); ``None`` when no candidate is approved."""
-        compare = COMPARATORS[self.scheme]
-        pool = [
-            c
-            for c in candidates
-            if installed_version is None or compare(c.version, installed_version) > 0
-        ]
-        best: tuple[Package, Approval] | None = None
-        for candidate in pool:
-            verdict = self.approve(candidate)
-            if not verdict.approved:
-                continue
-            if best is None:
-                best = (candidate, verdict)
-                continue
-            order = compare(candidate.version, best[0].version)
-            if order > 0 or (order == 0 and verdict.level.rank > best[1].level.rank):
-                best = (candidate, verdict)
-        if best is None:
-            return None
-        chosen = best[0]
-        cves: set[str] = set(chosen.cve_ids)
-        for candidate in pool:
-            if candidate is not chosen and compare(candidate.version, chosen.version) <= 0:
-                cves.update(candidate.cve_ids)
-        return UpdateChoice(chosen, best[1], tuple(sorted(cves)))
+        return select(
+            self.approve,
+            candidates,
+            scheme=self.scheme,
+            installed_version=installed_version,
+            security_updates=self.baseline.security_updates,
+        )
 
 
 def bind(baseline: PatchBaseline, *, product: str, now: datetime, scheme: str) -> Judge:
@@ -258,7 +231,8 @@ def select_update(
     installed_version: str | None = None,
 ) -> UpdateChoice | None:
     """The candidate version to report for one (name, arch) (§1.4): the highest version
-    the baseline approves, with the CVEs of every intermediate update it skips.
+    the baseline approves (apt: by pin priority first), with the CVEs of every
+    intermediate update it skips.
 
     Candidates not newer than ``installed_version`` (when given) are ignored.
     """

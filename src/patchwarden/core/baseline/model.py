@@ -26,6 +26,17 @@ class RejectedPatchesAction(StrEnum):
     """Never installed; an installed one is reported INSTALLED_REJECTED (non-compliant)."""
 
 
+class SecurityUpdates(StrEnum):
+    """Which version to install when a security version is approved (a Patchwarden
+    setting beyond AWS, ``spec.Patchwarden.SecurityUpdates``; Debian/Ubuntu only)."""
+
+    AS_APPROVED = "AS_APPROVED"
+    """AWS: the highest approved version, even when a newer one exists (the default)."""
+    NEWEST_IN_RELEASE = "NEWEST_IN_RELEASE"
+    """The newest version of the same release that is at least the approved security
+    version (a Debian point release, Ubuntu ``-updates``): it contains the fix."""
+
+
 @dataclass(frozen=True)
 class PatchFilter:
     """One ``{Key, Values}`` filter: the values are OR-ed, ``*`` matches anything."""
@@ -79,6 +90,8 @@ class PatchBaseline:
     rejected_patches: tuple[str, ...] = ()
     rejected_patches_action: RejectedPatchesAction = RejectedPatchesAction.ALLOW_AS_DEPENDENCY
     sources: tuple[PatchSource, ...] = ()
+    security_updates: SecurityUpdates = SecurityUpdates.AS_APPROVED
+    """Patchwarden's own setting (not in AWS): see :class:`SecurityUpdates`."""
     approved_matcher: NameList = field(init=False, repr=False, compare=False)
     """ApprovedPatches compiled once (lower-cased, globs folded into one regex)."""
     rejected_matcher: NameList = field(init=False, repr=False, compare=False)

@@ -80,6 +80,12 @@ def validate_baseline(baseline: PatchBaseline) -> None:
     _count("Sources", baseline.sources, 0, 20, "sources")
     for k, source in enumerate(baseline.sources):
         _source(f"Sources[{k}]", source)
+    if baseline.security_updates != "AS_APPROVED" and family != "apt":
+        raise BaselineFieldError(
+            "Patchwarden.SecurityUpdates",
+            f"{baseline.security_updates} applies to Debian/Ubuntu baselines only "
+            f"(rpm updates name their fixes in update notices), not {baseline.operating_system}",
+        )
 
 
 def _family(path: str, operating_system: str) -> str:
