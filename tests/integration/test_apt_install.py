@@ -288,3 +288,69 @@ def test_pipeline_reboot_callback_only_with_reboot_if_needed(
     # the first node's pending reboot is its own: the other node's boot does not clear it
     again = scan(node.pm(), baseline, NOW, state=state)
     assert again.summary.compliance is Compliance.NON_COMPLIANT
+
+
+# -- InstallOverrideList: the CLI (--override-list) and the agent run the same use case ------
+
+
+def test_cli_override_list_installs_exactly_the_listed_patches(
+    sandbox_node: SandboxNode, pw: Cli, tmp_path: Path
+) -> None:
+    listed = tmp_path / "override.yaml"
+    listed.write_text("patches:\n  - id: bar\n    title: bar\n  - id: bpo-tool\n")
+    dry = pw("install", "--root", sandbox_node.root, "--override-list", listed, "--dry-run")
+    assert dry.returncode == 0, str(dry)
+    assert "would install bar:" in dry.stdout and "would install libfoo1" not in dry.stdout
+
+    report = install(pw, sandbox_node, "--override-list", listed)  # RebootIfNeeded
+    versions = sandbox_node.dpkg_versions()
+    assert versions["bar"] == "2.1-1" and versions["bpo-tool"] == "1.1-1~bpo12+1"
+    assert versions["libfoo1"] == "1.0-1"  # approved by the baseline, but not listed
+    got = states(report)
+    assert report["operation"] == "Install" and report["rebooted"] is True
+    assert got["bar"] == got["bpo-tool"] == "INSTALLED_OTHER"  # not approved by the baseline
+    assert got["libfoo1"] == "MISSING"  # still missing, as a Scan says
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("patches: []\n", "expected a non-empty list of patches"),
+        ("patches:\n  - 7\n", "override.yaml[0]: expected an object with an id"),
+        ("patches: [unclosed\n", "invalid YAML"),
+    ],
+)
+def test_cli_malformed_override_list_is_one_line(
+    sandbox_node: SandboxNode, pw: Cli, tmp_path: Path, text: str, message: str
+) -> None:
+    listed = tmp_path / "override.yaml"
+    listed.write_text(text)
+    result = pw("install", "--root", sandbox_node.root, "--override-list", listed, "--dry-run")
+    assert result.returncode == 2, str(result)
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_agent_executor_install_override_list(sandbox_node: SandboxNode, tmp_path: Path) -> None:
+    """The agent's RunPatchBaseline Install with InstallOverrideList (the delivery as the
+    server sends it): the same use case, and the inventory it collected comes back."""
+    from patchwarden import wire
+    from patchwarden.agent.execute import Executor
+
+    delivery = wire.Delivery(
+        invocation_id="i-1",
+        command_id="c-1",
+        document_name="AWS-RunPatchBaseline",
+        parameters={
+            "Operation": "Install",
+            "RebootOption": "NoReboot",
+            "InstallOverrideList": [{"id": "bar", "title": "bar"}],
+        },
+    )
+    outcome = Executor(str(sandbox_node.root), tmp_path / "agent").run(delivery)
+    assert outcome.result.status == "Success", outcome.result.output
+    assert sandbox_node.dpkg_versions()["bar"] == "2.1-1"
+    assert sandbox_node.dpkg_versions()["libfoo1"] == "1.0-1"
+    assert outcome.inventory is not None
+    installed = {ip.package.name: ip.package.version for ip in outcome.inventory.installed}
+    assert installed["bar"] == "2.1-1"  # collected after the install: nothing to collect again
+    assert outcome.result.report is not None and outcome.result.report["operation"] == "Install"

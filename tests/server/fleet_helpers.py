@@ -8,6 +8,12 @@ from typing import Any
 
 import httpx
 
+from patchwarden.core.baseline import default_baseline
+from patchwarden.core.compliance import evaluate
+from patchwarden.core.model import InstalledPackage, Inventory, Operation, OsInfo, Package
+from patchwarden.core.report import NodeFacts, Report
+from patchwarden.render.json import report_dict
+
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DEBIAN_FACTS = {
     "hostname": "web1",
@@ -127,20 +133,40 @@ def error_of(response: httpx.Response) -> tuple[int, str]:
 
 
 def scan_report(compliance: str = "NON_COMPLIANT", missing: int = 1) -> dict[str, Any]:
-    """A minimal report in the shape of ``render.json.report_dict``."""
-    patches = [
-        {"name": f"pkg{i}", "arch": "all", "state": "MISSING", "severity": "UNSPECIFIED"}
-        for i in range(missing)
-    ]
-    return {
-        "schema_version": "1",
-        "generated_at": "2026-03-01T12:00:00Z",
-        "node": {"hostname": "web1"},
-        "baseline": {"name": "AWS-DebianDefaultPatchBaseline"},
-        "operation": "Scan",
-        "snapshot_id": None,
-        "compliance": compliance,
-        "severity": "UNSPECIFIED" if compliance == "NON_COMPLIANT" else None,
-        "summary": {"MISSING": missing, "INSTALLED": 3},
-        "patches": patches,
-    }
+    """A Scan report of a Debian 12 node made by the product itself (``core.compliance`` +
+    ``render.json.report_dict``, as an agent sends it): 3 packages INSTALLED and ``missing``
+    MISSING security updates (``compliance`` must agree: COMPLIANT only with 0 missing)."""
+    assert (compliance == "COMPLIANT") == (missing == 0), "a report cannot say that"
+    os_info = OsInfo(
+        "debian", "12", "bookworm", "Debian GNU/Linux 12", "debian", "DEBIAN", "Debian12"
+    )
+
+    def security(name: str, version: str) -> Package:
+        return Package(
+            name, "all", version, update_notice=True, classification="Security", priority="optional"
+        )
+
+    installed = [security(f"ok{i}", "1.0-1") for i in range(3)]
+    installed += [Package(f"pkg{i}", "all", "1.0-1") for i in range(missing)]
+    updates = [security(f"pkg{i}", "1.0-1+deb12u1") for i in range(missing)]
+    inventory = Inventory(
+        os_info,
+        "web1",
+        "/",
+        "deb",
+        tuple(InstalledPackage(p) for p in installed),
+        tuple(updates),
+    )
+    at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    baseline = default_baseline("DEBIAN")
+    result = evaluate(inventory, baseline, at)
+    report = Report(
+        NodeFacts("web1", "/", os_info),
+        baseline.name,
+        Operation.SCAN,
+        at,
+        result.items,
+        result.summary,
+    )
+    assert report.summary.compliance.value == compliance
+    return report_dict(report)

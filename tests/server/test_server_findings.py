@@ -15,8 +15,8 @@ import pytest
 from fleet_helpers import T0, Api, FakeClock, error_of
 from governance_helpers import apply, latest, rule
 
-from patchwarden.core.inventory_hash import content_hash, item_hash
 from patchwarden.server import vulns
+from patchwarden.wire import content_hash, item_hash
 
 DAY = 86400.0
 OLD_SSL = "3.0.11-1~deb12u2"

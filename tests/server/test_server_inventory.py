@@ -6,7 +6,7 @@ from typing import Any
 
 from fleet_helpers import Api, error_of
 
-from patchwarden.core.inventory_hash import content_hash, item_hash
+from patchwarden.wire import content_hash, item_hash
 
 
 def item(name: str, version: str, kind: str = "installed") -> dict[str, str]:

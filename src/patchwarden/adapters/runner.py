@@ -75,3 +75,9 @@ class FakeRunner:
         if check and result.returncode != 0:
             raise AdapterError(_failure(result))
         return result
+
+
+def host_reboot() -> None:
+    """Reboot this machine a minute from now (``shutdown -r +1``): the RebootIfNeeded
+    action of the CLI and the agent on ``/`` (sandbox roots get a recorded boot instead)."""
+    LocalRunner().run(["shutdown", "-r", "+1", "patchwarden: reboot after patching"])

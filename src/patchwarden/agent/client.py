@@ -1,95 +1,83 @@
-"""The agent's side of the HTTP API."""
+"""The node's side of the API: the agent's requests and the server's answers as the typed
+records of :mod:`patchwarden.wire`, over the shared :class:`ApiClient`."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 
-from patchwarden.errors import AdapterError, EnvironmentProblem, InputError
+from patchwarden import wire
+from patchwarden.adapters.api_client import ApiClient, Refused, ServerUnavailable
+
+__all__ = ["NodeApi", "Refused", "ServerUnavailable"]
+
+T = TypeVar("T")
 
 
-class ServerUnavailable(EnvironmentProblem):
-    """The server cannot be reached or failed (5xx): back off and retry."""
-
-
-class Refused(AdapterError):
-    """The server answered 4xx: the request itself is wrong (not retried)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"server refused ({status} {code}): {message}")
-        self.status = status
-        self.code = code
-
-
-def _check(response: httpx.Response) -> Any:
-    if response.status_code >= 500:
-        raise ServerUnavailable(f"server error {response.status_code}")
-    if response.status_code >= 400:
-        try:
-            err = response.json()["error"]
-            code, message = err["code"], err["message"]
-        except (ValueError, KeyError, TypeError):
-            code, message = "error", response.text[:200]
-        raise Refused(response.status_code, code, message)
-    return response.json()
-
-
-class Client:
-    """HTTP client of one server; ``credential`` is ``<node id>.<secret>`` once registered."""
+class NodeApi:
+    """The node endpoints of one server; ``credential`` is ``<node id>.<secret>``."""
 
     def __init__(
-        self, server: str, credential: str = "", *, verify: bool | str = True, timeout: float = 30
+        self,
+        server: str,
+        credential: str = "",
+        *,
+        verify: bool | str = True,
+        timeout: float = 30,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
-        if not server.startswith(("http://", "https://")):
-            raise InputError(f"--server: expected an http:// or https:// URL, got {server!r}")
-        self.server = server.rstrip("/")
-        self.credential = credential
-        self._http = httpx.Client(base_url=self.server, verify=verify, timeout=timeout)
+        self.api = ApiClient(
+            server, bearer=credential, verify=verify, timeout=timeout, transport=transport
+        )
+
+    @property
+    def server(self) -> str:
+        """The server URL."""
+        return self.api.server
 
     def close(self) -> None:
         """Close the connection pool."""
-        self._http.close()
+        self.api.close()
 
-    def _call(self, method: str, path: str, *, timeout: float | None = None, **kw: Any) -> Any:
-        headers = {"Authorization": f"Bearer {self.credential}"} if self.credential else {}
-        extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
+    def _answer(self, read: Callable[[Any], T], raw: Any, what: str) -> T:
         try:
-            response = self._http.request(method, path, headers=headers, **kw, **extra)
-        except httpx.HTTPError as exc:
-            raise ServerUnavailable(f"cannot reach {self.server}: {exc}") from None
-        return _check(response)
+            return read(raw)
+        except wire.WireError as exc:  # the server's fault, not the node's: retried later
+            message = f"malformed answer from {self.server} to {what}: {exc}"
+            raise ServerUnavailable(message) from None
 
-    def register(self, body: dict[str, Any]) -> dict[str, Any]:
+    def register(self, body: wire.Registration) -> wire.Credential:
         """``POST /api/v1/register``."""
-        result: dict[str, Any] = self._call("POST", "/api/v1/register", json=body)
-        return result
+        raw = self.api.call("POST", "/api/v1/register", json=body.to_json())
+        return self._answer(wire.Credential.from_json, raw, "register")
 
-    def rotate(self) -> str:
+    def rotate(self) -> wire.Credential:
         """A new credential (the old one stops working)."""
-        credential: str = self._call("POST", "/api/v1/agent/credential")["credential"]
-        return credential
+        raw = self.api.call("POST", "/api/v1/agent/credential")
+        return self._answer(wire.Credential.from_json, raw, "credential rotation")
 
-    def poll(self, wait: float) -> list[dict[str, Any]]:
+    def poll(self, wait: float) -> list[wire.Delivery]:
         """Invocations to run, waiting up to ``wait`` seconds for one."""
-        found: list[dict[str, Any]] = self._call(
+        raw = self.api.call(
             "GET", "/api/v1/agent/commands", params={"wait": wait}, timeout=wait + 30
-        )["invocations"]
-        return found
-
-    def upload_full(self, body: dict[str, Any]) -> dict[str, Any]:
-        """``PUT /api/v1/agent/inventory``."""
-        result: dict[str, Any] = self._call("PUT", "/api/v1/agent/inventory", json=body)
-        return result
-
-    def upload_delta(self, body: dict[str, Any]) -> dict[str, Any]:
-        """``PATCH /api/v1/agent/inventory`` (:class:`Refused` 409 when the base differs)."""
-        result: dict[str, Any] = self._call("PATCH", "/api/v1/agent/inventory", json=body)
-        return result
-
-    def report(self, invocation_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /api/v1/agent/invocations/{id}``."""
-        result: dict[str, Any] = self._call(
-            "POST", f"/api/v1/agent/invocations/{invocation_id}", json=body
         )
-        return result
+        return self._answer(wire.deliveries, raw, "a poll")
+
+    def upload_full(self, body: wire.FullInventory) -> wire.InventoryAck:
+        """``PUT /api/v1/agent/inventory``."""
+        raw = self.api.call("PUT", "/api/v1/agent/inventory", json=body.to_json())
+        return self._answer(wire.InventoryAck.from_json, raw, "an inventory upload")
+
+    def upload_delta(self, body: wire.InventoryDelta) -> wire.InventoryAck:
+        """``PATCH /api/v1/agent/inventory`` (:class:`Refused` 409 when the base differs)."""
+        raw = self.api.call("PATCH", "/api/v1/agent/inventory", json=body.to_json())
+        return self._answer(wire.InventoryAck.from_json, raw, "an inventory delta")
+
+    def report(self, invocation_id: str, body: wire.InvocationResult) -> wire.ResultAck:
+        """``POST /api/v1/agent/invocations/{id}``."""
+        raw = self.api.call(
+            "POST", f"/api/v1/agent/invocations/{invocation_id}", json=body.to_json()
+        )
+        return self._answer(wire.ResultAck.from_json, raw, "a result")

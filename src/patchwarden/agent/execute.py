@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from patchwarden import wire
+from patchwarden.adapters.clock import PINNABLE
 from patchwarden.core.baseline import PatchBaseline
-from patchwarden.core.model import Operation
 from patchwarden.core.report import Report
 from patchwarden.errors import InputError, PatchwardenError
 
+if TYPE_CHECKING:
+    from patchwarden.adapters.state import LocalState
+    from patchwarden.core.model import Inventory
+    from patchwarden.pipeline.install import RebootAction
+    from patchwarden.ports import PackageManager
+
 FAILED_EXIT = 1
-
-
-def now() -> datetime:
-    """The wall clock, or ``PATCHWARDEN_NOW`` (as the CLI)."""
-    pinned = os.environ.get("PATCHWARDEN_NOW")
-    if pinned:
-        value = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.now(UTC)
 
 
 def baseline_of(document: dict[str, Any] | None) -> PatchBaseline | None:
@@ -38,17 +34,13 @@ def baseline_of(document: dict[str, Any] | None) -> PatchBaseline | None:
     return doc.baseline
 
 
-def _override(
-    baseline: PatchBaseline | None, patches: list[dict[str, str]], os_name: str
-) -> PatchBaseline:
-    """InstallOverrideList as a baseline approving exactly the listed patches."""
-    approved = tuple(p.get("title") or p["id"] for p in patches)
-    return PatchBaseline(
-        name=(baseline.name if baseline else "InstallOverrideList") + "-override",
-        operating_system=baseline.operating_system if baseline else os_name,
-        approved_patches=approved,
-        approved_patches_enable_non_security=True,
-    )
+@dataclass(frozen=True)
+class Outcome:
+    """What one invocation leaves: the result to report and the inventory it collected
+    (uploaded afterwards without collecting again; ``None`` when the run failed early)."""
+
+    result: wire.InvocationResult
+    inventory: Inventory | None = None
 
 
 class Executor:
@@ -58,23 +50,19 @@ class Executor:
         self.root = root
         self.state_dir = state_dir
 
-    def _pm_and_state(self) -> tuple[Any, Any]:
+    def _pm_and_state(self) -> tuple[PackageManager, LocalState]:
         from patchwarden.adapters.os import detect
         from patchwarden.adapters.state import LocalState
 
         pm = detect(self.root, cache_dir=str(self.state_dir / "cache"))
         return pm, LocalState(self.state_dir / "state.db")
 
-    def _reboot(self) -> Any:
+    def _reboot(self) -> RebootAction | None:
         if self.root != "/":
             return None  # a sandbox root: the pipeline records a simulated boot
+        from patchwarden.adapters.runner import host_reboot
 
-        def reboot() -> None:
-            from patchwarden.adapters.runner import LocalRunner
-
-            LocalRunner().run(["shutdown", "-r", "+1", "patchwarden: reboot after patching"])
-
-        return reboot
+        return host_reboot
 
     def scan(self, baseline: PatchBaseline | None, snapshot_id: str, refresh: bool) -> Report:
         """RunPatchBaseline Scan."""
@@ -82,70 +70,55 @@ class Executor:
 
         pm, state = self._pm_and_state()
         try:
-            return scan(pm, baseline, now(), state=state, refresh=refresh, snapshot_id=snapshot_id)
+            return scan(
+                pm, baseline, PINNABLE.now(), state=state, refresh=refresh, snapshot_id=snapshot_id
+            )
         finally:
             state.close()
 
     def install(self, params: dict[str, Any], baseline: PatchBaseline | None) -> Report:
-        """RunPatchBaseline Install (with InstallOverrideList: install exactly those
-        patches, then judge the node against its baseline)."""
-        from patchwarden.pipeline.install import RebootOption, install
-        from patchwarden.pipeline.scan import scan
+        """RunPatchBaseline Install (with InstallOverrideList: exactly those patches)."""
+        from patchwarden.pipeline.install import RebootOption, install, parse_override_list
 
+        overrides = params.get("InstallOverrideList")
         pm, state = self._pm_and_state()
-        snapshot = params.get("SnapshotId", "")
-        option = RebootOption.parse(params.get("RebootOption", "RebootIfNeeded"))
         try:
-            overrides = params.get("InstallOverrideList")
-            if not overrides:
-                return install(
-                    pm,
-                    baseline,
-                    now(),
-                    state=state,
-                    reboot_option=option,
-                    reboot=self._reboot(),
-                    refresh=True,
-                    snapshot_id=snapshot,
-                )
-            os_name = pm.collect().os.operating_system
-            install(
+            return install(
                 pm,
-                _override(baseline, overrides, os_name),
-                now(),
+                baseline,
+                PINNABLE.now(),
                 state=state,
-                reboot_option=option,
+                reboot_option=RebootOption.parse(params.get("RebootOption", "RebootIfNeeded")),
                 reboot=self._reboot(),
                 refresh=True,
-                snapshot_id=snapshot,
+                snapshot_id=params.get("SnapshotId", ""),
+                override_list=parse_override_list(overrides) if overrides else (),
             )
-            report = scan(pm, baseline, now(), state=state, snapshot_id=snapshot)
-            return replace(report, operation=Operation.INSTALL)
         finally:
             state.close()
 
-    def run(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """The result to report: status, response code, output and the report."""
+    def run(self, delivery: wire.Delivery) -> Outcome:
+        """Run one invocation: the result to report and the inventory it collected."""
         from patchwarden.render.json import report_dict
 
-        params = payload.get("parameters", {})
-        operation = params.get("Operation", "Scan")
+        params = delivery.parameters
         try:
-            baseline = baseline_of(payload.get("baseline"))
-            if operation == "Install":
+            baseline = baseline_of(delivery.baseline)
+            if delivery.operation == "Install":
                 report = self.install(params, baseline)
             else:
                 report = self.scan(baseline, params.get("SnapshotId", ""), refresh=True)
         except PatchwardenError as exc:
-            return {"status": "Failed", "response_code": exc.exit_code, "output": str(exc)}
+            return Outcome(wire.InvocationResult("Failed", exc.exit_code, str(exc)))
         failed = report.summary.counts.get("FAILED", 0)
-        status = "Failed" if operation == "Install" and failed else "Success"
-        return {
-            "status": status,
-            "response_code": FAILED_EXIT if status == "Failed" else 0,
-            "output": summary_line(report),
-            "report": report_dict(report),
-        }
+        status = "Failed" if delivery.operation == "Install" and failed else "Success"
+        result = wire.InvocationResult(
+            status,
+            FAILED_EXIT if status == "Failed" else 0,
+            summary_line(report),
+            report_dict(report),
+        )
+        return Outcome(result, report.inventory)
 
 
 def summary_line(report: Report) -> str:

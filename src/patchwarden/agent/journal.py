@@ -15,7 +15,8 @@ import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+
+from patchwarden import wire
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS invocations (
@@ -43,24 +44,24 @@ class Journal:
         row = self._db.execute("SELECT 1 FROM invocations WHERE id = ?", (invocation_id,))
         return row.fetchone() is not None
 
-    def start(self, payload: dict[str, Any]) -> None:
+    def start(self, delivery: wire.Delivery) -> None:
         """Record ``started`` (durably) before anything runs."""
         self._db.execute(
             "INSERT INTO invocations (id, command_id, state, payload, started_at) "
             "VALUES (?, ?, 'started', ?, ?)",
             (
-                payload["invocation_id"],
-                payload["command_id"],
-                json.dumps(payload),
+                delivery.invocation_id,
+                delivery.command_id,
+                json.dumps(delivery.to_json()),
                 datetime.now(UTC).isoformat(),
             ),
         )
 
-    def finish(self, invocation_id: str, result: dict[str, Any]) -> None:
+    def finish(self, invocation_id: str, result: wire.InvocationResult) -> None:
         """Record the result to report."""
         self._db.execute(
             "UPDATE invocations SET state = 'finished', result = ?, finished_at = ? WHERE id = ?",
-            (json.dumps(result), datetime.now(UTC).isoformat(), invocation_id),
+            (json.dumps(result.to_json()), datetime.now(UTC).isoformat(), invocation_id),
         )
 
     def ack(self, invocation_id: str) -> None:
@@ -73,16 +74,16 @@ class Journal:
         found = row.fetchone()
         return str(found[0]) if found else None
 
-    def interrupted(self) -> list[dict[str, Any]]:
-        """Payloads of invocations started but never finished (a crash in between)."""
+    def interrupted(self) -> list[wire.Delivery]:
+        """Invocations started but never finished (a crash in between)."""
         rows = self._db.execute(
             "SELECT payload FROM invocations WHERE state = 'started' ORDER BY started_at"
         )
-        return [json.loads(r[0]) for r in rows]
+        return [wire.Delivery.from_json(json.loads(r[0])) for r in rows]
 
-    def unreported(self) -> list[tuple[str, dict[str, Any]]]:
+    def unreported(self) -> list[tuple[str, wire.InvocationResult]]:
         """(invocation id, result) finished but not acknowledged: the spool."""
         rows = self._db.execute(
             "SELECT id, result FROM invocations WHERE state = 'finished' ORDER BY finished_at"
         )
-        return [(r[0], json.loads(r[1])) for r in rows]
+        return [(r[0], wire.InvocationResult.from_json(json.loads(r[1]))) for r in rows]

@@ -12,10 +12,9 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from patchwarden import __version__
-from patchwarden.agent.client import Client
+from patchwarden import __version__, wire
+from patchwarden.agent.client import NodeApi
 from patchwarden.errors import EnvironmentProblem, InputError
 
 
@@ -61,7 +60,7 @@ class AgentConfig:
         return AgentConfig(self.state_dir, self.server, self.node_id, self.root, credential)
 
 
-def node_facts(root: str) -> dict[str, str]:
+def node_facts(root: str) -> wire.NodeFacts:
     """Hostname and OS facts of the root (os-release)."""
     from patchwarden.adapters.os.osrelease import read_os_info
 
@@ -70,14 +69,14 @@ def node_facts(root: str) -> dict[str, str]:
     if root != "/":
         with contextlib.suppress(OSError):
             hostname = (Path(root) / "etc/hostname").read_text().strip() or hostname
-    return {
-        "hostname": hostname,
-        "os_id": info.id,
-        "os_version": info.version_id,
-        "operating_system": info.operating_system,
-        "product": info.product,
-        "agent_version": __version__,
-    }
+    return wire.NodeFacts(
+        hostname=hostname,
+        os_id=info.id,
+        os_version=info.version_id,
+        operating_system=info.operating_system,
+        product=info.product,
+        agent_version=__version__,
+    )
 
 
 def parse_tags(items: list[str]) -> dict[str, str]:
@@ -106,22 +105,16 @@ def register(
     root = str(Path(root).resolve())
     if (state_dir / "agent.json").exists():
         raise InputError(f"{state_dir}: this agent is registered already (remove it first)")
-    body: dict[str, Any] = {
-        "activation_id": activation_id,
-        "activation_code": activation_code,
-        "tags": tags,
-        "name": name,
-        "facts": node_facts(root),
-    }
-    client = Client(server, verify=verify)
+    body = wire.Registration(activation_id, activation_code, node_facts(root), tags, name)
+    client = NodeApi(server, verify=verify)
     try:
         answer = client.register(body)
     finally:
         client.close()
     state_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(state_dir, 0o700)
-    config = AgentConfig(state_dir, server, answer["node_id"], root, "")
-    config = config.save_credential(answer["credential"])
+    config = AgentConfig(state_dir, server, answer.node_id, root, "")
+    config = config.save_credential(answer.credential)
     (state_dir / "agent.json").write_text(
         json.dumps({"server": server, "node_id": config.node_id, "root": root}, indent=2) + "\n"
     )

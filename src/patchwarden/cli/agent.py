@@ -49,13 +49,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    from patchwarden.agent.client import Client
+    from patchwarden.agent.client import NodeApi
     from patchwarden.agent.register import AgentConfig
 
     config = AgentConfig.load(_state_dir(args))
-    client = Client(config.server, config.credential)
+    client = NodeApi(config.server, config.credential)
     try:
-        config.save_credential(client.rotate())
+        config.save_credential(client.rotate().credential)
     finally:
         client.close()
     print(f"credential of {config.node_id} rotated")

@@ -10,8 +10,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from patchwarden.errors import EnvironmentProblem, InputError
-
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 
 
@@ -29,36 +27,20 @@ def add_connection_options(p: argparse.ArgumentParser) -> None:
 
 
 class ServerApi:
-    """A few verbs over httpx with the error translation of the CLI."""
+    """The operator's side of the API: :class:`ApiClient` with ``--server``/``--token``
+    (unreachable or 5xx → exit 3, refused → exit 2)."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        import httpx
+        from patchwarden.adapters.api_client import ApiClient
 
-        self.url = (args.server or os.environ.get("PATCHWARDEN_SERVER") or DEFAULT_SERVER).rstrip(
-            "/"
-        )
+        url = args.server or os.environ.get("PATCHWARDEN_SERVER") or DEFAULT_SERVER
         token = args.token or os.environ.get("PATCHWARDEN_TOKEN", "")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=60)
+        self._api = ApiClient(url, bearer=token, timeout=60)
+        self.url = self._api.server
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
-        """The JSON answer; exit 3 when the server is unreachable, 2 when it refuses."""
-        import httpx
-
-        try:
-            response = self._http.request(method, path, **kw)
-        except httpx.HTTPError as exc:
-            raise EnvironmentProblem(f"cannot reach the server at {self.url}: {exc}") from None
-        if response.status_code >= 500:
-            raise EnvironmentProblem(f"server error {response.status_code} at {self.url}{path}")
-        if response.status_code >= 400:
-            try:
-                err = response.json()["error"]
-                message = f"{err['message']} ({response.status_code} {err['code']})"
-            except (ValueError, KeyError, TypeError):
-                message = f"{response.status_code} {response.text[:200]}"
-            raise InputError(message)
-        return response.json()
+        """The JSON answer of ``method path``."""
+        return self._api.call(method, path, **kw)
 
 
 def print_json(value: Any) -> None:

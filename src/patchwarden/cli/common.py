@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
@@ -46,14 +45,9 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 def now() -> datetime:
     """The wall clock (UTC); ``PATCHWARDEN_NOW`` (ISO 8601) pins it for demos and tests."""
-    pinned = os.environ.get("PATCHWARDEN_NOW")
-    if pinned:
-        try:
-            value = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise InputError(f"PATCHWARDEN_NOW: not an ISO 8601 time: {pinned!r}") from exc
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.now(UTC)
+    from patchwarden.adapters.clock import PINNABLE
+
+    return PINNABLE.now()
 
 
 def load_baseline(path: Path) -> PatchBaseline:

@@ -68,7 +68,13 @@ def _install(args: argparse.Namespace) -> int:
     from patchwarden.cli.run import run_install
 
     return run_install(
-        args.root, args.baseline, args.reboot_option, args.dry_run, args.format, args.refresh
+        args.root,
+        args.baseline,
+        args.reboot_option,
+        args.dry_run,
+        args.format,
+        args.refresh,
+        override_list=args.override_list,
     )
 
 
@@ -164,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     install.add_argument(
         "--dry-run", action="store_true", help="print what would be installed; change nothing"
+    )
+    install.add_argument(
+        "--override-list",
+        type=Path,
+        metavar="FILE",
+        help="install exactly these patches whatever the baseline approves "
+        "(AWS InstallOverrideList YAML/JSON: patches: [{id, title}])",
     )
     install.set_defaults(handler=_install)
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from patchwarden.core.report import Report
     from patchwarden.core.suppression import Suppression
     from patchwarden.core.vuln import Finding
-    from patchwarden.pipeline.install import RebootAction
+    from patchwarden.pipeline.install import OverridePatch, RebootAction
     from patchwarden.ports import AdvisoryStore, PackageManager
 
 
@@ -148,11 +148,11 @@ def _gate(findings: tuple[Finding, ...], threshold: str) -> bool:
 def _reboot_action(root: str) -> RebootAction | None:
     if root != "/":
         return None  # a sandbox root: the pipeline records a simulated boot
-    from patchwarden.adapters.runner import LocalRunner
+    from patchwarden.adapters.runner import host_reboot
 
     def reboot() -> None:
         print("patchwarden: rebooting in 1 minute (RebootIfNeeded)", file=sys.stderr)
-        LocalRunner().run(["shutdown", "-r", "+1", "patchwarden: reboot after patching"])
+        host_reboot()
 
     return reboot
 
@@ -164,15 +164,18 @@ def run_install(
     dry_run: bool,
     fmt: str,
     refresh: bool,
+    *,
+    override_list: Path | None = None,
 ) -> int:
     """``patchwarden install``; returns the exit code."""
     from patchwarden.pipeline import install as pipeline
 
     baseline = load_baseline(baseline_file) if baseline_file else None
+    overrides = _override_list(override_list) if override_list else ()
     pm = _pm(root)
     state = _state()
     if dry_run:
-        decision = pipeline.dry_run(pm, baseline, now(), state=state)
+        decision = pipeline.dry_run(pm, baseline, now(), state=state, override_list=overrides)
         for pkg in decision.install:
             print(f"would install {pkg.name}:{pkg.arch} {pkg.version} ({pkg.repository})")
         for action in decision.plan.actions:
@@ -195,10 +198,27 @@ def run_install(
             reboot_option=pipeline.RebootOption.parse(reboot_option),
             reboot=_reboot_action(root),
             refresh=refresh,
+            override_list=overrides,
         )
     sys.stdout.write(_render(report, fmt, show_all=False))
     failed = report.summary.counts.get("FAILED", 0)
     return 1 if failed else 0
+
+
+def _override_list(path: Path) -> tuple[OverridePatch, ...]:
+    """The patches of an InstallOverrideList file (one-line error when malformed)."""
+    from patchwarden.documents.envelope import parse_text
+    from patchwarden.errors import InputError
+    from patchwarden.pipeline.install import parse_override_list
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"--override-list: cannot read {path}: {exc}") from None
+    documents = parse_text(text, str(path))
+    if len(documents) != 1:
+        raise InputError(f"{path}: expected one InstallOverrideList document")
+    return parse_override_list(documents[0], str(path))
 
 
 def _render(report: Report, fmt: str, show_all: bool) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from patchwarden.core.model import ComplianceSummary, Operation, OsInfo, PatchItem
+from patchwarden.core.model import ComplianceSummary, Inventory, Operation, OsInfo, PatchItem
 from patchwarden.core.vuln import Finding
 
 REPORT_SCHEMA_VERSION = "1"
@@ -36,3 +36,7 @@ class Report:
     snapshot_id: str = ""
     vulnerabilities: tuple[Finding, ...] | None = None
     """Findings when the scan assessed vulnerabilities (``--vulns``), else ``None``."""
+    inventory: Inventory | None = field(default=None, compare=False, repr=False)
+    """The inventory the report judged (after an Install: the one collected afterwards), so
+    a shell can upload it without collecting again; never rendered, ``None`` in a report
+    decoded from JSON."""

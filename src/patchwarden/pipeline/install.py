@@ -10,7 +10,7 @@ INSTALLED_PENDING_REBOOT until the next boot.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -40,6 +40,45 @@ class RebootOption(StrEnum):
 
 
 RebootAction = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class OverridePatch:
+    """One entry of an AWS ``InstallOverrideList`` (``patches: [{id, title}]``)."""
+
+    id: str
+    title: str = ""
+
+
+def parse_override_list(
+    data: object, where: str = "InstallOverrideList"
+) -> tuple[OverridePatch, ...]:
+    """The patches of an InstallOverrideList: AWS's ``{"patches": [{"id", "title"}]}`` (the
+    YAML file's shape) or the bare list; :class:`InputError` naming the entry otherwise."""
+    entries = data.get("patches") if isinstance(data, dict) else data
+    if not isinstance(entries, list) or not entries:
+        raise InputError(f"{where}: expected a non-empty list of patches ({{id, title}})")
+    found = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, str):
+            entry = {"id": entry}
+        if not isinstance(entry, dict) or not isinstance(entry.get("id", ""), str):
+            raise InputError(f"{where}[{i}]: expected an object with an id, got {entry!r}")
+        title = entry.get("title") or ""
+        if not entry.get("id") and not title:
+            raise InputError(f"{where}[{i}]: needs an id or a title")
+        found.append(OverridePatch(str(entry.get("id") or title), str(title)))
+    return tuple(found)
+
+
+def override_baseline(baseline: PatchBaseline, patches: Sequence[OverridePatch]) -> PatchBaseline:
+    """A baseline approving exactly the listed patches (security or not), for Install."""
+    return PatchBaseline(
+        name=f"{baseline.name}-override"[:128],
+        operating_system=baseline.operating_system,
+        approved_patches=tuple(dict.fromkeys(p.title or p.id for p in patches)),
+        approved_patches_enable_non_security=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -109,12 +148,20 @@ def install(
     reboot: RebootAction | None = None,
     refresh: bool = False,
     snapshot_id: str = "",
+    override_list: Sequence[OverridePatch] = (),
 ) -> Report:
-    """RunPatchBaseline Install on one root; returns the post-install report."""
+    """RunPatchBaseline Install on one root; returns the post-install report.
+
+    With an ``override_list`` (AWS InstallOverrideList) exactly the listed patches are
+    installed, whatever the baseline says; the report then judges the node against the
+    baseline as a Scan would (what it approves and is still missing stays MISSING), so the
+    listed patches it does not approve are INSTALLED_OTHER.
+    """
     if refresh:
         pm.refresh()
     before, chosen = collect(pm, now, state, baseline)
-    decision = decide(pm, before, chosen, now)
+    to_install = override_baseline(chosen, override_list) if override_list else chosen
+    decision = decide(pm, before, to_install, now)
     failed: dict[tuple[str, str], str] = dict(decision.blocked)
     installed: list[tuple[str, str, str]] = []
     if decision.install:
@@ -136,7 +183,12 @@ def install(
     if do_reboot:
         pending = frozenset()
     result = evaluate(
-        after, chosen, now, operation=Operation.INSTALL, pending_reboot=pending, failed=failed
+        after,
+        chosen,
+        now,
+        operation=Operation.SCAN if override_list else Operation.INSTALL,
+        pending_reboot=pending,
+        failed=failed,
     )
     report = Report(
         node=NodeFacts(after.hostname, after.root, after.os),
@@ -148,6 +200,7 @@ def install(
         reboot_required=after.reboot_required,
         rebooted=do_reboot,
         snapshot_id=snapshot_id,
+        inventory=after,
     )
     if do_reboot:
         if reboot is not None:
@@ -163,7 +216,10 @@ def dry_run(
     now: datetime,
     *,
     state: StateStore | None = None,
+    override_list: Sequence[OverridePatch] = (),
 ) -> InstallDecision:
     """What :func:`install` would do, changing nothing but first-seen records."""
     inventory, chosen = collect(pm, now, state, baseline)
+    if override_list:
+        chosen = override_baseline(chosen, override_list)
     return decide(pm, inventory, chosen, now)

@@ -160,6 +160,7 @@ def scan(
         summary=result.summary,
         reboot_required=inventory.reboot_required,
         snapshot_id=snapshot_id,
+        inventory=inventory,
     )
     if not vulns and store is None and not advisory_sources:
         return report

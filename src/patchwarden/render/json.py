@@ -91,6 +91,7 @@ def report_dict(report: Report) -> dict[str, Any]:
                 "codename": os_info.codename,
                 "name": os_info.pretty_name,
                 "operating_system": os_info.operating_system,
+                "family": os_info.family,
             },
             "product": os_info.product,
         },

@@ -6,15 +6,16 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from patchwarden import settings as local_settings
+from patchwarden.adapters.clock import WALL
 
 
 def utcnow() -> datetime:
-    """The wall clock, UTC."""
-    return datetime.now(UTC)
+    """The wall clock, UTC (:data:`patchwarden.adapters.clock.WALL`)."""
+    return WALL.now()
 
 
 def _replica() -> str:

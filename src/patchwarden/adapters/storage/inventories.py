@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from patchwarden.adapters.os.osrelease import os_info_from_fields
 from patchwarden.adapters.storage.tables import Inventory, InventoryItem, Node
 from patchwarden.core import model
-from patchwarden.core.inventory_hash import ITEM_FIELDS, content_hash, item_hash
+from patchwarden.wire import ITEM_FIELDS, content_hash, item_hash
 
 
 class HashMismatch(Exception):
@@ -81,6 +81,29 @@ def replace_all(
     session.add_all(_rows(node_id, items).values())
     _finish(session, header, expected_hash, collected, at)
     return header
+
+
+NODE_FACTS = ("hostname", "os_id", "os_version", "operating_system", "product", "agent_version")
+"""The node columns an agent's facts set."""
+
+
+def full_upload(
+    session: Session,
+    node_id: str,
+    facts: Mapping[str, str] | None,
+    items: Sequence[Mapping[str, str]],
+    expected_hash: str,
+    collected: datetime | None,
+    at: datetime,
+) -> Inventory:
+    """:func:`replace_all`, after setting the node's facts when the agent sent them."""
+    if facts is not None:
+        node = session.get(Node, node_id)
+        assert node is not None
+        for key, value in facts.items():
+            if key in NODE_FACTS:
+                setattr(node, key, value)
+    return replace_all(session, node_id, items, expected_hash, collected, at)
 
 
 def apply_delta(

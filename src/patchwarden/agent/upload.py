@@ -1,0 +1,79 @@
+"""Inventory uploads: a delta against the last acknowledged inventory, in full when the
+server holds something else (409) or nothing was sent yet.
+
+Items and hashes are those of :mod:`patchwarden.wire`: each installed package and each
+available update is one item; the server checks that a delta applied to what it holds
+gives the announced content hash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from patchwarden import wire
+from patchwarden.agent.client import NodeApi, Refused
+from patchwarden.core.model import Inventory, Package
+
+
+def inventory_items(inventory: Inventory) -> list[wire.InventoryItem]:
+    """The installed packages (``kind: installed``) and updates (``kind: update``)."""
+
+    def item(kind: str, pkg: Package) -> wire.InventoryItem:
+        return wire.InventoryItem(
+            kind,
+            pkg.name,
+            pkg.arch,
+            pkg.version,
+            pkg.source_name,
+            pkg.repository,
+            pkg.classification,
+        )
+
+    items = [item("installed", ip.package) for ip in inventory.installed if ip.is_installed]
+    items.extend(item("update", u) for u in inventory.updates)
+    return items
+
+
+class Uploader:
+    """Uploads one root's inventories; remembers the last acknowledged one in ``record``."""
+
+    def __init__(self, api: NodeApi, record: Path, facts: Callable[[], wire.NodeFacts]) -> None:
+        self.api = api
+        self.record = record
+        self.facts = facts
+
+    def upload(self, inventory: Inventory) -> wire.InventoryAck:
+        """Send ``inventory`` (see the module docstring)."""
+        items = {wire.item_hash(i._asdict()): i for i in inventory_items(inventory)}
+        digest = wire.content_hash(items)
+        collected = inventory.collected_at.isoformat() if inventory.collected_at else None
+        answer = None
+        previous = self._previous()
+        if previous is not None:
+            base_hash, old = previous
+            delta = wire.InventoryDelta(
+                base_hash=base_hash,
+                content_hash=digest,
+                added=[i for h, i in items.items() if h not in old],
+                removed=sorted(old - set(items)),
+                collected_at=collected,
+            )
+            try:
+                answer = self.api.upload_delta(delta)
+            except Refused as exc:
+                if exc.status != 409:
+                    raise
+        if answer is None:
+            full = wire.FullInventory(digest, list(items.values()), self.facts(), collected)
+            answer = self.api.upload_full(full)
+        self.record.write_text(json.dumps({"content_hash": digest, "item_hashes": sorted(items)}))
+        return answer
+
+    def _previous(self) -> tuple[str, set[str]] | None:
+        try:
+            data = json.loads(self.record.read_text())
+            return str(data["content_hash"]), set(data["item_hashes"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None

@@ -1,0 +1,420 @@
+"""The agent↔server protocol: every JSON body of ``/api/v1/register`` and ``/api/v1/agent``.
+
+One definition per body, shared by both ends: the agent builds its requests and reads the
+server's answers with these records; the server validates requests with its pydantic models
+(``server/schemas.py``, which also document them in OpenAPI) — a test keeps the two in
+step, field for field.
+
+Written for Python 3.6 and the standard library only (no dataclasses, no postponed
+annotations, no pydantic): a node component on a distribution's own old Python can use this
+file unchanged.  Each record is a ``NamedTuple`` with ``to_json()`` and a strict
+``from_json()`` that raises :class:`WireError` ("``path.field: problem``"); fields a newer
+peer adds are ignored, so both ends can be upgraded one at a time.
+"""
+
+import hashlib
+import json
+from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional
+
+PROTOCOL_VERSION = 1
+"""Bumped only when a field changes meaning or goes away (fields are only ever added)."""
+
+
+class WireError(ValueError):
+    """A body does not have the protocol's shape; the message names the field."""
+
+
+_MISSING = object()
+
+
+class Fields:
+    """Typed, path-aware reads of one JSON object (``Fields(raw, "delivery")``)."""
+
+    def __init__(self, raw: Any, path: str) -> None:
+        if not isinstance(raw, dict):
+            raise WireError("{}: must be an object, got {}".format(path, _kind(raw)))
+        self.raw = raw  # type: Dict[str, Any]
+        self.path = path
+
+    def _get(self, key: str, default: Any) -> Any:
+        if key in self.raw and self.raw[key] is not None:
+            return self.raw[key]
+        if default is _MISSING:
+            raise WireError("{}.{}: required field is missing".format(self.path, key))
+        return default
+
+    def _bad(self, key: str, expected: str, value: Any) -> WireError:
+        return WireError("{}.{}: must be {}, got {}".format(self.path, key, expected, _kind(value)))
+
+    def text(self, key: str, default: Any = _MISSING, max_length: int = 1_000_000) -> str:
+        """A string field (``default`` when absent or null)."""
+        value = self._get(key, default)
+        if not isinstance(value, str):
+            raise self._bad(key, "a string", value)
+        if len(value) > max_length:
+            raise WireError(
+                "{}.{}: must be at most {} characters".format(self.path, key, max_length)
+            )
+        return value
+
+    def optional_text(self, key: str) -> Optional[str]:
+        """A string field that may be absent or null."""
+        return None if self.raw.get(key) is None else self.text(key)
+
+    def integer(self, key: str, default: Any = _MISSING) -> int:
+        """An integer field (booleans are not integers here)."""
+        value = self._get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._bad(key, "an integer", value)
+        return value
+
+    def optional_integer(self, key: str) -> Optional[int]:
+        """An integer field that may be absent or null."""
+        return None if self.raw.get(key) is None else self.integer(key)
+
+    def flag(self, key: str, default: Any = _MISSING) -> bool:
+        """A boolean field."""
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            raise self._bad(key, "true or false", value)
+        return value
+
+    def mapping(self, key: str, default: Any = _MISSING) -> Dict[str, Any]:
+        """An object field, as a dict."""
+        value = self._get(key, default)
+        if not isinstance(value, dict):
+            raise self._bad(key, "an object", value)
+        return value
+
+    def optional_mapping(self, key: str) -> Optional[Dict[str, Any]]:
+        """An object field that may be absent or null."""
+        return None if self.raw.get(key) is None else self.mapping(key)
+
+    def nested(self, key: str) -> "Fields":
+        """A nested object, read with its own path."""
+        return Fields(self.mapping(key), "{}.{}".format(self.path, key))
+
+    def array(self, key: str, default: Any = _MISSING) -> List[Any]:
+        """A list field."""
+        value = self._get(key, default)
+        if not isinstance(value, list):
+            raise self._bad(key, "a list", value)
+        return value
+
+    def objects(self, key: str, default: Any = _MISSING) -> List["Fields"]:
+        """A list of objects, each read with its own path (``items[3]``)."""
+        return [
+            Fields(item, "{}.{}[{}]".format(self.path, key, i))
+            for i, item in enumerate(self.array(key, default))
+        ]
+
+    def texts(self, key: str, default: Any = _MISSING) -> List[str]:
+        """A list of strings."""
+        found = self.array(key, default)
+        for i, item in enumerate(found):
+            if not isinstance(item, str):
+                raise WireError(
+                    "{}.{}[{}]: must be a string, got {}".format(self.path, key, i, _kind(item))
+                )
+        return found
+
+    def text_map(self, key: str, default: Any = _MISSING) -> Dict[str, str]:
+        """An object whose values are strings (tags)."""
+        found = self.mapping(key, default)
+        for name, value in found.items():
+            if not isinstance(value, str):
+                raise WireError(
+                    "{}.{}.{}: must be a string, got {}".format(self.path, key, name, _kind(value))
+                )
+        return found
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "list"}.get(
+        type(value), "object" if isinstance(value, dict) else type(value).__name__
+    )
+
+
+def _drop_none(values: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+# -- registration -----------------------------------------------------------------------
+
+
+class NodeFacts(NamedTuple):
+    """What an agent says about its node (registration and full inventory uploads)."""
+
+    hostname: str = ""
+    os_id: str = ""
+    os_version: str = ""
+    operating_system: str = ""
+    product: str = ""
+    agent_version: str = ""
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object."""
+        return dict(self._asdict())
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "facts") -> "NodeFacts":
+        """Read and check one object."""
+        f = Fields(raw, path)
+        return cls(*(f.text(name, "") for name in cls._fields))
+
+
+class Registration(NamedTuple):
+    """``POST /api/v1/register``."""
+
+    activation_id: str
+    activation_code: str
+    facts: NodeFacts
+    tags: Dict[str, str]
+    """Tags of the new node (added to the activation's default tags)."""
+    name: str = ""
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object."""
+        return {
+            "activation_id": self.activation_id,
+            "activation_code": self.activation_code,
+            "name": self.name,
+            "tags": dict(self.tags),
+            "facts": self.facts.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "registration") -> "Registration":
+        """Read and check one object."""
+        f = Fields(raw, path)
+        return cls(
+            activation_id=f.text("activation_id"),
+            activation_code=f.text("activation_code"),
+            facts=NodeFacts.from_json(f.mapping("facts", {}), path + ".facts"),
+            tags=f.text_map("tags", {}),
+            name=f.text("name", ""),
+        )
+
+
+class Credential(NamedTuple):
+    """The answer to a registration or a credential rotation."""
+
+    node_id: str
+    credential: str
+    """``<node id>.<secret>``: the bearer credential of every later request."""
+    tags: Optional[Dict[str, str]] = None
+    """The node's tags after registration (absent from a rotation's answer)."""
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object."""
+        return _drop_none(dict(self._asdict()))
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "answer") -> "Credential":
+        """Read and check one object."""
+        f = Fields(raw, path)
+        tags = f.text_map("tags") if f.raw.get("tags") is not None else None
+        return cls(f.text("node_id"), f.text("credential"), tags)
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+class Delivery(NamedTuple):
+    """One invocation handed to a node by ``GET /api/v1/agent/commands``."""
+
+    invocation_id: str
+    command_id: str
+    document_name: str
+    parameters: Dict[str, Any]
+    """RunPatchBaseline parameters (``Operation``, ``RebootOption``, ``SnapshotId``,
+    ``InstallOverrideList``), AWS spelling."""
+    baseline: Optional[Dict[str, Any]] = None
+    """The ``PatchBaseline`` document the server resolved; ``None``: the OS default."""
+    baseline_source: str = ""
+    execution_timeout_seconds: Optional[int] = None
+
+    @property
+    def operation(self) -> str:
+        """``Scan`` or ``Install``."""
+        value = self.parameters.get("Operation", "Scan")
+        return value if isinstance(value, str) else "Scan"
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object."""
+        return dict(self._asdict())
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "invocation") -> "Delivery":
+        """Read and check one object."""
+        f = Fields(raw, path)
+        return cls(
+            invocation_id=f.text("invocation_id", max_length=64),
+            command_id=f.text("command_id", max_length=64),
+            document_name=f.text("document_name", max_length=256),
+            parameters=f.mapping("parameters", {}),
+            baseline=f.optional_mapping("baseline"),
+            baseline_source=f.text("baseline_source", ""),
+            execution_timeout_seconds=f.optional_integer("execution_timeout_seconds"),
+        )
+
+
+def deliveries(raw: Any) -> List[Delivery]:
+    """The ``{"invocations": [...]}`` answer of a poll."""
+    f = Fields(raw, "poll")
+    return [Delivery.from_json(item.raw, item.path) for item in f.objects("invocations")]
+
+
+RESULT_STATUSES = ("Success", "Failed", "TimedOut")
+
+
+class InvocationResult(NamedTuple):
+    """``POST /api/v1/agent/invocations/{id}``: how an invocation ended."""
+
+    status: str
+    """``Success``, ``Failed`` or ``TimedOut``."""
+    response_code: Optional[int] = None
+    output: str = ""
+    report: Optional[Dict[str, Any]] = None
+    """The compliance report (``scan --format json``'s object) when the run produced one."""
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object."""
+        return _drop_none(dict(self._asdict()))
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "result") -> "InvocationResult":
+        """Read and check one object."""
+        f = Fields(raw, path)
+        status = f.text("status")
+        if status not in RESULT_STATUSES:
+            raise WireError(
+                "{}.status: must be one of {}, got {!r}".format(
+                    path, ", ".join(RESULT_STATUSES), status
+                )
+            )
+        return cls(
+            status,
+            f.optional_integer("response_code"),
+            f.text("output", ""),
+            f.optional_mapping("report"),
+        )
+
+
+class ResultAck(NamedTuple):
+    """The server's answer to a result."""
+
+    accepted: bool
+    """False when the invocation had ended already (the first final status stays)."""
+    status: str
+    command_status: str
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "answer") -> "ResultAck":
+        """Read and check one object."""
+        f = Fields(raw, path)
+        return cls(f.flag("accepted"), f.text("status"), f.text("command_status"))
+
+
+# -- inventory --------------------------------------------------------------------------
+
+ITEM_FIELDS = ("kind", "name", "arch", "version", "source_name", "repository", "classification")
+"""The fields of an inventory item (all strings); their order defines the item hash."""
+
+
+def item_hash(item: Mapping[str, str]) -> str:
+    """32 hex characters identifying one item's content (absent fields count as "")."""
+    canonical = json.dumps([item.get(f, "") for f in ITEM_FIELDS], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def content_hash(item_hashes: Iterable[str]) -> str:
+    """An inventory's hash from its items' hashes (order does not matter): the SHA-256 of
+    the sorted item hashes, so a delta ("these went away, these arrived") can be checked
+    by both ends."""
+    digest = hashlib.sha256()
+    for h in sorted(item_hashes):
+        digest.update(h.encode())
+    return digest.hexdigest()
+
+
+class InventoryItem(NamedTuple):
+    """One installed package (``kind: installed``) or one available update (``update``)."""
+
+    kind: str
+    name: str
+    arch: str = ""
+    version: str = ""
+    source_name: str = ""
+    repository: str = ""
+    classification: str = ""
+
+    def to_json(self) -> Dict[str, str]:
+        """The JSON object."""
+        return dict(self._asdict())
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "item") -> "InventoryItem":
+        """Read and check one object."""
+        f = Fields(raw, path)
+        kind = f.text("kind")
+        if kind not in ("installed", "update"):
+            raise WireError("{}.kind: must be installed or update, got {!r}".format(path, kind))
+        return cls(kind, *(f.text(name, "") for name in ITEM_FIELDS[1:]))
+
+
+class FullInventory(NamedTuple):
+    """``PUT /api/v1/agent/inventory``: everything, replacing what the server holds."""
+
+    content_hash: str
+    items: List[InventoryItem]
+    facts: Optional[NodeFacts] = None
+    collected_at: Optional[str] = None
+    """ISO 8601 time of collection (UTC)."""
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object."""
+        return {
+            "facts": self.facts.to_json() if self.facts is not None else None,
+            "items": [i.to_json() for i in self.items],
+            "content_hash": self.content_hash,
+            "collected_at": self.collected_at,
+        }
+
+
+class InventoryDelta(NamedTuple):
+    """``PATCH /api/v1/agent/inventory``: the changes since ``base_hash`` (409 when the
+    server holds another inventory: then send it in full)."""
+
+    base_hash: str
+    content_hash: str
+    added: List[InventoryItem]
+    removed: List[str]
+    """Item hashes that went away."""
+    collected_at: Optional[str] = None
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object."""
+        return {
+            "base_hash": self.base_hash,
+            "content_hash": self.content_hash,
+            "added": [i.to_json() for i in self.added],
+            "removed": list(self.removed),
+            "collected_at": self.collected_at,
+        }
+
+
+class InventoryAck(NamedTuple):
+    """The server's answer to an inventory upload."""
+
+    content_hash: str
+    installed_count: int
+    update_count: int
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "answer") -> "InventoryAck":
+        """Read and check one object."""
+        f = Fields(raw, path)
+        return cls(f.text("content_hash"), f.integer("installed_count"), f.integer("update_count"))
