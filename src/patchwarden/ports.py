@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from patchwarden.core.model import Inventory, Package
 from patchwarden.core.vuln import Advisory
@@ -74,6 +74,8 @@ class PackageManager(Protocol):
     """An OS package manager working on one root (``/`` or a sandbox/image root)."""
 
     root: str
+    scheme: str
+    """Version scheme of its packages (``deb``, ``rpm``)."""
 
     def collect(self) -> Inventory:
         """Installed packages, available updates, OS facts and reboot flag of the root."""
@@ -92,8 +94,8 @@ class PackageManager(Protocol):
         ...
 
 
-class StateStore(Protocol):
-    """Local state of one machine (first-seen dates, installs, boots of sandbox roots)."""
+class ReleaseDates(Protocol):
+    """When versions were first seen (Debian/Ubuntu release dates) and changelog dates."""
 
     def first_seen(
         self, root: str, keys: Iterable[tuple[str, str, str]], now: datetime
@@ -110,6 +112,10 @@ class StateStore(Protocol):
     ) -> None:
         """Remember extracted changelog dates."""
         ...
+
+
+class InstallLog(Protocol):
+    """What Install runs put on a root, and the (simulated) boots that followed."""
 
     def record_installs(
         self, root: str, items: Iterable[tuple[str, str, str]], at: datetime, reboot_pending: bool
@@ -129,12 +135,51 @@ class StateStore(Protocol):
         """(name, arch, version) installed with a reboot pending and no boot since."""
         ...
 
+
+class FindingHistory(Protocol):
+    """The vulnerability findings kept per resource (first/last observed, CLOSED ones)."""
+
     def finding_history(self, root: str) -> list[FindingRecord]:
         """The vulnerability findings kept for ``root`` (open ones and recently CLOSED ones)."""
         ...
 
     def record_findings(self, root: str, records: Iterable[FindingRecord]) -> None:
         """Replace the findings kept for ``root`` with ``records``."""
+        ...
+
+
+class StateStore(ReleaseDates, InstallLog, FindingHistory, Protocol):
+    """The local state of one machine: every role above (``adapters.state.LocalState``).
+    Use cases ask for the narrow role they use; a scan on a host needs them all."""
+
+
+# -- optional capabilities: asked for with isinstance, never with getattr ----------------------
+
+
+@runtime_checkable
+class ChangelogDates(Protocol):
+    """A package manager that can date a version by its cached package's changelog (apt)."""
+
+    def changelog_date(self, pkg: Package) -> tuple[bool, datetime | None]:
+        """(whether the package file was at hand, the date of its newest changelog entry)."""
+        ...
+
+
+@runtime_checkable
+class ChangelogAdvisories(Protocol):
+    """A package manager whose pending updates' changelogs name the CVEs they fix (apt)."""
+
+    def changelog_advisories(self, inventory: Inventory, *, cache: Any = None) -> list[Advisory]:
+        """The CVEs named since the installed versions, as ``source="changelog"`` advisories."""
+        ...
+
+
+@runtime_checkable
+class EcosystemIndex(Protocol):
+    """An advisory store that can say which ecosystem releases it holds data for."""
+
+    def ecosystems(self) -> list[str]:
+        """Every ecosystem with at least one advisory (``Debian:12`` …)."""
         ...
 
 

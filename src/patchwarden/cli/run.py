@@ -84,13 +84,14 @@ def _vuln_arguments(vulns: VulnOptions, pm: PackageManager, state: LocalState) -
 
     sources = []
     if vulns.changelogs:
-        reader = getattr(pm, "changelog_advisories", None)
-        if reader is None:
+        from patchwarden.ports import ChangelogAdvisories
+
+        if not isinstance(pm, ChangelogAdvisories):
             from patchwarden.errors import InputError
 
             raise InputError("--changelogs: only Debian/Ubuntu roots have changelog CVEs")
-        sources.append(functools.partial(reader, cache=state))
-    own_data = vulns.changelogs or getattr(pm, "scheme", "") == "rpm"
+        sources.append(functools.partial(pm.changelog_advisories, cache=state))
+    own_data = vulns.changelogs or pm.scheme == "rpm"
     path = settings.vulndb_path()
     return {
         "store": None if own_data and not path.is_file() else open_advisory_store(path),

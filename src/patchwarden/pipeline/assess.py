@@ -21,7 +21,7 @@ from patchwarden.core.model import Inventory, PatchItem, PatchState
 from patchwarden.core.suppression import Suppression, suppress, track
 from patchwarden.core.versions import COMPARATORS
 from patchwarden.core.vuln import Advisory, AdvisoryStatus, Finding, FindingStatus, Severity
-from patchwarden.ports import AdvisoryStore, StateStore
+from patchwarden.ports import AdvisoryStore, EcosystemIndex, FindingHistory
 
 AdvisorySource = Callable[[Inventory], Iterable[Advisory]]
 """Extra advisories for one inventory (e.g. CVEs named by pending updates' changelogs)."""
@@ -76,7 +76,7 @@ def assess(
     now: datetime,
     *,
     store: AdvisoryStore | None,
-    state: StateStore | None = None,
+    state: FindingHistory | None = None,
     sources: Sequence[AdvisorySource] = (),
     suppressions: Sequence[Suppression] = (),
     ignore_unfixed: bool = False,
@@ -157,9 +157,8 @@ _RANK = {s: s.rank for s in Severity}
 
 def _store_knows(store: AdvisoryStore, ecosystem: str) -> bool:
     """Whether the store says it holds data for ``ecosystem`` (stores that cannot tell
-    — no ``ecosystems()`` method — are taken as not holding it)."""
-    known: Callable[[], Iterable[str]] | None = getattr(store, "ecosystems", None)
-    return known is not None and ecosystem in set(known())
+    — not an :class:`EcosystemIndex` — are taken as not holding it)."""
+    return isinstance(store, EcosystemIndex) and ecosystem in set(store.ecosystems())
 
 
 def _stale(store: AdvisoryStore, now: datetime, max_age: timedelta | None) -> list[str]:

@@ -7,7 +7,7 @@ scans of a root filesystem.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -18,7 +18,14 @@ from patchwarden.core.compliance import evaluate
 from patchwarden.core.model import Inventory, Operation, Package
 from patchwarden.core.report import NodeFacts, Report
 from patchwarden.errors import EnvironmentProblem, InputError
-from patchwarden.ports import AdvisoryStore, PackageManager, StateStore
+from patchwarden.ports import (
+    AdvisoryStore,
+    ChangelogDates,
+    InstallLog,
+    PackageManager,
+    ReleaseDates,
+    StateStore,
+)
 
 if TYPE_CHECKING:  # the vulnerability modules load only when a scan assesses (``--vulns``)
     from patchwarden.core.suppression import Suppression
@@ -89,18 +96,15 @@ def _suites(pkg: Package) -> list[str]:
 
 
 def _changelog_dates(
-    pm: PackageManager, inventory: Inventory, state: StateStore
+    pm: PackageManager, inventory: Inventory, state: ReleaseDates
 ) -> dict[tuple[str, str], datetime | None]:
-    reader: Callable[[Package], tuple[bool, datetime | None]] | None = getattr(
-        pm, "changelog_date", None
-    )
     known = state.changelog_dates(inventory.root)
-    if reader is None:
+    if not isinstance(pm, ChangelogDates):
         return known
     todo = [u for u in inventory.updates if (u.name, u.version) not in known]
     fresh: dict[tuple[str, str], datetime | None] = {}
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        for u, (looked, date) in zip(todo, pool.map(reader, todo), strict=True):
+        for u, (looked, date) in zip(todo, pool.map(pm.changelog_date, todo), strict=True):
             if looked:  # no cached .deb yet: look again next time
                 fresh[(u.name, u.version)] = date
     if fresh:
@@ -109,7 +113,7 @@ def _changelog_dates(
 
 
 def pending_reboot_keys(
-    inventory: Inventory, state: StateStore | None
+    inventory: Inventory, state: InstallLog | None
 ) -> frozenset[tuple[str, str]]:
     """(name, arch) installed by an earlier Install whose reboot has not happened yet."""
     if state is None:

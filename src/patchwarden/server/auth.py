@@ -11,21 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from patchwarden.adapters.storage.secrets import hash_secret, new_secret, token_id, verify
-from patchwarden.adapters.storage.tables import Token
+from patchwarden.adapters.storage.secrets import verify
+from patchwarden.adapters.storage.tokens import TOKEN_PREFIX, find_token
+from patchwarden.adapters.storage.tokens import make_token as make_token  # re-exported
 from patchwarden.server.db import database, settings
 from patchwarden.server.errors import ApiError
 from patchwarden.server.polling import polling
 
 ROLES = ("viewer", "operator", "admin")
 """Operator roles, weakest first: each one can do what the ones before it can."""
-TOKEN_PREFIX = "pwt_"
 
 
 @dataclass(frozen=True)
@@ -61,31 +60,15 @@ def bearer(request: Request) -> tuple[str, str]:
     return ident, secret
 
 
-def make_token(name: str, role: str, created_by: str, at: datetime) -> tuple[Token, str]:
-    """A new token row and its plain-text value (shown once)."""
-    ident, secret = token_id(), new_secret()
-    row = Token(
-        id=ident,
-        name=name,
-        role=role,
-        secret_hash=hash_secret(secret),
-        created_at=at,
-        created_by=created_by,
-        revoked_at=None,
-    )
-    return row, f"{TOKEN_PREFIX}{ident}.{secret}"
-
-
 def operator(request: Request) -> Principal:
     """The operator behind the request's token (any role)."""
     ident, secret = bearer(request)
     if not ident.startswith(TOKEN_PREFIX):
         raise ApiError(403, "forbidden", "this endpoint needs an operator API token")
-    with database(request).read() as session:
-        row = session.get(Token, ident.removeprefix(TOKEN_PREFIX))
-        if row is None or row.revoked_at is not None or not verify(secret, row.secret_hash):
-            raise _unauthenticated()
-        return Principal("operator", row.id, row.name, row.role)
+    row = find_token(database(request).read, ident.removeprefix(TOKEN_PREFIX))
+    if row is None or row.revoked or not verify(secret, row.secret_hash):
+        raise _unauthenticated()
+    return Principal("operator", row.id, row.name, row.role)
 
 
 def require(role: str) -> Callable[[Request], Principal]:

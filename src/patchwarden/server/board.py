@@ -32,17 +32,14 @@ from typing import TypeVar
 
 import anyio
 import anyio.to_thread
-from sqlalchemy import select
 
-from patchwarden.adapters.storage.dispatch import PACED_BY_WAVES, states
-from patchwarden.adapters.storage.tables import Command, Invocation
+from patchwarden.adapters.storage.board_reads import BoardReads
 from patchwarden.core import rollout
-from patchwarden.core.rollout import CommandStatus, InvocationStatus
+from patchwarden.core.rollout import CommandStatus
 from patchwarden.server.db import Database, Reader
 
 log = logging.getLogger("patchwarden.server")
 T = TypeVar("T")
-OPEN = (CommandStatus.PENDING, CommandStatus.IN_PROGRESS, CommandStatus.CANCELLING)
 MIN_GAP = 0.1
 """Seconds between two rebuilds at the least (a burst of local commits costs one)."""
 CLAIMS_AT_ONCE = 4
@@ -68,52 +65,24 @@ class Snapshot:
 
 def snapshot(db: Database) -> Snapshot:
     """Read the current work: three indexed reads over the commands not yet terminal."""
-    with db.read() as session:
-        commands = session.execute(
-            select(
-                Command.id,
-                Command.concurrency_limit,
-                Command.error_limit,
-                Command.created_by,
-                Command.stopped,
-                Command.status,
-            ).where(Command.status.in_(OPEN))
-        ).all()
+    with BoardReads.open(db.read) as reads:
+        commands = reads.open_commands()
         if not commands:
             return Snapshot()
-        ids = [c.id for c in commands]
-        values = states(session, ids)
         budget: dict[str, int] = {}
         capped: set[str] = set()
         for c in commands:
             if c.stopped or c.status == CommandStatus.CANCELLING:
                 continue
-            ramp_up = c.created_by not in PACED_BY_WAVES
-            room = rollout.allowance(
-                values[c.id], c.concurrency_limit, c.error_limit, ramp_up=ramp_up
-            )
+            room = rollout.allowance(c.tally, c.concurrency_limit, c.error_limit, ramp_up=c.ramp_up)
             if room > 0:
                 budget[c.id] = min(room, BURST)
                 if room > BURST:
                     capped.add(c.id)
-        delivered = frozenset(
-            session.scalars(
-                select(Invocation.node_id).where(
-                    Invocation.command_id.in_(ids),
-                    Invocation.status == InvocationStatus.IN_PROGRESS,
-                )
-            )
-        )
+        delivered = reads.delivered([c.id for c in commands])
         pending: dict[str, list[str]] = defaultdict(list)
         if budget:
-            for node_id, command_id in session.execute(
-                select(Invocation.node_id, Invocation.command_id)
-                .where(
-                    Invocation.command_id.in_(list(budget)),
-                    Invocation.status == InvocationStatus.PENDING,
-                )
-                .order_by(Invocation.created_at, Invocation.seq)
-            ):
+            for node_id, command_id in reads.pending(list(budget)):
                 pending[node_id].append(command_id)
         pending_of = {n: tuple(c) for n, c in pending.items()}
         return Snapshot(delivered, pending_of, budget, frozenset(capped))

@@ -27,10 +27,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-
+from patchwarden.adapters.storage.credentials import (
+    credentials_changed_since,
+    node_credential,
+    write_checkins,
+)
 from patchwarden.adapters.storage.secrets import verify
-from patchwarden.adapters.storage.tables import Node
 from patchwarden.server.db import Database, Reader
 
 SEEN_WRITE_SECONDS = 60.0
@@ -112,28 +114,20 @@ class NodeCache:
             batch, self._checkins = self._checkins, {}
         if not batch:
             return 0
-        rows = [{"id": n, "last_seen_at": at} for n, at in sorted(batch.items())]  # lock order
         try:
-            with self.db.write() as session, session.begin():
-                session.execute(update(Node), rows)  # ORM bulk UPDATE by primary key
+            write_checkins(self.db.write, batch)
         except BaseException:
             with self._lock:  # not lost: the next flush writes them (newer ones win)
                 for node_id, at in batch.items():
                     self._checkins.setdefault(node_id, at)
             raise
-        return len(rows)
+        return len(batch)
 
     def _load(self, db: Database, node_id: str) -> KnownNode | None:
-        with db.read() as session:
-            row = session.execute(
-                select(
-                    Node.credential_hash, Node.name, Node.deregistered_at, Node.last_seen_at
-                ).where(Node.id == node_id)
-            ).first()
+        row = node_credential(db.read, node_id)
         if row is None:
             return None
-        deregistered = row.deregistered_at is not None
-        found = KnownNode(row.credential_hash, row.name, deregistered, row.last_seen_at)
+        found = KnownNode(row.credential_hash, row.name, row.deregistered, row.last_seen_at)
         self._known[node_id] = found
         return found
 
@@ -143,15 +137,12 @@ class NodeCache:
             since = self._since
             if since is not None:
                 cutoff = since - FOLLOW_MARGIN
-                changed = await self.reader.run(lambda db: _changed_since(db, cutoff))
+                changed = await self.reader.run(
+                    lambda db: credentials_changed_since(db.read, cutoff)
+                )
                 self.forget(changed)
             else:  # nothing cached before the first look
                 self._known.clear()
             self._since, self._followed = now, started
         finally:
             self._following = None
-
-
-def _changed_since(db: Database, since: datetime) -> list[str]:
-    with db.read() as session:
-        return list(session.scalars(select(Node.id).where(Node.credential_changed_at >= since)))

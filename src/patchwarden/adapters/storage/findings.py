@@ -3,8 +3,8 @@ left them (Inspector's agent-based mode: reassessed on every inventory change).
 
 ``node_findings`` keeps one row per (node, vulnerability, package, arch) with first/last
 observed, status and when it was closed; :class:`NodeFindingState` is the
-:class:`~patchwarden.ports.StateStore` of :func:`patchwarden.pipeline.assess.assess` over it
-(only the findings history: the other state of a scan lives on the node).
+:class:`~patchwarden.ports.FindingHistory` of :func:`patchwarden.pipeline.assess.assess`
+over it (the other state of a scan lives on the node).
 ``node_assessments`` says when a node was last assessed and with what warnings.
 
 Registered on ``Base`` by :mod:`.tables`; changed only together with an Alembic revision.
@@ -60,9 +60,9 @@ class NodeAssessmentRow(Base):
 
 
 class NodeFindingState:
-    """The findings history of :func:`~patchwarden.pipeline.assess.assess` in the server
-    database (``root`` is the node id).  Only ``finding_history`` and ``record_findings``
-    are implemented: the rest of :class:`~patchwarden.ports.StateStore` serves local scans."""
+    """The :class:`~patchwarden.ports.FindingHistory` of
+    :func:`~patchwarden.pipeline.assess.assess` in the server database (``root`` is the
+    node id)."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -98,33 +98,6 @@ class NodeFindingState:
         self._session.execute(delete(NodeFindingRow).where(NodeFindingRow.node_id == root))
         if rows:
             self._session.execute(insert(NodeFindingRow), list(rows.values()))
-
-    def first_seen(
-        self, root: str, keys: Iterable[tuple[str, str, str]], now: datetime
-    ) -> dict[tuple[str, str, str], datetime]:
-        raise NotImplementedError
-
-    def changelog_dates(self, root: str) -> dict[tuple[str, str], datetime | None]:
-        raise NotImplementedError
-
-    def record_changelog_dates(
-        self, root: str, dates: dict[tuple[str, str], datetime | None]
-    ) -> None:
-        raise NotImplementedError
-
-    def record_installs(
-        self, root: str, items: Iterable[tuple[str, str, str]], at: datetime, reboot_pending: bool
-    ) -> None:
-        raise NotImplementedError
-
-    def record_boot(self, root: str, at: datetime) -> None:
-        raise NotImplementedError
-
-    def last_boot(self, root: str) -> datetime | None:
-        raise NotImplementedError
-
-    def pending_reboot(self, root: str, last_boot: datetime | None) -> set[tuple[str, str, str]]:
-        raise NotImplementedError
 
 
 def record_assessment(
