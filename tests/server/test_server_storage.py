@@ -7,8 +7,9 @@ from alembic.runtime.migration import MigrationContext
 from fleet_helpers import Api, error_of
 
 from patchwarden.adapters.storage import make_engine
+from patchwarden.adapters.storage import tables as tables  # registers every table
+from patchwarden.adapters.storage.base import Base
 from patchwarden.adapters.storage.migrate import current, head
-from patchwarden.adapters.storage.tables import Base
 
 
 def test_migrations_match_the_models(db_url: str) -> None:

@@ -2,13 +2,10 @@
 runner (:func:`patchwarden.server.governance.runner.start`), one per target node, or one
 without a node for a targetless task (``Targets: []``).
 
-Rate control reuses the RUN_COMMAND semantics: the task's waves (:func:`waves.plan`; a plain
-MaxConcurrency is one wave of every target) start at most the wave's concurrency of runbook
-executions at once (:func:`rollout.allowance`), and MaxErrors counts over the whole task: the
-(N+1)-th failed runbook execution stops new ones from starting (running ones finish), and the
-task ends ``FAILED``.  The cutoff starts no new execution; ``CANCEL_TASK`` ends the task
-``TIMED_OUT`` at once (running executions are not cancelled, as AWS), ``CONTINUE_TASK`` lets
-the running ones finish first.
+Rate control (waves, MaxConcurrency, MaxErrors over the whole task, the cutoff) is the pure
+machine's (:mod:`patchwarden.core.window_machine.automation`); this module reads the
+runbook executions' statuses, starts the ones the machine asks for and stores the task's
+state.
 
 A runbook execution belongs to a task execution through its ``created_by``:
 ``window:<task execution id>:<node id>`` (no schema change).  The governance loop advances
@@ -18,7 +15,8 @@ reads their statuses.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -26,12 +24,14 @@ from sqlalchemy.orm import Session
 
 from patchwarden.adapters.storage.governance_tables import RunbookExecutionRow, RunbookRow
 from patchwarden.adapters.storage.tables import WindowExecution, WindowTaskExecution
-from patchwarden.core import rollout, waves, windows
+from patchwarden.core import window_machine as machine
+from patchwarden.core import windows
+from patchwarden.core.rollout import InvocationStatus
 from patchwarden.core.windows import Status
 from patchwarden.documents.window import TaskSpec
 from patchwarden.errors import InputError
 from patchwarden.server.governance import runner
-from patchwarden.server.window_tasks import end_task, ended_before_start
+from patchwarden.server.window_state import config, facts, load, store
 
 TARGETLESS = ""
 """The single "node" of a targetless task's only wave."""
@@ -86,18 +86,36 @@ def _parameters(
     return params
 
 
-def _active(run: RunbookExecutionRow) -> bool:
-    return run.status in runner.ACTIVE
-
-
-def _as_invocation(run: RunbookExecutionRow | None) -> rollout.Invocation:
-    if run is None:
-        return rollout.Invocation(rollout.InvocationStatus.PENDING)
-    if _active(run):
-        return rollout.Invocation(rollout.InvocationStatus.IN_PROGRESS)
+def _status(run: RunbookExecutionRow) -> InvocationStatus:
+    """A runbook execution's status as the machine counts it."""
+    if run.status in runner.ACTIVE:
+        return InvocationStatus.IN_PROGRESS
     if run.status == SUCCESS:
-        return rollout.Invocation(rollout.InvocationStatus.SUCCESS)
-    return rollout.Invocation(rollout.InvocationStatus.FAILED)  # Failed, TimedOut, Cancelled…
+        return InvocationStatus.SUCCESS
+    return InvocationStatus.FAILED  # Failed, TimedOut, Cancelled…
+
+
+def _start(
+    session: Session,
+    task: TaskSpec,
+    execution: WindowExecution,
+    row: WindowTaskExecution,
+    action: machine.StartRuns,
+    now: datetime,
+) -> str | None:
+    """Start the runbook executions ``action`` names; why the runner refused one, if so."""
+    failed = 0
+    for node in action.node_ids:
+        parameters = _parameters(task, execution, row, node)
+        try:
+            run = runner.start(session, task.TaskArn, parameters, now, actor(row, node))
+        except InputError as exc:
+            return str(exc)
+        session.flush()
+        failed += _status(run) is InvocationStatus.FAILED
+        if failed > action.max_errors:
+            break  # the (N+1)-th failure: no further start
+    return None
 
 
 def step(
@@ -109,86 +127,18 @@ def step(
     timing: windows.Timing,
 ) -> None:
     """Advance one AUTOMATION task as far as it can go now (idempotent; resumable)."""
-    cutoff = timing.cutoff_at(execution.scheduled_for)
-    cancelling = execution.status == Status.CANCELLING
-    if row.status == Status.PENDING:
-        if ended_before_start(execution, row, now, cutoff):
-            return None
-        if session.get(RunbookRow, task.TaskArn) is None:
-            return end_task(
-                row,
-                Status.FAILED,
-                f"runbook {task.TaskArn!r} does not exist (deleted after the window was applied)",
-                now,
-            )
-        row.status, row.started_at, row.phase = Status.IN_PROGRESS, now, 1
-    total = sum(len(w) for w in row.waves)
-    for _ in range(total + len(row.waves) + 2):  # each pass starts something or returns
-        started = runs(session, row)
-        running = [r for r in started.values() if _active(r)]
-        row.errors = sum(not _active(r) and r.status != SUCCESS for r in started.values())
-        while row.wave < len(row.waves) and all(
-            n in started and not _active(started[n]) for n in row.waves[row.wave]
-        ):
-            row.wave += 1
-            if task.PauseBetweenWavesSeconds and row.wave < len(row.waves):
-                row.not_before = now + timedelta(seconds=task.PauseBetweenWavesSeconds)
-        if waves.error_budget(row.error_limit, row.errors) is None:
-            if running:
-                return None  # in-flight executions finish; no new one starts
-            return end_task(
-                row,
-                Status.FAILED,
-                f"MaxErrors exceeded: {row.errors} failed runbook executions "
-                f"(limit {row.error_limit}); {len(started)} of {total} started",
-                now,
-            )
-        if cancelling:
-            busy = f"; {len(running)} runbook executions still running" if running else ""
-            return end_task(row, Status.CANCELLED, "window execution cancelled" + busy, now)
-        if row.wave >= len(row.waves):
-            if row.errors:
-                return end_task(
-                    row,
-                    Status.FAILED,
-                    f"{row.errors} of {total} runbook executions failed (within MaxErrors)",
-                    now,
-                )
-            return end_task(row, Status.SUCCESS, f"{total} runbook executions succeeded", now)
-        if now >= cutoff:
-            if running and task.CutoffBehavior == "CONTINUE_TASK":
-                return None
-            busy = f", {len(running)} still running" if running else ""
-            return end_task(
-                row,
-                Status.TIMED_OUT,
-                f"cutoff reached: {total - len(started)} runbook executions not started{busy}",
-                now,
-            )
-        if row.not_before is not None and now < row.not_before:
-            return None
-        wave = row.waves[row.wave]
-        concurrency = int(waves.wave_concurrency(task.concurrency, len(wave), total))
-        states = [_as_invocation(started.get(n)) for n in wave]
-        earlier = row.errors - sum(s.is_error for s in states)  # errors of earlier waves
-        allowed = rollout.allowance(states, concurrency, row.error_limit - earlier)
-        todo = [n for n in wave if n not in started][:allowed]
-        if not todo:
-            return None
-        for node in todo:
-            try:
-                run = runner.start(
-                    session,
-                    task.TaskArn,
-                    _parameters(task, execution, row, node),
-                    now,
-                    actor(row, node),
-                )
-            except InputError as exc:
-                return end_task(row, Status.FAILED, f"runbook {task.TaskArn!r}: {exc}", now)
-            session.flush()
-            if not _active(run) and run.status != SUCCESS:
-                row.errors += 1
-                if waves.error_budget(row.error_limit, row.errors) is None:
-                    break  # the (N+1)-th failure: no further start
-    return None
+    state, settings = load(row), config(task)
+    known = facts(execution, timing)
+    if state.status == Status.PENDING:
+        known = replace(known, runbook_exists=session.get(RunbookRow, task.TaskArn) is not None)
+    for _ in range(machine.passes(state)):
+        started = {node: _status(run) for node, run in runs(session, row).items()}
+        move = machine.step(settings, state, replace(known, runs=started), now)
+        state = move.state
+        store(row, state)
+        for action in move.actions:
+            if isinstance(action, machine.StartRuns):
+                failure = _start(session, task, execution, row, action, now)
+                known = replace(known, start_failure=failure)
+        if not move.again:
+            return

@@ -13,6 +13,7 @@ from patchwarden.adapters.storage.nodes import ping_status
 from patchwarden.adapters.storage.secrets import new_uuid
 from patchwarden.adapters.storage.tables import Node, WindowExecution, WindowTaskExecution
 from patchwarden.core import rollout, waves
+from patchwarden.core import window_machine as machine
 from patchwarden.core.windows import Status
 from patchwarden.documents.window import TargetSpec, TaskSpec, WindowSpec, spec_of, timing
 from patchwarden.server import window_automation
@@ -34,19 +35,13 @@ def resolve(session: Session, targets: list[TargetSpec]) -> list[Node]:
     return target_nodes(session, body)
 
 
-def _reboots(task: TaskSpec) -> bool:
-    if task.TaskType != "RUN_COMMAND":
-        return False
-    params = task.run_command.Parameters
-    operation = params.get("Operation")
-    option = params.get("RebootOption", "RebootIfNeeded")
-    return operation in ("Install", ["Install"]) and option not in ("NoReboot", ["NoReboot"])
-
-
 def _plan(task: TaskSpec, nodes: list[Node]) -> list[list[str]]:
     cap = task.RebootCoordination.MaxRebootingPerGroup if task.RebootCoordination else None
     targets = [waves.Target(n.id, n.patch_group) for n in nodes]
-    return waves.plan(targets, task.concurrency, cap if _reboots(task) else None)
+    run_command = task.TaskInvocationParameters.RunCommand
+    parameters = run_command.Parameters if run_command else {}
+    reboots = machine.reboots(task.TaskType, parameters)
+    return waves.plan(targets, task.concurrency, cap if reboots else None)
 
 
 def start(session: Session, execution: WindowExecution, spec: WindowSpec, now: datetime) -> None:
@@ -77,15 +72,6 @@ def start(session: Session, execution: WindowExecution, spec: WindowSpec, now: d
     session.flush()
 
 
-def _final(statuses: list[str], cancelled: bool) -> Status:
-    if cancelled:
-        return Status.CANCELLED
-    for status in (Status.TIMED_OUT, Status.FAILED, Status.CANCELLED):
-        if status in statuses:
-            return status
-    return Status.SUCCESS
-
-
 def advance(session: Session, execution: WindowExecution, now: datetime) -> None:
     """Move the execution forward as far as it can go now (idempotent; resumable)."""
     if Status(execution.status).terminal:
@@ -102,19 +88,17 @@ def advance(session: Session, execution: WindowExecution, now: datetime) -> None
     )
     specs = {t.Name: t for t in spec.Tasks}
     window_timing = timing(spec)
-    while True:
-        active = [t for t in tasks if not Status(t.status).terminal]
-        if not active:
-            break
-        level = min(t.priority for t in active)
-        for row in active:
-            if row.priority == level:
-                task = specs[row.task_name]
-                run = window_automation.step if task.TaskType == "AUTOMATION" else step
-                run(session, execution, row, task, now, window_timing)
-        if any(not Status(t.status).terminal for t in active if t.priority == level):
-            return  # this level is still running
-    execution.status = _final([t.status for t in tasks], execution.status == Status.CANCELLING)
+    stepped: set[int] = set()
+    while due := machine.to_step([(t.priority, Status(t.status)) for t in tasks], stepped):
+        for index in due:
+            row, task = tasks[index], specs[tasks[index].task_name]
+            run = window_automation.step if task.TaskType == "AUTOMATION" else step
+            run(session, execution, row, task, now, window_timing)
+            stepped.add(index)
+    if due is not None:
+        return  # a priority level is still running
+    cancelled = execution.status == Status.CANCELLING
+    execution.status, execution.status_details = machine.final(
+        [Status(t.status) for t in tasks], cancelled
+    )
     execution.ended_at = now
-    done = sum(t.status == Status.SUCCESS for t in tasks)
-    execution.status_details = f"{done} of {len(tasks)} tasks succeeded"

@@ -22,7 +22,7 @@ from sqlalchemy import Boolean, ForeignKey, String, Text, delete, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from patchwarden.adapters.state import finding_from_json
-from patchwarden.adapters.storage.tables import Base
+from patchwarden.adapters.storage.base import Base
 from patchwarden.core.suppression import FindingRecord
 from patchwarden.core.vuln import Finding
 

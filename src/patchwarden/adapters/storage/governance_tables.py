@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from patchwarden.adapters.storage.tables import Base
+from patchwarden.adapters.storage.base import Base
 
 
 class RuleRow(Base):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from patchwarden.adapters.storage.tables import Base
+from patchwarden.adapters.storage import tables as tables  # registers every table on Base
+from patchwarden.adapters.storage.base import Base
 
 config = context.config
 connection: Connection | None = config.attributes.get("connection")
