@@ -33,8 +33,8 @@ from xml.sax.saxutils import escape, quoteattr
 import pytest
 from sandbox import run  # one runner for both sandboxes
 
-from patchwarden.adapters.os.dnf import DnfPackageManager
-from patchwarden.adapters.os.dnf_exec import DnfTarget, dnf_command
+from patchwarden.adapters.os.dnf.execute import DnfTarget, dnf_command
+from patchwarden.adapters.os.dnf.manager import DnfPackageManager
 
 RPM_NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 """The pinned clock of the rpm integration tests (notice dates are in Jan/Feb 2025)."""

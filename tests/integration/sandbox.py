@@ -12,7 +12,7 @@ A library for integration tests (and the fleet tests built on them)::
     node.dpkg_versions()            # {"hello": "1.0-1"}
     node.pm().collect()             # the product's apt adapter on that root
 
-apt-get always runs through :func:`patchwarden.adapters.os.apt_exec.apt_env`, exactly as the
+apt-get always runs through :func:`patchwarden.adapters.os.apt.execute.apt_env`, exactly as the
 product runs it, so the fixture and the product drive apt identically and the host's dpkg
 database and apt configuration are never read or written.  The packages carry no
 maintainer scripts, so nothing runs inside (or outside) the root.
@@ -34,8 +34,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from patchwarden.adapters.os.apt import AptPackageManager
-from patchwarden.adapters.os.apt_exec import apt_env
+from patchwarden.adapters.os.apt.execute import apt_env
+from patchwarden.adapters.os.apt.manager import AptPackageManager
 from patchwarden.core.baseline import PatchBaseline
 
 MAINTAINER = "Patchwarden Tests <tests@patchwarden.invalid>"

@@ -31,7 +31,7 @@ from sandbox import (
     write_baseline,
 )
 
-from patchwarden.adapters.os.apt_phasing import phase_draw
+from patchwarden.adapters.os.apt.phasing import phase_draw
 from patchwarden.versions import compare
 
 pytestmark = pytest.mark.integration

@@ -32,7 +32,7 @@ from sandbox import (
     run,
 )
 
-from patchwarden.adapters.os.apt import AptPackageManager
+from patchwarden.adapters.os.apt.manager import AptPackageManager
 from patchwarden.adapters.runner import LocalRunner
 from patchwarden.adapters.state import LocalState
 from patchwarden.core.vuln import AdvisoryStatus

@@ -9,14 +9,14 @@ from pathlib import Path
 import lz4.frame
 import pytest
 
-from patchwarden.adapters.os.apt_lists import find_package_lists, is_security_origin
-from patchwarden.adapters.os.aptconf import get, get_bool, parse_apt_conf
-from patchwarden.adapters.os.debindex import (
+from patchwarden.adapters.os.apt.conf import get, get_bool, parse_apt_conf
+from patchwarden.adapters.os.apt.index import (
     iter_index,
     iter_paragraphs,
     read_index,
     strip_signature,
 )
+from patchwarden.adapters.os.apt.lists import find_package_lists, is_security_origin
 from patchwarden.adapters.os.osrelease import os_info_from_fields, parse_os_release, read_os_info
 from patchwarden.errors import AdapterError, EnvironmentProblem
 

@@ -4,7 +4,7 @@ uses) for these seeds."""
 
 from __future__ import annotations
 
-from patchwarden.adapters.os.apt_phasing import Phasing, percentage, phase_draw
+from patchwarden.adapters.os.apt.phasing import Phasing, percentage, phase_draw
 
 LIBSTDCXX = [12, 66, 28, 33, 70, 84, 96, 17, 96, 82]
 

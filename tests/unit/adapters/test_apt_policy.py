@@ -7,9 +7,9 @@ when it offers none: the helper below checks that pair against apt's rules.
 
 from __future__ import annotations
 
-from patchwarden.adapters.os.apt_candidates import AptPolicy
-from patchwarden.adapters.os.apt_phasing import Phasing
-from patchwarden.adapters.os.apt_policy import (
+from patchwarden.adapters.os.apt.candidates import AptPolicy
+from patchwarden.adapters.os.apt.phasing import Phasing
+from patchwarden.adapters.os.apt.policy import (
     IndexFile,
     Pin,
     VersionChoice,

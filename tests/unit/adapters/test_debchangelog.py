@@ -15,15 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from patchwarden.adapters.os.changelog_cves import (
-    ChangelogReader,
-    CveEntries,
-    UpdateChangelog,
-    changelog_advisories,
-    cves_since,
-    release_ecosystem,
-)
-from patchwarden.adapters.os.debchangelog import (
+from patchwarden.adapters.os.apt.changelog import (
     changelog_text,
     cve_ids,
     newest_entry_date,
@@ -31,6 +23,14 @@ from patchwarden.adapters.os.debchangelog import (
     read_doc,
     source_changelog,
     strip_binnmu,
+)
+from patchwarden.adapters.os.apt.changelog_cves import (
+    ChangelogReader,
+    CveEntries,
+    UpdateChangelog,
+    changelog_advisories,
+    cves_since,
+    release_ecosystem,
 )
 from patchwarden.adapters.runner import FakeRunner
 from patchwarden.adapters.state import LocalState

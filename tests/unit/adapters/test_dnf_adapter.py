@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from patchwarden.adapters.os import detect
-from patchwarden.adapters.os.dnf import DnfPackageManager
-from patchwarden.adapters.os.dnf_facts import needing_reboot, slot
+from patchwarden.adapters.os.dnf.facts import needing_reboot, slot
+from patchwarden.adapters.os.dnf.manager import DnfPackageManager
 from patchwarden.adapters.os.osrelease import os_info_from_fields, parse_os_release, read_os_info
 from patchwarden.adapters.runner import FakeRunner
 from patchwarden.errors import EnvironmentProblem

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from patchwarden.adapters.os.dnf_exec import TransactionRow, parse_transaction
-from patchwarden.adapters.os.dnf_repos import repositories, updateinfo_files
-from patchwarden.adapters.os.repomd import (
+from patchwarden.adapters.os.dnf.execute import TransactionRow, parse_transaction
+from patchwarden.adapters.os.dnf.repomd import (
     cached_repo_dir,
     metadata_path,
     open_metadata,
     parse_repomd,
 )
-from patchwarden.adapters.os.rpmdb import evr, find_dbpath, source_of, split_evr
-from patchwarden.adapters.os.updateinfo import (
+from patchwarden.adapters.os.dnf.repos import repositories, updateinfo_files
+from patchwarden.adapters.os.dnf.rpmdb import evr, find_dbpath, source_of, split_evr
+from patchwarden.adapters.os.dnf.updateinfo import (
     Notice,
     index_notices,
     iter_notices,

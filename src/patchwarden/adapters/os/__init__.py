@@ -16,11 +16,11 @@ def detect(
     """
     info = read_os_info(root)
     if info.family == "debian":
-        from patchwarden.adapters.os.apt import AptPackageManager
+        from patchwarden.adapters.os.apt.manager import AptPackageManager
 
         return AptPackageManager(root, runner=runner, cache_dir=cache_dir, os_info=info)
     if info.family == "rhel":
-        from patchwarden.adapters.os.dnf import DnfPackageManager
+        from patchwarden.adapters.os.dnf.manager import DnfPackageManager
 
         return DnfPackageManager(root, runner=runner, cache_dir=cache_dir, os_info=info)
     raise EnvironmentProblem(

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from patchwarden.adapters.os.apt_policy import IndexFile
-from patchwarden.adapters.os.debindex import COMPRESSED_SUFFIXES, parse_paragraph, strip_signature
+from patchwarden.adapters.os.apt.index import COMPRESSED_SUFFIXES, parse_paragraph, strip_signature
+from patchwarden.adapters.os.apt.policy import IndexFile
 from patchwarden.core.model import Origin
 
 

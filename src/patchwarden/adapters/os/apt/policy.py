@@ -10,7 +10,7 @@ Implements the rules of apt_preferences(5) and apt's ``pkgPolicy``:
   pins) give matching versions of those packages their priority, the first record winning;
 - the candidate is the highest-priority version, the newer one on ties, never a version below
   the installed one unless its priority is 1000 or more (Patchwarden never downgrades: only
-  newer versions are offered, see :mod:`.apt_candidates`).
+  newer versions are offered, see :mod:`.candidates`).
 """
 
 from __future__ import annotations

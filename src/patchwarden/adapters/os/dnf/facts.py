@@ -14,8 +14,8 @@ import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from patchwarden.adapters.os import rpmdb
-from patchwarden.adapters.os.updateinfo import Nevra, Notice, notice_facts
+from patchwarden.adapters.os.dnf import rpmdb
+from patchwarden.adapters.os.dnf.updateinfo import Nevra, Notice, notice_facts
 from patchwarden.core.model import Origin, Package
 
 NEED_REBOOT = (

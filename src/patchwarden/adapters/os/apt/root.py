@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from patchwarden.adapters.os.apt_phasing import Phasing
-from patchwarden.adapters.os.apt_policy import Pin, parse_preferences
-from patchwarden.adapters.os.aptconf import get, get_bool
+from patchwarden.adapters.os.apt.conf import get, get_bool
+from patchwarden.adapters.os.apt.phasing import Phasing
+from patchwarden.adapters.os.apt.policy import Pin, parse_preferences
 
 
 def phasing(base: Path, conf: dict[str, str], environ: Mapping[str, str]) -> Phasing:
-    """apt's phased-update settings for this root (see :class:`.apt_phasing.Phasing`)."""
+    """apt's phased-update settings for this root (see :class:`.phasing.Phasing`)."""
 
     def flag(name: str) -> bool:
         return get_bool(conf, f"APT::Get::{name}", get_bool(conf, f"Update-Manager::{name}"))

@@ -11,7 +11,7 @@ appears in the source changelog, so it is stripped from an installed version bef
 comparing; ``changelog.gz`` is the Debian changelog only in native packages (elsewhere it is
 upstream's); ``-dev``/library packages often ship ``usr/share/doc/<pkg>`` as a symlink to
 another binary's doc dir (:attr:`DebDoc.link`;
-:class:`patchwarden.adapters.os.changelog_cves.ChangelogReader` follows it).
+:class:`patchwarden.adapters.os.apt.changelog_cves.ChangelogReader` follows it).
 The changelog parser is our own (python-debian is GPL): ``pkg (version) dists; urgency=u``
 headers and `` -- name <mail>  date`` trailers.
 """

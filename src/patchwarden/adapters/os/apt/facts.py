@@ -6,8 +6,8 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from patchwarden.adapters.os.apt_lists import is_security_origin
-from patchwarden.adapters.os.apt_policy import IndexFile, VersionChoice
+from patchwarden.adapters.os.apt.lists import is_security_origin
+from patchwarden.adapters.os.apt.policy import IndexFile, VersionChoice
 from patchwarden.core.model import Package
 from patchwarden.core.versions import COMPARATORS
 

@@ -4,7 +4,7 @@ For each pending update: the changelog of the candidate .deb (downloaded into ap
 cache of the root when it is not there yet), the entries newer than the installed version,
 and the ``CVE-YYYY-N`` ids they name.  Results are remembered per (update, installed
 version) in the local state, so a second scan neither downloads nor unpacks anything.
-The .deb reading and the changelog parser live in :mod:`.debchangelog`.
+The .deb reading and the changelog parser live in :mod:`.changelog`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from patchwarden.adapters.os.apt_exec import apt_env
-from patchwarden.adapters.os.debchangelog import (
+from patchwarden.adapters.os.apt.changelog import (
     ChangelogEntry,
     cve_ids,
     parse_changelog,
@@ -25,6 +24,7 @@ from patchwarden.adapters.os.debchangelog import (
     source_changelog,
     strip_binnmu,
 )
+from patchwarden.adapters.os.apt.execute import apt_env
 from patchwarden.core import matching
 from patchwarden.core.model import OsInfo, Package
 from patchwarden.core.versions import Comparator

@@ -2,12 +2,12 @@
 
 Works on ``/`` or on any root directory (like ``dpkg --root``): the dpkg status database,
 apt's downloaded lists and its preferences are read from the root; apt-get runs with an
-``APT_CONFIG`` that points every directory into the root (:mod:`.apt_exec`).
+``APT_CONFIG`` that points every directory into the root (:mod:`.execute`).
 
 Collecting is pure reading (no apt process): parse the status file, the paragraphs of the
-lists that name installed packages, and apply apt's pin policy (:mod:`.apt_policy`): every
+lists that name installed packages, and apply apt's pin policy (:mod:`.policy`): every
 newer version apt could choose is an update, with its pin priority and phasing facts
-(:mod:`.apt_candidates`), so the baseline can judge each one.  The
+(:mod:`.candidates`), so the baseline can judge each one.  The
 result is cached on disk, keyed by the size and mtime of every input file, so a second scan
 with unchanged indices costs a stat per file.
 """
@@ -21,15 +21,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from patchwarden.adapters.os import apt_exec, apt_root
-from patchwarden.adapters.os.apt_candidates import AptPolicy
-from patchwarden.adapters.os.apt_facts import arch_slot, cached_deb, package_facts
-from patchwarden.adapters.os.apt_lists import ListFile, find_package_lists
-from patchwarden.adapters.os.apt_policy import VersionChoice, file_priority
-from patchwarden.adapters.os.apt_root import foreign_arches
-from patchwarden.adapters.os.aptconf import get, read_apt_conf
-from patchwarden.adapters.os.debchangelog import changelog_text, newest_entry_date
-from patchwarden.adapters.os.debindex import iter_index, iter_paragraphs, read_index
+from patchwarden.adapters.os.apt import execute as apt_exec
+from patchwarden.adapters.os.apt import root as apt_root
+from patchwarden.adapters.os.apt.candidates import AptPolicy
+from patchwarden.adapters.os.apt.changelog import changelog_text, newest_entry_date
+from patchwarden.adapters.os.apt.conf import get, read_apt_conf
+from patchwarden.adapters.os.apt.facts import arch_slot, cached_deb, package_facts
+from patchwarden.adapters.os.apt.index import iter_index, iter_paragraphs, read_index
+from patchwarden.adapters.os.apt.lists import ListFile, find_package_lists
+from patchwarden.adapters.os.apt.policy import VersionChoice, file_priority
+from patchwarden.adapters.os.apt.root import foreign_arches
 from patchwarden.adapters.os.inventory_cache import PickleCache, stat_key
 from patchwarden.adapters.os.osrelease import read_os_info
 from patchwarden.adapters.runner import LocalRunner
@@ -41,7 +42,7 @@ from patchwarden.errors import AdapterError, EnvironmentProblem
 from patchwarden.ports import InstallOutcome, InstallPlan, Runner
 
 if TYPE_CHECKING:  # the changelog CVE reader is imported only when asked for
-    from patchwarden.adapters.os.changelog_cves import ChangelogCache, UpdateChangelog
+    from patchwarden.adapters.os.apt.changelog_cves import ChangelogCache, UpdateChangelog
 
 _CACHE_FORMAT = 2
 _deb_compare = COMPARATORS["deb"]
@@ -249,7 +250,7 @@ class AptPackageManager:
         and unpacks nothing.  Never raises for a package whose .deb or changelog cannot be
         had: its result says ``found=False``.
         """
-        from patchwarden.adapters.os.changelog_cves import ChangelogReader, apt_download
+        from patchwarden.adapters.os.apt.changelog_cves import ChangelogReader, apt_download
 
         installed = {ip.package.key: ip.package.version for ip in inventory.installed}
         chosen = candidates(inventory.updates) if updates is None else updates
@@ -289,7 +290,10 @@ class AptPackageManager:
     ) -> list[Advisory]:
         """The changelog CVEs as ``Advisory(source="changelog", status=FIXED)`` values for the
         matcher (package: the source name; fixed version: the oldest entry naming it)."""
-        from patchwarden.adapters.os.changelog_cves import changelog_advisories, release_ecosystem
+        from patchwarden.adapters.os.apt.changelog_cves import (
+            changelog_advisories,
+            release_ecosystem,
+        )
 
         found = self.changelog_cves(inventory, updates=updates, download=download, cache=cache)
         return changelog_advisories(found, release_ecosystem(inventory.os))

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from patchwarden.adapters.os.apt_facts import package_facts, source_of, version_key
-from patchwarden.adapters.os.apt_phasing import Phasing, percentage
-from patchwarden.adapters.os.apt_policy import IndexFile, Pin, VersionChoice, priority
+from patchwarden.adapters.os.apt.facts import package_facts, source_of, version_key
+from patchwarden.adapters.os.apt.phasing import Phasing, percentage
+from patchwarden.adapters.os.apt.policy import IndexFile, Pin, VersionChoice, priority
 from patchwarden.core.model import Package
 from patchwarden.core.versions import COMPARATORS
 

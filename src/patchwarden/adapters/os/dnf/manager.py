@@ -4,10 +4,10 @@ Works on ``/`` or on any root directory.  Installed packages come from the root'
 database (:mod:`.rpmdb`); available updates from dnf itself, reading only its metadata cache
 (``dnf -C repoquery --upgrades --show-duplicates``: every newer version, with dnf's own
 excludes, module filtering and architecture rules); their notice facts from the cached
-``updateinfo`` of each enabled repository (:mod:`.dnf_repos`, :mod:`.dnf_facts`).  dnf runs
-with the options of :mod:`.dnf_exec`, so a sandbox or image root is configured by its own
+``updateinfo`` of each enabled repository (:mod:`.repos`, :mod:`.facts`).  dnf runs
+with the options of :mod:`.execute`, so a sandbox or image root is configured by its own
 files, exactly as a real host is by ``/etc``.  The collected inventory is cached on disk
-(:mod:`.dnf_cache`).
+(:mod:`.cache`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from patchwarden.adapters.os import dnf_exec, dnf_facts, rpmdb
-from patchwarden.adapters.os.dnf_cache import Collected, InventoryCache, cache_key
-from patchwarden.adapters.os.dnf_exec import DnfTarget
-from patchwarden.adapters.os.dnf_repos import load_notices, repositories, updateinfo_files
+from patchwarden.adapters.os.dnf import execute as dnf_exec
+from patchwarden.adapters.os.dnf import facts as dnf_facts
+from patchwarden.adapters.os.dnf import rpmdb
+from patchwarden.adapters.os.dnf.cache import Collected, InventoryCache, cache_key
+from patchwarden.adapters.os.dnf.execute import DnfTarget
+from patchwarden.adapters.os.dnf.repos import load_notices, repositories, updateinfo_files
 from patchwarden.adapters.os.osrelease import read_os_info
 from patchwarden.adapters.runner import LocalRunner
 from patchwarden.core.model import InstalledPackage, Inventory, OsInfo, Package
@@ -62,7 +64,7 @@ class DnfPackageManager:
         return found
 
     def target(self) -> DnfTarget:
-        """How dnf reaches this root (see :mod:`.dnf_exec`)."""
+        """How dnf reaches this root (see :mod:`.execute`)."""
         if self._target is None:
             dbpath, releasever = self.dbpath, None
             if self.root != "/" and not rpmdb.providers(

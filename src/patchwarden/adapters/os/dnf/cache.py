@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from patchwarden.adapters.os.dnf_repos import repo_files
+from patchwarden.adapters.os.dnf.repos import repo_files
 from patchwarden.adapters.os.inventory_cache import PickleCache, stat_key
 from patchwarden.core.model import Inventory
 

@@ -13,9 +13,9 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from patchwarden.adapters.os.dnf_exec import REPO_DIRS
-from patchwarden.adapters.os.repomd import cached_repo_dir, metadata_path, open_metadata
-from patchwarden.adapters.os.updateinfo import Nevra, Notice, index_notices, iter_notices
+from patchwarden.adapters.os.dnf.execute import REPO_DIRS
+from patchwarden.adapters.os.dnf.repomd import cached_repo_dir, metadata_path, open_metadata
+from patchwarden.adapters.os.dnf.updateinfo import Nevra, Notice, index_notices, iter_notices
 from patchwarden.ports import Runner
 
 _TRUE = frozenset({"1", "yes", "true", "on"})
