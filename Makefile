@@ -16,7 +16,7 @@ $(BIN)/patchwarden: pyproject.toml
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q python3-venv && \
 	  $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[server,sbom]'
 	@touch $@
 
 venv: $(BIN)/patchwarden

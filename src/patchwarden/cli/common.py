@@ -25,6 +25,15 @@ def fail(message: str, code: int) -> None:
     raise SystemExit(code)
 
 
+EXTRAS = {
+    **dict.fromkeys(
+        ("fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg"), "server"
+    ),
+    "cyclonedx": "sbom",
+}
+"""Top-level modules of the optional extras (a node installs neither): module → extra."""
+
+
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Translate the error tree into exit codes: one line, never a traceback."""
 
@@ -34,6 +43,15 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except PatchwardenError as exc:
             fail(str(exc), exc.exit_code)
+        except ModuleNotFoundError as exc:
+            extra = EXTRAS.get((exc.name or "").split(".", 1)[0])
+            if extra is None:
+                raise
+            fail(
+                f"this command needs Patchwarden's [{extra}] extra ({exc.name} is not "
+                f"installed): pip install 'patchwarden[{extra}]'",
+                3,
+            )
         except KeyboardInterrupt:
             fail("interrupted", 130)
         except BrokenPipeError:

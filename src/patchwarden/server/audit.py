@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from patchwarden.adapters.storage.tables import AuditEntry
+from patchwarden.adapters.storage import audit_log
 from patchwarden.server.auth import Principal
+from patchwarden.server.db import WriteDB
 
 
 def record(
-    session: Session,
+    session: WriteDB,
     who: Principal | str,
     action: str,
     target: str,
@@ -21,4 +20,4 @@ def record(
 ) -> None:
     """Add one entry (``who`` is a principal or an actor string such as ``system``)."""
     actor = who if isinstance(who, str) else who.actor
-    session.add(AuditEntry(at=at, actor=actor, action=action, target=target, detail=detail or {}))
+    audit_log.record(session, actor, action, target, at, detail)

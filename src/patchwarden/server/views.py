@@ -1,4 +1,5 @@
-"""JSON views of stored rows, and query-string helpers shared by the routers."""
+"""JSON views of stored nodes and compliance, and query-string helpers shared by the
+routers."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from patchwarden.adapters.storage.nodes import ping_status
-from patchwarden.adapters.storage.tables import ComplianceRecord, Node
+from patchwarden.adapters.storage.queries.compliance import Compliance
+from patchwarden.core.presence import ping_status
+from patchwarden.pipeline.fleet.records import NodeRecord
 from patchwarden.server.errors import bad_request
 from patchwarden.server.settings import ServerSettings
 
@@ -24,13 +26,21 @@ def tag_filters(raw: Sequence[str] | None) -> dict[str, list[str]]:
     return found
 
 
-def node_view(node: Node, now: datetime, settings: ServerSettings) -> dict[str, Any]:
+def node_view(node: NodeRecord, now: datetime, settings: ServerSettings) -> dict[str, Any]:
     """A node as the API shows it."""
+    status = ping_status(
+        last_seen_at=node.last_seen_at,
+        registered_at=node.registered_at,
+        deregistered_at=node.deregistered_at,
+        now=now,
+        online_seconds=settings.online_seconds,
+        inactive_days=settings.inactive_days,
+    )
     return {
         "node_id": node.id,
         "name": node.name,
         "hostname": node.hostname,
-        "ping_status": ping_status(node, now, settings.online_seconds, settings.inactive_days),
+        "ping_status": status,
         "last_ping_at": node.last_seen_at,
         "registered_at": node.registered_at,
         "deregistered_at": node.deregistered_at,
@@ -47,7 +57,7 @@ def node_view(node: Node, now: datetime, settings: ServerSettings) -> dict[str, 
     }
 
 
-def compliance_view(record: ComplianceRecord, *, items: bool = False) -> dict[str, Any]:
+def compliance_view(record: Compliance, *, items: bool = False) -> dict[str, Any]:
     """A node's patch compliance summary (and its patch states with ``items``)."""
     view: dict[str, Any] = {
         "node_id": record.node_id,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, delete, select
 from sqlalchemy.orm import Session
 
 from patchwarden.adapters.storage.tables import Node, NodeTag
+from patchwarden.core import presence
 
 PATCH_GROUP_KEYS = ("Patch Group", "PatchGroup")
 """Tag keys naming a node's patch group (reference §2; case-sensitive)."""
@@ -61,13 +62,13 @@ def active_nodes(session: Session, **criteria: object) -> list[Node]:
 
 
 def ping_status(node: Node, now: datetime, online_seconds: int, inactive_days: int) -> str:
-    """``Online`` / ``ConnectionLost`` / ``Inactive`` from the last check-in."""
-    if node.deregistered_at is not None:
-        return "Inactive"
-    seen = node.last_seen_at or node.registered_at
-    age = now - seen
-    if age <= timedelta(seconds=online_seconds):
-        return "Online"
-    if age >= timedelta(days=inactive_days):
-        return "Inactive"
-    return "ConnectionLost"
+    """``Online`` / ``ConnectionLost`` / ``Inactive`` from the last check-in
+    (:func:`patchwarden.core.presence.ping_status` of the row)."""
+    return presence.ping_status(
+        last_seen_at=node.last_seen_at,
+        registered_at=node.registered_at,
+        deregistered_at=node.deregistered_at,
+        now=now,
+        online_seconds=online_seconds,
+        inactive_days=inactive_days,
+    )

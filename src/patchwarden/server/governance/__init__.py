@@ -1,12 +1,12 @@
-"""Governance in the server (issue 7): rules evaluated on change and on a timer, remediation
-runbooks started from NON_COMPLIANT results, conformance packs.
+"""Governance in the server (issue 7): wiring of the use cases of
+:mod:`patchwarden.pipeline.governance` to the server's database, commands, audit log and
+webhooks.
 
-- :mod:`.store` — Rule / Runbook / ConformancePack documents (packs deploy as a unit);
-- :mod:`.evaluate` — evaluations (history kept) and the change hook :func:`changed`;
-- :mod:`.remediate` — the per (rule, resource) state machine, execution controls, exceptions;
-- :mod:`.runner` — runbook executions: actions → commands, tag edits, webhooks;
-- :func:`tick` — one pass of everything time-driven (the background loop calls it; tests
-  call it with their own ``now``).
+- :func:`changed` — the change trigger, called inside another route's transaction;
+- :func:`tick` — one pass of everything time-driven (the background :func:`loop` calls it;
+  tests call it with their own ``now``); each phase commits, then its webhooks are sent;
+- :mod:`.wiring` — the ports bound to a session; :mod:`.api` — the routes' dependencies;
+- :mod:`.runner`, :mod:`.apply` — entry points of other shells (windows, ``apply``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from patchwarden.pipeline.governance import evaluation
+from patchwarden.pipeline.governance import tick as governance_tick
+from patchwarden.pipeline.governance.ports import Notifier
 from patchwarden.server.db import Database
-from patchwarden.server.governance import evaluate, remediate, runner
+from patchwarden.server.governance.api import WEBHOOKS
+from patchwarden.server.governance.wiring import SessionUnitOfWork, detached
 from patchwarden.server.settings import ServerSettings
 
 log = logging.getLogger("patchwarden.governance")
@@ -38,19 +42,13 @@ def interval() -> float:
 
 def changed(session: Session, node_id: str, at: datetime) -> None:
     """The change trigger, called where a node's compliance, inventory or tags change."""
-    evaluate.changed(session, node_id, at)
+    evaluation.changed(detached(session), node_id, at)
 
 
-def tick(db: Database, now: datetime) -> Counter[str]:
-    """Periodic rules, remediation marks and queues, and running executions, once."""
-    counts: Counter[str] = Counter()
-    with db.write() as session, session.begin():
-        counts.update(evaluate.periodic(session, now))
-    with db.write() as session, session.begin():
-        counts["executions"] = runner.tick(session, now)
-    with db.write() as session, session.begin():
-        counts["remediations_started"] = remediate.tick(session, now)
-    return counts
+def tick(db: Database, now: datetime, notifier: Notifier | None = None) -> Counter[str]:
+    """Periodic rules, running executions, remediation marks and queues, once; webhooks
+    go out after each phase committed."""
+    return governance_tick.tick(SessionUnitOfWork(db), notifier or WEBHOOKS, now)
 
 
 async def loop(db: Database, settings: ServerSettings, seconds: float = INTERVAL_SECONDS) -> None:

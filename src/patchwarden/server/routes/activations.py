@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from patchwarden.adapters.storage.secrets import hash_secret, new_uuid
-from patchwarden.adapters.storage.tables import Activation
-from patchwarden.server import audit
+from patchwarden.adapters.storage.activations import SqlActivations
+from patchwarden.adapters.storage.audit_log import SqlAuditLog
+from patchwarden.adapters.storage.queries import access as reads
+from patchwarden.pipeline.fleet import access
+from patchwarden.pipeline.fleet.records import ActivationRecord, ActivationSpec
 from patchwarden.server.auth import Admin
 from patchwarden.server.db import Now, ReadDB, WriteDB
-from patchwarden.server.errors import not_found
+from patchwarden.server.outcomes import answered
 
 router = APIRouter(prefix="/api/v1/activations", tags=["activations"])
 MAX_EXPIRY = timedelta(days=30)
@@ -34,7 +34,7 @@ class ActivationCreate(BaseModel):
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=50)
 
 
-def _view(row: Activation, now: Any) -> dict[str, Any]:
+def _view(row: ActivationRecord, now: datetime) -> dict[str, Any]:
     return {
         "activation_id": row.id,
         "description": row.description,
@@ -54,44 +54,29 @@ def create_activation(
     body: ActivationCreate, who: Admin, session: WriteDB, at: Now
 ) -> dict[str, Any]:
     """Create an activation; ``activation_code`` is shown only this once."""
-    code = secrets.token_urlsafe(24)
-    row = Activation(
-        id=new_uuid(),
-        code_hash=hash_secret(code),
+    spec = ActivationSpec(
         description=body.description,
         default_instance_name=body.default_instance_name,
         registration_limit=body.registration_limit,
-        registration_count=0,
         expires_at=at + timedelta(seconds=body.expires_in_seconds),
         tags=dict(body.tags),
-        created_at=at,
-        created_by=who.actor,
     )
-    session.add(row)
-    audit.record(
-        session,
-        who,
-        "activation.create",
-        row.id,
-        at,
-        {"registration_limit": row.registration_limit, "tags": row.tags},
-    )
+    activations, audit = SqlActivations(session), SqlAuditLog(session)
+    row, code = access.create_activation(activations, audit, spec, who.actor, at)
     return {**_view(row, at), "activation_code": code}
 
 
 @router.get("")
 def list_activations(_: Admin, session: ReadDB, at: Now) -> list[dict[str, Any]]:
     """Every activation (never the codes)."""
-    rows = session.scalars(select(Activation).order_by(Activation.created_at))
-    return [_view(r, at) for r in rows]
+    return [_view(r, at) for r in reads.activations(session)]
 
 
 @router.delete("/{activation_id}")
 def delete_activation(activation_id: str, who: Admin, session: WriteDB, at: Now) -> dict[str, Any]:
     """Expire an activation now (registered nodes stay registered)."""
-    row = session.get(Activation, activation_id)
-    if row is None:
-        raise not_found(f"activation {activation_id}")
-    row.expires_at = min(row.expires_at, at)
-    audit.record(session, who, "activation.delete", row.id, at)
+    with answered():
+        row = access.expire_activation(
+            SqlActivations(session), SqlAuditLog(session), activation_id, who.actor, at
+        )
     return _view(row, at)

@@ -3,32 +3,29 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import Field
-from sqlalchemy import select
 
-from patchwarden.adapters.storage import dispatch
-from patchwarden.adapters.storage.tables import Command, ComplianceRecord, Invocation, Node
-from patchwarden.core.rollout import InvocationStatus
+from patchwarden.adapters.storage import deliveries
+from patchwarden.adapters.storage.reports import SqlInvocationReports
+from patchwarden.pipeline.fleet import command_records, reports
+from patchwarden.pipeline.fleet.command_records import CommandRecord, InvocationRecord
 from patchwarden.server import governance
 from patchwarden.server.auth import NodeCaller
 from patchwarden.server.commands import resolver
 from patchwarden.server.db import Now, WriteDB, database, settings
-from patchwarden.server.errors import ApiError, not_found
+from patchwarden.server.outcomes import answered
 from patchwarden.server.polling import QUIET, polling
 from patchwarden.server.schemas import Body
 
 router = APIRouter(prefix="/api/v1/agent", tags=["agent"])
-MAX_OUTPUT = 24_000
-"""Characters of output kept per invocation (SSM keeps 24,000 in the API)."""
 
 
-def _delivery(inv: Invocation, cmd: Command) -> dict[str, Any]:
+def _delivery(inv: InvocationRecord, cmd: CommandRecord) -> dict[str, Any]:
     params = {k: v for k, v in cmd.parameters.items() if k != "BaselineOverride"}
     return {
         "invocation_id": inv.id,
@@ -45,16 +42,8 @@ def _claim(request: Request, node_id: str) -> list[dict[str, Any]]:
     conf = settings(request)
     with database(request).write() as session, session.begin():
         session.info[QUIET] = True  # the board spent this claim's budget already
-        now = conf.clock()
-        node = session.get(Node, node_id)
-        assert node is not None
-        invs = dispatch.claim(session, node, now, conf.replica_id, resolver)
-        out = []
-        for inv in invs:
-            cmd = session.get(Command, inv.command_id)
-            assert cmd is not None
-            out.append(_delivery(inv, cmd))
-        return out
+        found = deliveries.claim(session, node_id, conf.clock(), conf.replica_id, resolver)
+        return [_delivery(inv, cmd) for inv, cmd in found]
 
 
 @router.get("/commands", response_class=JSONResponse)
@@ -94,32 +83,6 @@ class ReportedResult(Body):
     report: dict[str, Any] | None = None
 
 
-def _store_compliance(
-    session: WriteDB, node: Node, inv: Invocation, report: dict[str, Any], at: datetime
-) -> None:
-    summary = report.get("summary")
-    if report.get("compliance") not in ("COMPLIANT", "NON_COMPLIANT") or not isinstance(
-        summary, dict
-    ):
-        raise ApiError(400, "invalid_request", "report: expected a scan report (report_dict)")
-    generated = report.get("generated_at")
-    record = session.get(ComplianceRecord, node.id) or ComplianceRecord(node_id=node.id)
-    record.compliance = report["compliance"]
-    record.severity = report.get("severity")
-    record.baseline = str((report.get("baseline") or {}).get("name", ""))
-    record.baseline_id = None
-    record.snapshot_id = report.get("snapshot_id")
-    record.operation = str(report.get("operation", ""))
-    record.command_id = inv.command_id
-    record.generated_at = (
-        datetime.fromisoformat(generated.replace("Z", "+00:00")) if generated else None
-    )
-    record.reported_at = at
-    record.summary = summary
-    record.items = list(report.get("patches") or [])
-    session.add(record)
-
-
 @router.post("/invocations/{invocation_id}", response_model=None)
 def report_result(
     invocation_id: str, body: ReportedResult, who: NodeCaller, session: WriteDB, at: Now
@@ -128,30 +91,20 @@ def report_result(
     Reporting again is harmless: the first final status stays.  The command's rollup is
     refreshed here unless another transaction holds the command (a claim or a report of
     another node): then that command's next claim, report or sweep rolls it up."""
-    locked = select(Invocation).where(Invocation.id == invocation_id).with_for_update()
-    found = session.scalar(locked)
-    if found is None:
-        raise not_found(f"invocation {invocation_id}")
-    if found.node_id != who.id:
-        raise ApiError(403, "forbidden", "this invocation belongs to another node")
-    node = session.get(Node, who.id)
-    assert node is not None
-    accepted = not InvocationStatus(found.status).terminal
-    if accepted:
-        found.status = found.status_details = body.status
-        if body.status == "TimedOut":
-            found.status_details = "Execution Timed Out"
-        found.output = body.output[:MAX_OUTPUT]
-        found.response_code = body.response_code
-        found.finished_at = at
-        found.started_at = found.started_at or at
-    if body.report is not None:
-        _store_compliance(session, node, found, body.report, at)
-        governance.changed(session, node.id, at)  # change-triggered rules
-    cmd = dispatch.lock_command(session, found.command_id, wait=False)
-    if cmd is not None:
-        dispatch.refresh(session, cmd, at)
-    else:  # busy: its rollup as it stands
-        cmd = session.get(Command, found.command_id)
-        assert cmd is not None
-    return {"accepted": accepted, "status": found.status, "command_status": cmd.status}
+    result = command_records.ReportedResult(
+        body.status, body.response_code, body.output, body.report
+    )
+    with answered():
+        outcome = reports.report_result(
+            SqlInvocationReports(session),
+            who.id,
+            invocation_id,
+            result,
+            at,
+            lambda: governance.changed(session, who.id, at),  # change-triggered rules
+        )
+    return {
+        "accepted": outcome.accepted,
+        "status": outcome.status,
+        "command_status": outcome.command_status,
+    }

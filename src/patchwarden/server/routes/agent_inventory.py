@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter
 
-from patchwarden.adapters.storage.inventories import HashMismatch, apply_delta, replace_all
-from patchwarden.adapters.storage.tables import Inventory, Node
+from patchwarden.adapters.storage.inventories import HashMismatch, apply_delta, full_upload
 from patchwarden.server import governance, vulns
 from patchwarden.server.auth import NodeCaller
 from patchwarden.server.db import Now, WriteDB
@@ -17,7 +16,18 @@ from patchwarden.server.schemas import DeltaInventory, FullInventory
 router = APIRouter(prefix="/api/v1/agent/inventory", tags=["agent"])
 
 
-def _answer(header: Inventory) -> dict[str, Any]:
+class _Header(Protocol):
+    """What the answer shows of the stored inventory's header."""
+
+    @property
+    def content_hash(self) -> str: ...
+    @property
+    def installed_count(self) -> int: ...
+    @property
+    def update_count(self) -> int: ...
+
+
+def _answer(header: _Header) -> dict[str, Any]:
     return {
         "content_hash": header.content_hash,
         "installed_count": header.installed_count,
@@ -33,14 +43,13 @@ def _mismatch(exc: HashMismatch) -> ApiError:
 def upload_full(body: FullInventory, who: NodeCaller, session: WriteDB, at: Now) -> dict[str, Any]:
     """Replace the node's inventory (and its facts, when given); its vulnerabilities are
     reassessed in the background (:mod:`patchwarden.server.vulns`)."""
-    if body.facts is not None:  # the check-in itself is the auth dependency's (nodecache)
-        node = session.get(Node, who.id)
-        assert node is not None
-        for key, value in body.facts.model_dump().items():
-            setattr(node, key, value)
+    # the check-in itself is the auth dependency's (nodecache)
+    facts = body.facts.model_dump() if body.facts is not None else None
     items = [i.model_dump() for i in body.items]
     try:
-        header = replace_all(session, who.id, items, body.content_hash, body.collected_at, at)
+        header = full_upload(
+            session, who.id, facts, items, body.content_hash, body.collected_at, at
+        )
     except HashMismatch as exc:
         raise ApiError(400, "invalid_request", f"content_hash: {exc}") from None
     vulns.inventory_changed(session, header)  # pending for the background assessment

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
-from patchwarden.adapters.storage.tables import AuditEntry
+from patchwarden.adapters.storage.queries import audit as reads
 from patchwarden.server.auth import Admin
 from patchwarden.server.db import ReadDB
 
@@ -24,21 +23,4 @@ def read_audit(
     before: Annotated[int | None, Query(ge=1, description="entries with a smaller id")] = None,
 ) -> list[dict[str, Any]]:
     """Entries (who, what, when), optionally filtered by action or actor."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-    if action:
-        query = query.where(AuditEntry.action == action)
-    if actor:
-        query = query.where(AuditEntry.actor == actor)
-    if before:
-        query = query.where(AuditEntry.id < before)
-    return [
-        {
-            "id": e.id,
-            "at": e.at,
-            "actor": e.actor,
-            "action": e.action,
-            "target": e.target,
-            "detail": e.detail,
-        }
-        for e in session.scalars(query)
-    ]
+    return reads.entries(session, action=action, actor=actor, limit=limit, before=before)

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Body
 
+from patchwarden.adapters.storage.audit_log import SqlAuditLog
+from patchwarden.adapters.storage.baselines import SqlBaselines
 from patchwarden.documents import BaselineDocument, parse_documents
 from patchwarden.documents.window import WindowDocument
 from patchwarden.errors import PatchwardenError
+from patchwarden.pipeline.fleet.baselines import save_baseline
 from patchwarden.server import audit
 from patchwarden.server.auth import Operator
-from patchwarden.server.baselines import store
 from patchwarden.server.db import Now, WriteDB
 from patchwarden.server.errors import bad_request
 from patchwarden.server.governance.apply import KINDS as GOVERNANCE_KINDS
 from patchwarden.server.governance.apply import apply_document as governance_apply
+from patchwarden.server.outcomes import answered
 from patchwarden.server.windows import store as store_window
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
@@ -29,8 +33,6 @@ def apply_documents(
     who: Operator, session: WriteDB, at: Now, documents: Any = Body()
 ) -> dict[str, Any]:
     """Create or update every document in the list, all or nothing."""
-    import json
-
     if not isinstance(documents, list) or not documents:
         raise bad_request("body: expected a non-empty JSON list of documents")
     results = []
@@ -60,8 +62,10 @@ def apply_documents(
                 f"{where}: kind {doc.kind} is not kept by the server "
                 f"(it serves {', '.join(SERVED_KINDS)})"
             )
-        row, created = store(session, doc, at)
+        with answered():
+            row, created = save_baseline(
+                SqlBaselines(session), SqlAuditLog(session), doc, who.actor, at
+            )
         action = "created" if created else "configured"
-        audit.record(session, who, f"baseline.{'create' if created else 'update'}", row.name, at)
         results.append({"kind": doc.kind, "name": row.name, "result": action})
     return {"applied": results}

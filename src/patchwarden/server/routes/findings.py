@@ -4,13 +4,12 @@ server's assessment of uploaded inventories stored (see :mod:`patchwarden.server
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
-from patchwarden.adapters.storage import findings as store
-from patchwarden.adapters.storage.tables import Node
+from patchwarden.adapters.storage.queries import findings as reads
 from patchwarden.core.vuln import FindingStatus, Severity
 from patchwarden.pipeline.assess import display_order
 from patchwarden.render.json import finding_dict
@@ -21,7 +20,7 @@ from patchwarden.server.errors import bad_request, not_found
 router = APIRouter(prefix="/api/v1", tags=["findings"])
 
 
-def _time(value: Any) -> str | None:
+def _time(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
@@ -29,16 +28,15 @@ def _time(value: Any) -> str | None:
 def node_findings(node_id: str, _: Viewer, session: ReadDB) -> dict[str, Any]:
     """The node's findings (open ones and those CLOSED within 30 days), most severe first;
     ``assessed_at`` is ``null`` while the node was never assessed."""
-    if session.get(Node, node_id) is None:
+    found = reads.node_findings(session, node_id)
+    if found is None:
         raise not_found(f"node {node_id}")
-    assessment = session.get(store.NodeAssessmentRow, node_id)
-    found = sorted(store.node_findings(session, node_id) or [], key=display_order)
     return {
         "node_id": node_id,
-        "assessed_at": _time(assessment.assessed_at) if assessment else None,
-        "assessed": assessment.assessed if assessment else False,
-        "warnings": list(assessment.warnings) if assessment else [],
-        "findings": [finding_dict(f) for f in found],
+        "assessed_at": _time(found.assessed_at),
+        "assessed": found.assessed,
+        "warnings": found.warnings,
+        "findings": [finding_dict(f) for f in sorted(found.findings, key=display_order)],
     }
 
 
@@ -61,28 +59,19 @@ def fleet_findings(
 ) -> dict[str, Any]:
     """Findings of every active node, filtered by severity, status and package name, with
     counts per severity (of the filtered list)."""
-    wanted_severity = _choice("severity", severity, [s.value for s in Severity])
-    wanted_status = _choice("status", status, [s.value for s in FindingStatus])
-    alive = {
-        node_id: hostname
-        for node_id, hostname in session.execute(
-            select(Node.id, Node.hostname).where(Node.deregistered_at.is_(None))
-        )
-    }
-    rows = [
-        (node_id, f)
-        for node_id, f in store.fleet_findings(
-            session, severity=wanted_severity, status=wanted_status, package=package or None
-        )
-        if node_id in alive
-    ]
-    rows.sort(key=lambda row: (display_order(row[1]), row[0]))
-    counts = Counter(f.severity.value for _, f in rows)
+    rows = reads.active_findings(
+        session,
+        severity=_choice("severity", severity, [s.value for s in Severity]),
+        status=_choice("status", status, [s.value for s in FindingStatus]),
+        package=package or None,
+    )
+    rows.sort(key=lambda row: (display_order(row[2]), row[0]))
+    counts = Counter(f.severity.value for _, _, f in rows)
     return {
         "count": len(rows),
         "counts": {s.value: counts.get(s.value, 0) for s in Severity},
         "findings": [
-            {"node_id": node_id, "hostname": alive[node_id], **finding_dict(f)}
-            for node_id, f in rows
+            {"node_id": node_id, "hostname": hostname, **finding_dict(f)}
+            for node_id, hostname, f in rows
         ],
     }

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
 
-from patchwarden.adapters.storage.tables import InventoryItem, Node
+from patchwarden.adapters.storage.queries import nodes as reads
 from patchwarden.server.auth import Viewer
 from patchwarden.server.db import ReadDB
 
@@ -23,26 +22,4 @@ def nodes_with_package(
     kind: Annotated[str, Query(pattern="^(installed|update)$")] = "installed",
 ) -> list[dict[str, Any]]:
     """Nodes whose inventory has ``name`` (at ``version``) installed (or as an update)."""
-    query = (
-        select(InventoryItem, Node.name)
-        .join(Node, Node.id == InventoryItem.node_id)
-        .where(
-            InventoryItem.name == name,
-            InventoryItem.kind == kind,
-            Node.deregistered_at.is_(None),
-        )
-        .order_by(InventoryItem.node_id)
-    )
-    if version is not None:
-        query = query.where(InventoryItem.version == version)
-    return [
-        {
-            "node_id": item.node_id,
-            "node_name": node_name,
-            "name": item.name,
-            "arch": item.arch,
-            "version": item.version,
-            "kind": item.kind,
-        }
-        for item, node_name in session.execute(query)
-    ]
+    return reads.nodes_with_package(session, name, version, kind)

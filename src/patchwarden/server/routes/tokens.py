@@ -6,13 +6,15 @@ from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from patchwarden.adapters.storage.tables import Token
-from patchwarden.server import audit
-from patchwarden.server.auth import Admin, make_token
+from patchwarden.adapters.storage.audit_log import SqlAuditLog
+from patchwarden.adapters.storage.queries import access as reads
+from patchwarden.adapters.storage.token_admin import SqlTokens
+from patchwarden.pipeline.fleet import access
+from patchwarden.pipeline.fleet.records import TokenRecord
+from patchwarden.server.auth import Admin
 from patchwarden.server.db import Now, ReadDB, WriteDB
-from patchwarden.server.errors import conflict, not_found
+from patchwarden.server.outcomes import answered
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
 
@@ -25,7 +27,7 @@ class TokenCreate(BaseModel):
     role: Literal["viewer", "operator", "admin"]
 
 
-def _view(row: Token) -> dict[str, Any]:
+def _view(row: TokenRecord) -> dict[str, Any]:
     return {
         "id": row.id,
         "name": row.name,
@@ -39,27 +41,22 @@ def _view(row: Token) -> dict[str, Any]:
 @router.post("", status_code=201)
 def create_token(body: TokenCreate, who: Admin, session: WriteDB, at: Now) -> dict[str, Any]:
     """Create a token; its value is in ``token`` and is shown only this once."""
-    if session.scalar(select(Token.id).where(Token.name == body.name)) is not None:
-        raise conflict(f"a token named {body.name!r} already exists")
-    row, value = make_token(body.name, body.role, who.actor, at)
-    session.add(row)
-    audit.record(session, who, "token.create", row.id, at, {"name": body.name, "role": body.role})
+    with answered():
+        row, value = access.create_token(
+            SqlTokens(session), SqlAuditLog(session), body.name, body.role, who.actor, at
+        )
     return {**_view(row), "token": value}
 
 
 @router.get("")
 def list_tokens(_: Admin, session: ReadDB) -> list[dict[str, Any]]:
     """Every token (never the secrets)."""
-    return [_view(t) for t in session.scalars(select(Token).order_by(Token.created_at))]
+    return [_view(t) for t in reads.tokens(session)]
 
 
 @router.delete("/{token_id}")
 def revoke_token(token_id: str, who: Admin, session: WriteDB, at: Now) -> dict[str, Any]:
     """Revoke a token: it stops working at once."""
-    row = session.get(Token, token_id)
-    if row is None:
-        raise not_found(f"token {token_id}")
-    if row.revoked_at is None:
-        row.revoked_at = at
-        audit.record(session, who, "token.revoke", row.id, at, {"name": row.name})
+    with answered():
+        row = access.revoke_token(SqlTokens(session), SqlAuditLog(session), token_id, who.actor, at)
     return _view(row)

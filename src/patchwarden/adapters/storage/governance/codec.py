@@ -1,5 +1,5 @@
-"""JSON forms of the core's governance state (runbook executions, remediation states) and
-the NodeSnapshot the rules see, built from the stored rows."""
+"""JSON forms of the core's governance state as stored: runbook executions (with their step
+runs) and remediation states."""
 
 from __future__ import annotations
 
@@ -7,18 +7,12 @@ from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from patchwarden.adapters.storage.findings import node_findings
-from patchwarden.adapters.storage.tables import ComplianceRecord, Node
 from patchwarden.core.remediation import Phase, RemediationState
-from patchwarden.core.rules import FindingFact, NodeSnapshot, PatchFact
 from patchwarden.core.runbook import Execution, Status, StepRun
-from patchwarden.errors import PatchwardenError
-from patchwarden.server.baselines import resolve
 
 
-def _when(value: object) -> datetime | None:
+def when(value: object) -> datetime | None:
+    """A stored timestamp (ISO 8601 text, or already a datetime) back as a datetime."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -50,10 +44,10 @@ def step_from_json(raw: dict[str, Any]) -> StepRun:
     return StepRun(
         status=Status(raw["status"]),
         attempts=int(raw["attempts"]),
-        started_at=_when(raw.get("started_at")),
-        ended_at=_when(raw.get("ended_at")),
-        deadline=_when(raw.get("deadline")),
-        wake_at=_when(raw.get("wake_at")),
+        started_at=when(raw.get("started_at")),
+        ended_at=when(raw.get("ended_at")),
+        deadline=when(raw.get("deadline")),
+        wake_at=when(raw.get("wake_at")),
         approvals=tuple(raw.get("approvals", [])),
         message=str(raw.get("message", "")),
         outputs=dict(raw.get("outputs", {})),
@@ -85,8 +79,8 @@ def execution_from_json(raw: dict[str, Any]) -> Execution:
         steps={name: step_from_json(run) for name, run in raw["steps"].items()},
         current=raw.get("current"),
         variables=dict(raw.get("variables", {})),
-        started_at=_when(raw.get("started_at")),
-        ended_at=_when(raw.get("ended_at")),
+        started_at=when(raw.get("started_at")),
+        ended_at=when(raw.get("ended_at")),
         message=str(raw.get("message", "")),
         allow_shell=bool(raw.get("allow_shell", False)),
     )
@@ -109,65 +103,5 @@ def state_from_json(raw: dict[str, Any] | None) -> RemediationState:
     values = {k: v for k, v in raw.items() if k in known}
     values["phase"] = Phase(values.get("phase", "IDLE"))
     for key in ("due_at", "exception_until"):
-        values[key] = _when(values.get(key))
+        values[key] = when(values.get(key))
     return RemediationState(**values)
-
-
-def _fact(item: dict[str, Any]) -> PatchFact:
-    released = item.get("release_date")
-    try:
-        when = _when(released) if released else None
-    except ValueError:
-        when = None
-    return PatchFact(
-        name=str(item.get("name", "")),
-        state=str(item.get("state", "INSTALLED")),
-        severity=str(item.get("severity") or "UNSPECIFIED"),
-        classification=str(item.get("classification") or ""),
-        release_date=when,
-    )
-
-
-def snapshot(session: Session, node: Node) -> NodeSnapshot:
-    """What the rules see of ``node``.  ``findings`` are those the server's assessment of
-    its inventory stored (``None`` while it was never assessed: ``no-active-findings``
-    answers INSUFFICIENT_DATA); a fix counts as available since the finding was first
-    observed (the server does not know when the fix was published)."""
-    record = session.get(ComplianceRecord, node.id)
-    try:
-        document, source = resolve(session, node, None)
-    except PatchwardenError:  # an OS without any baseline: the default (none) applies
-        document, source = None, "PredefinedDefault"
-    baseline_name = str(((document or {}).get("metadata") or {}).get("name", ""))
-    return NodeSnapshot(
-        node_id=node.id,
-        tags=dict(node.tags or {}),
-        os_id=node.os_id,
-        os_version=node.os_version,
-        product=node.product,
-        patch_group=node.patch_group or "",
-        last_seen=node.last_seen_at,
-        compliance=record.compliance if record else None,
-        items=tuple(
-            _fact(item) for item in (record.items if record else []) if isinstance(item, dict)
-        ),
-        findings=_findings(session, node.id),
-        baseline_name=baseline_name,
-        baseline_is_default=not source.startswith("PatchGroup:"),
-    )
-
-
-def _findings(session: Session, node_id: str) -> tuple[FindingFact, ...] | None:
-    found = node_findings(session, node_id)
-    if found is None:
-        return None
-    return tuple(
-        FindingFact(
-            vulnerability_id=f.vulnerability_id,
-            severity=f.severity.value,
-            status=f.status.value,
-            fix_available=f.fix_available.value,
-            fix_since=f.first_observed,
-        )
-        for f in found
-    )

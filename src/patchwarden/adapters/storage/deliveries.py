@@ -1,0 +1,28 @@
+"""What a polling node gets: its invocations claimed under rate control (:mod:`.dispatch`),
+each with its command."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from patchwarden.adapters.storage import dispatch
+from patchwarden.adapters.storage.commands import command_record, invocation_record
+from patchwarden.adapters.storage.tables import Command, Node
+from patchwarden.pipeline.fleet.command_records import CommandRecord, InvocationRecord
+
+
+def claim(
+    session: Session, node_id: str, now: datetime, replica: str, resolve: dispatch.Resolver
+) -> list[tuple[InvocationRecord, CommandRecord]]:
+    """The node's invocations to run now (see :func:`.dispatch.claim`), claimed by
+    ``replica``; ``resolve`` gives the baseline of an invocation not pinned at send time."""
+    node = session.get(Node, node_id)
+    assert node is not None
+    found = []
+    for inv in dispatch.claim(session, node, now, replica, resolve):
+        cmd = session.get(Command, inv.command_id)
+        assert cmd is not None
+        found.append((invocation_record(inv), command_record(cmd)))
+    return found

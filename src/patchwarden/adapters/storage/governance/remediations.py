@@ -1,0 +1,145 @@
+"""Remediation: the :class:`~patchwarden.pipeline.governance.ports.RemediationStore` over
+``gov_remediation_states`` (the state machine per (rule, resource), as JSON),
+``gov_remediation_exceptions`` and ``gov_remediation_executions``."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from patchwarden.adapters.storage.governance.codec import state_from_json, state_to_json
+from patchwarden.adapters.storage.governance_tables import (
+    RemediationExceptionRow,
+    RemediationExecutionRow,
+    RemediationStateRow,
+)
+from patchwarden.adapters.storage.secrets import new_uuid
+from patchwarden.core.remediation import Phase, RecordException, RemediationState
+from patchwarden.pipeline.governance.records import RemediationRun, Tracked
+
+
+def _run(row: RemediationExecutionRow) -> RemediationRun:
+    return RemediationRun(
+        row.id, row.rule, row.resource_id, row.execution_id, row.ended_at is not None
+    )
+
+
+class SqlRemediations:
+    """Remediation states, exceptions and runs of one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def state(self, rule: str, resource_id: str) -> RemediationState | None:
+        """The stored state (``None``: never tracked)."""
+        row = self.session.get(RemediationStateRow, (rule, resource_id))
+        return state_from_json(row.state) if row else None
+
+    def save(self, rule: str, resource_id: str, state: RemediationState, at: datetime) -> None:
+        """Create or replace the state."""
+        row = self.session.get(RemediationStateRow, (rule, resource_id))
+        if row is None:
+            row = RemediationStateRow(rule=rule, resource_id=resource_id)
+            self.session.add(row)
+        row.state, row.phase, row.updated_at = state_to_json(state), state.phase.value, at
+        self.session.flush()
+
+    def claim(self, phases: Collection[Phase]) -> list[Tracked]:
+        """States in ``phases``, oldest change first, locked (replicas skip each other's)."""
+        query = (
+            select(RemediationStateRow)
+            .where(RemediationStateRow.phase.in_([p.value for p in phases]))
+            .order_by(RemediationStateRow.updated_at)
+            .with_for_update(skip_locked=True)
+        )
+        return [
+            Tracked(row.rule, row.resource_id, state_from_json(row.state))
+            for row in self.session.scalars(query).all()
+        ]
+
+    def count(self, rule: str, phases: Collection[Phase]) -> int:
+        """(rule, resource) pairs of ``rule`` in ``phases``."""
+        query = (
+            select(func.count())
+            .select_from(RemediationStateRow)
+            .where(
+                RemediationStateRow.rule == rule,
+                RemediationStateRow.phase.in_([p.value for p in phases]),
+            )
+        )
+        return int(self.session.scalar(query) or 0)
+
+    def has_exception(self, rule: str, resource_id: str) -> bool:
+        """Whether a RemediationException is recorded."""
+        return self.session.get(RemediationExceptionRow, (rule, resource_id)) is not None
+
+    def put_exception(
+        self, rule: str, resource_id: str, exception: RecordException, actor: str, at: datetime
+    ) -> None:
+        """Record (or renew) a RemediationException."""
+        row = self.session.get(RemediationExceptionRow, (rule, resource_id))
+        if row is None:
+            row = RemediationExceptionRow(rule=rule, resource_id=resource_id)
+            self.session.add(row)
+        row.reason, row.manual, row.expires_at = exception.reason, exception.manual, exception.until
+        row.created_by, row.created_at = actor, at
+        self.session.flush()
+
+    def drop_exception(self, rule: str, resource_id: str) -> None:
+        """Delete a RemediationException if there is one."""
+        row = self.session.get(RemediationExceptionRow, (rule, resource_id))
+        if row is not None:
+            self.session.delete(row)
+            self.session.flush()
+
+    def add_run(
+        self, rule: str, resource_id: str, manual: bool, actor: str, at: datetime
+    ) -> RemediationRun:
+        """A new run, IN_PROGRESS."""
+        row = RemediationExecutionRow(
+            id=new_uuid(),
+            rule=rule,
+            resource_id=resource_id,
+            execution_id=None,
+            manual=manual,
+            status="IN_PROGRESS",
+            message="",
+            created_by=actor,
+            created_at=at,
+            ended_at=None,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return _run(row)
+
+    def link_run(self, run_id: str, execution_id: str) -> None:
+        """The runbook execution of a run."""
+        row = self.session.get(RemediationExecutionRow, run_id)
+        assert row is not None, run_id
+        row.execution_id = execution_id
+        self.session.flush()
+
+    def end_run(self, run_id: str, status: str, at: datetime, message: str | None = None) -> None:
+        """A run ended (SUCCEEDED or FAILED)."""
+        row = self.session.get(RemediationExecutionRow, run_id)
+        assert row is not None, run_id
+        row.status, row.ended_at = status, at
+        if message is not None:
+            row.message = message
+
+    def run(self, run_id: str) -> RemediationRun | None:
+        """A run by id."""
+        row = self.session.get(RemediationExecutionRow, run_id)
+        return _run(row) if row else None
+
+    def run_of(self, execution_id: str) -> RemediationRun | None:
+        """The run a runbook execution belongs to."""
+        row = self.session.scalar(
+            select(RemediationExecutionRow).where(
+                RemediationExecutionRow.execution_id == execution_id
+            )
+        )
+        return _run(row) if row else None

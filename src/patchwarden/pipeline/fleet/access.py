@@ -1,0 +1,59 @@
+"""Who may talk to the server: operator API tokens and the hybrid activations nodes
+register with (both admin operations, audited)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from patchwarden.pipeline.fleet.errors import Conflict, NotFound
+from patchwarden.pipeline.fleet.ports import ActivationRepository, AuditLog, TokenRepository
+from patchwarden.pipeline.fleet.records import ActivationRecord, ActivationSpec, TokenRecord
+
+
+def create_token(
+    tokens: TokenRepository, audit: AuditLog, name: str, role: str, actor: str, at: datetime
+) -> tuple[TokenRecord, str]:
+    """A new token with a unique name; its value is returned only here."""
+    if tokens.name_taken(name):
+        raise Conflict(f"a token named {name!r} already exists")
+    record, value = tokens.create(name, role, actor, at)
+    audit.record(actor, "token.create", record.id, at, {"name": name, "role": role})
+    return record, value
+
+
+def revoke_token(
+    tokens: TokenRepository, audit: AuditLog, token_id: str, actor: str, at: datetime
+) -> TokenRecord:
+    """Revoke a token: it stops working at once (a second revocation changes nothing)."""
+    found = tokens.revoke(token_id, at)
+    if found is None:
+        raise NotFound(f"token {token_id}")
+    record, revoked = found
+    if revoked:
+        audit.record(actor, "token.revoke", record.id, at, {"name": record.name})
+    return record
+
+
+def create_activation(
+    activations: ActivationRepository,
+    audit: AuditLog,
+    spec: ActivationSpec,
+    actor: str,
+    at: datetime,
+) -> tuple[ActivationRecord, str]:
+    """CreateActivation; its code is returned only here."""
+    record, code = activations.create(spec, actor, at)
+    detail = {"registration_limit": record.registration_limit, "tags": record.tags}
+    audit.record(actor, "activation.create", record.id, at, detail)
+    return record, code
+
+
+def expire_activation(
+    activations: ActivationRepository, audit: AuditLog, activation_id: str, actor: str, at: datetime
+) -> ActivationRecord:
+    """Let an activation expire now (nodes registered with it stay registered)."""
+    record = activations.expire(activation_id, at)
+    if record is None:
+        raise NotFound(f"activation {activation_id}")
+    audit.record(actor, "activation.delete", record.id, at)
+    return record

@@ -1,0 +1,114 @@
+"""The governance ports bound to a server session: storage repositories, the server's own
+command and audit machinery behind :class:`CommandSender` / :class:`AuditLog`, and the
+:class:`SessionUnitOfWork` whose transactions commit before their webhooks are sent."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+from patchwarden.adapters.storage.governance.documents import SqlDocuments
+from patchwarden.adapters.storage.governance.executions import SqlExecutions
+from patchwarden.adapters.storage.governance.fleet import SqlCommandResults, SqlNodes, SqlTags
+from patchwarden.adapters.storage.governance.remediations import SqlRemediations
+from patchwarden.adapters.storage.governance.results import SqlResults
+from patchwarden.adapters.storage.tables import Node
+from patchwarden.errors import InputError, PatchwardenError
+from patchwarden.pipeline.governance.context import Governance, Outbox
+from patchwarden.pipeline.governance.records import CommandRequest, Notification, SentCommand
+from patchwarden.server import audit, commands
+from patchwarden.server.baselines import resolve
+from patchwarden.server.command_schema import SendCommand
+from patchwarden.server.db import Database
+from patchwarden.server.errors import ApiError
+
+T = TypeVar("T")
+
+
+class ServerCommandSender:
+    """:func:`patchwarden.server.commands.send` as the pipeline's ``CommandSender``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def send(self, request: CommandRequest, at: datetime) -> SentCommand:
+        """One command to one node, one at a time and no error allowed."""
+        try:
+            body = SendCommand.model_validate(
+                {
+                    "DocumentName": request.document,
+                    "InstanceIds": [request.node_id],
+                    "Parameters": dict(request.parameters),
+                    "MaxConcurrency": "1",
+                    "MaxErrors": "0",
+                    "Comment": request.comment,
+                }
+            )
+            command = commands.send(self.session, body, request.actor, at)
+        except PatchwardenError:
+            raise
+        except (ValueError, ApiError) as exc:  # refused as the API would answer the request
+            raise InputError(str(exc)) from None
+        return SentCommand(command.id, command.target_count)
+
+
+class ServerAuditLog:
+    """:func:`patchwarden.server.audit.record` as the pipeline's ``AuditLog``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def record(
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        at: datetime,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add one entry in the session's transaction."""
+        audit.record(self.session, actor, action, target, at, dict(detail) if detail else None)
+
+
+def bind(session: Session, outbox: Outbox) -> Governance:
+    """Every governance port over ``session`` (the caller owns its transaction)."""
+
+    def baseline_of(node: Node) -> tuple[dict[str, Any] | None, str]:
+        return resolve(session, node, None)
+
+    documents = SqlDocuments(session)
+    return Governance(
+        catalog=documents,
+        documents=documents,
+        results=SqlResults(session),
+        nodes=SqlNodes(session, baseline_of),
+        tags=SqlTags(session),
+        remediations=SqlRemediations(session),
+        executions=SqlExecutions(session),
+        commands=ServerCommandSender(session),
+        command_results=SqlCommandResults(session),
+        audit=ServerAuditLog(session),
+        outbox=outbox,
+    )
+
+
+def detached(session: Session) -> Governance:
+    """The ports over a session another shell owns: its webhooks wait for the next tick."""
+    return bind(session, Outbox(delivers=False))
+
+
+class SessionUnitOfWork:
+    """Write transactions of the server's database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def run(self, work: Callable[[Governance], T]) -> tuple[T, tuple[Notification, ...]]:
+        """``work`` in a transaction of its own; its webhooks once it committed."""
+        outbox = Outbox()
+        with self.db.write() as session, session.begin():
+            result = work(bind(session, outbox))
+        return result, outbox.drain()
