@@ -16,8 +16,13 @@ import uuid
 
 
 def new_secret() -> str:
-    """A fresh URL-safe secret (256 bits)."""
-    return secrets.token_urlsafe(32)
+    """A fresh URL-safe secret (256 bits) that does not start with ``-``: activation codes
+    and tokens are typed after a flag (``--activation-code CODE``), where argparse would take
+    a leading dash for an option."""
+    while True:
+        secret = secrets.token_urlsafe(32)
+        if not secret.startswith("-"):
+            return secret
 
 
 def hash_secret(secret: str) -> str:
