@@ -97,3 +97,27 @@ def test_an_agent_of_the_previous_version_still_works(api: Api) -> None:
         del patch["candidate_version"], patch["deferred_version"]
     assert node.report(inv["invocation_id"], report=report).status_code == 200
     assert api.ok("GET", f"/api/v1/compliance/{node.id}")["compliance"] == "NON_COMPLIANT"
+
+
+def test_a_malformed_report_is_refused_naming_the_field(api: Api) -> None:
+    """The server reads a report into its ``Report`` type: a wrong field is a 400 that says
+    which, and nothing of the result is stored."""
+    node = api.register()
+    api.ok(
+        "POST",
+        "/api/v1/commands",
+        json={
+            "DocumentName": "AWS-RunPatchBaseline",
+            "Parameters": {"Operation": "Scan"},
+            "InstanceIds": [node.id],
+        },
+    )
+    (inv,) = node.poll()
+    report = scan_report()
+    report["patches"][0]["state"] = "LOST"
+    answer = node.report(inv["invocation_id"], report=report)
+    assert answer.status_code == 400, answer.text
+    message = answer.json()["error"]["message"]
+    assert message.startswith("report.patches[0].state: must be one of"), message
+    shown = api.ok("GET", f"/api/v1/commands/{inv['command_id']}/invocations/{node.id}")
+    assert shown["status"] != "Success"  # the result was not recorded half-way

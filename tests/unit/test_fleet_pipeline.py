@@ -5,7 +5,6 @@ baselines, cancelling, and a node's report of its result."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from fleet_fakes import (
     fleet,
     node,
 )
+from test_render_sarif import sample_report
 
 from patchwarden.core.baseline import default_baseline
 from patchwarden.documents import to_document
@@ -253,24 +253,10 @@ def test_only_its_node_reports_an_invocation() -> None:
 def test_a_scan_report_becomes_the_nodes_compliance() -> None:
     world = World()
     _invocation(world)
-    report = {
-        "compliance": "NON_COMPLIANT",
-        "severity": "CRITICAL",
-        "baseline": {"name": "web-ubuntu"},
-        "operation": "Scan",
-        "generated_at": "2025-01-01T00:00:00Z",
-        "summary": {"missing": 1},
-        "patches": [{"name": "openssl", "state": "MISSING"}],
-    }
+    report = sample_report()
     _, changed = _report(world, ReportedResult("Success", 0, "", report))
     saved = world.compliance["mi-1"]
-    assert (saved.compliance, saved.baseline, saved.command_id) == (
-        "NON_COMPLIANT",
-        "web-ubuntu",
-        "cmd-9",
-    )
-    assert saved.generated_at is not None and saved.generated_at.utcoffset() == timedelta(0)
-    assert saved.items == [{"name": "openssl", "state": "MISSING"}]
+    assert (saved.report, saved.command_id) == (report, "cmd-9")
     assert changed == ["mi-1"]
-    with pytest.raises(Invalid, match="expected a scan report"):
-        _report(world, ReportedResult("Success", 0, "", {"compliance": "MAYBE"}))
+    _, changed = _report(world, ReportedResult("Failed", 1, "no report"))
+    assert changed == []  # a result without a report leaves the compliance alone

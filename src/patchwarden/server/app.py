@@ -9,15 +9,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from patchwarden import __version__, rule_plugins
-from patchwarden.adapters.storage import dispatch, make_engine, upgrade
-from patchwarden.adapters.storage.tables import Token
+from patchwarden.adapters.storage import dispatch, make_engine, tokens, upgrade
 from patchwarden.server import audit, errors, governance, scheduler, vulns
-from patchwarden.server.auth import make_token
-from patchwarden.server.db import Database
+from patchwarden.server.db import Database, Session
 from patchwarden.server.governance import interval as governance_every
 from patchwarden.server.nodecache import CHECKIN_SECONDS, NodeCache
 from patchwarden.server.polling import Polling
@@ -36,21 +33,13 @@ SWEEP_SECONDS = 5.0
 
 def bootstrap_admin(db: Database, settings: ServerSettings) -> str | None:
     """On first start (no token at all), create the ``initial-admin`` token and return its
-    value (shown once); ``None`` when tokens exist.  Safe with several replicas starting at
-    once: the unique token name lets exactly one of them win."""
-    from sqlalchemy.exc import IntegrityError
+    value (shown once); ``None`` when tokens exist (one replica wins when several start)."""
+    at = settings.clock()
 
-    try:
-        with db.write() as session, session.begin():
-            if session.scalar(select(Token.id).limit(1)) is not None:
-                return None
-            at = settings.clock()
-            row, value = make_token(BOOTSTRAP_TOKEN_NAME, "admin", "system", at)
-            session.add(row)
-            audit.record(session, "system", "token.create", row.id, at, {"name": row.name})
-    except IntegrityError:
-        return None
-    return value
+    def audited(session: Session, ident: str, name: str) -> None:
+        audit.record(session, "system", "token.create", ident, at, {"name": name})
+
+    return tokens.bootstrap_admin(db.write, BOOTSTRAP_TOKEN_NAME, at, audited)
 
 
 def sweep(db: Database, settings: ServerSettings) -> int:
@@ -129,8 +118,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:
         """Liveness: the process answers (and can reach its database)."""
-        with db.read() as session:
-            session.execute(select(1))
+        tokens.ping(db.read)
         return {"status": "ok", "version": __version__}
 
     return app

@@ -1,4 +1,8 @@
-"""The database of a running app and the FastAPI dependencies that open sessions."""
+"""The database of a running app and the FastAPI dependencies that open sessions.
+
+The server's one session-wiring module: the only module of ``server/`` that imports
+SQLAlchemy. Other server modules name the session type as :data:`Session` from here.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session as Session
+from sqlalchemy.orm import sessionmaker
 
 from patchwarden.adapters.storage import make_engine, read_engine
 from patchwarden.server.settings import ServerSettings

@@ -15,6 +15,7 @@ from patchwarden.pipeline.fleet.command_records import (
     FinishedInvocation,
     InvocationState,
 )
+from patchwarden.render.json import report_dict
 
 
 class SqlInvocationReports:
@@ -49,17 +50,18 @@ class SqlInvocationReports:
     def save_compliance(self, node_id: str, report: ComplianceReport, at: datetime) -> None:
         """Replace the node's patch compliance."""
         record = self._session.get(ComplianceRecord, node_id) or ComplianceRecord(node_id=node_id)
-        record.compliance = report.compliance
-        record.severity = report.severity
-        record.baseline = report.baseline
+        data = report_dict(report.report)  # stored as the report's own JSON rendering
+        record.compliance = data["compliance"]
+        record.severity = data["severity"]
+        record.baseline = report.report.baseline
         record.baseline_id = None
-        record.snapshot_id = report.snapshot_id
-        record.operation = report.operation
+        record.snapshot_id = data["snapshot_id"]
+        record.operation = data["operation"]
         record.command_id = report.command_id
-        record.generated_at = report.generated_at
+        record.generated_at = report.report.generated_at
         record.reported_at = at
-        record.summary = report.summary
-        record.items = report.items
+        record.summary = data["summary"]
+        record.items = data["patches"]
         self._session.add(record)
 
     def roll_up(self, command_id: str, at: datetime) -> str:

@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from patchwarden.adapters.storage.secrets import hash_secret, new_secret, token_id
 from patchwarden.adapters.storage.tables import Token
+
+AuditHook = Callable[[Session, str, str], None]
+"""Records the creation of token (id, name) in the same transaction."""
 
 TOKEN_PREFIX = "pwt_"
 """How an operator token's value starts (``pwt_<token id>.<secret>``)."""
@@ -48,3 +54,27 @@ def find_token(sessions: sessionmaker[Session], ident: str) -> StoredToken | Non
         if row is None:
             return None
         return StoredToken(row.id, row.name, row.role, row.secret_hash, row.revoked_at is not None)
+
+
+def bootstrap_admin(
+    sessions: sessionmaker[Session], name: str, at: datetime, record: AuditHook
+) -> str | None:
+    """On first start (no token at all), create the admin token ``name`` and return its value
+    (shown once); ``None`` when tokens exist.  Safe with several replicas starting at once:
+    the unique token name lets exactly one of them win."""
+    try:
+        with sessions() as session, session.begin():
+            if session.scalar(select(Token.id).limit(1)) is not None:
+                return None
+            row, value = make_token(name, "admin", "system", at)
+            session.add(row)
+            record(session, row.id, row.name)
+    except IntegrityError:
+        return None
+    return value
+
+
+def ping(sessions: sessionmaker[Session]) -> None:
+    """One round trip to the database (health checks)."""
+    with sessions() as session:
+        session.execute(select(1))

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from patchwarden.core.report import Report
+
 
 @dataclass(frozen=True)
 class CommandSpec:
@@ -101,7 +103,8 @@ class ReportedResult:
     status: str
     response_code: int | None
     output: str
-    report: dict[str, Any] | None = None
+    report: Report | None = None
+    """The compliance report, read back into the type the CLI renders."""
 
 
 @dataclass(frozen=True)
@@ -118,17 +121,10 @@ class FinishedInvocation:
 
 @dataclass(frozen=True)
 class ComplianceReport:
-    """A node's patch compliance from a RunPatchBaseline report."""
+    """A node's patch compliance: the RunPatchBaseline report it sent, and which command."""
 
-    compliance: str
-    severity: str | None
-    baseline: str
-    snapshot_id: str | None
-    operation: str
+    report: Report
     command_id: str
-    generated_at: datetime | None
-    summary: dict[str, Any]
-    items: list[Any]
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,8 @@ status is rolled up."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from patchwarden.core.rollout import InvocationStatus
 from patchwarden.pipeline.fleet.command_records import (
@@ -15,35 +14,11 @@ from patchwarden.pipeline.fleet.command_records import (
     ReportedResult,
     ReportOutcome,
 )
-from patchwarden.pipeline.fleet.errors import Forbidden, Invalid, NotFound
+from patchwarden.pipeline.fleet.errors import Forbidden, NotFound
 from patchwarden.pipeline.fleet.ports import InvocationReports
 
 MAX_OUTPUT = 24_000
 """Characters of output kept per invocation (SSM keeps 24,000 in the API)."""
-
-
-def compliance_report(report: Mapping[str, Any], command_id: str) -> ComplianceReport:
-    """A scan report (``report_dict``) as the node's compliance; :class:`Invalid` when it
-    is not one."""
-    summary = report.get("summary")
-    if report.get("compliance") not in ("COMPLIANT", "NON_COMPLIANT") or not isinstance(
-        summary, dict
-    ):
-        raise Invalid("report: expected a scan report (report_dict)")
-    generated = report.get("generated_at")
-    return ComplianceReport(
-        compliance=report["compliance"],
-        severity=report.get("severity"),
-        baseline=str((report.get("baseline") or {}).get("name", "")),
-        snapshot_id=report.get("snapshot_id"),
-        operation=str(report.get("operation", "")),
-        command_id=command_id,
-        generated_at=(
-            datetime.fromisoformat(generated.replace("Z", "+00:00")) if generated else None
-        ),
-        summary=summary,
-        items=list(report.get("patches") or []),
-    )
 
 
 def report_result(
@@ -76,7 +51,7 @@ def report_result(
         )
         invocations.finish(invocation_id, finished)
     if result.report is not None:
-        invocations.save_compliance(node_id, compliance_report(result.report, found.command_id), at)
+        invocations.save_compliance(node_id, ComplianceReport(result.report, found.command_id), at)
         compliance_changed()
     command_status = invocations.roll_up(found.command_id, at)
     return ReportOutcome(accepted, status, command_status)

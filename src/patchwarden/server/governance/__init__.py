@@ -17,13 +17,12 @@ import os
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from patchwarden.pipeline.governance import evaluation
 from patchwarden.pipeline.governance import tick as governance_tick
 from patchwarden.pipeline.governance.ports import Notifier
-from patchwarden.server.db import Database
+from patchwarden.server.db import Database, Session
 from patchwarden.server.governance.api import WEBHOOKS
 from patchwarden.server.governance.wiring import SessionUnitOfWork, detached
 from patchwarden.server.settings import ServerSettings

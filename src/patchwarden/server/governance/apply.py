@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from patchwarden.documents.envelope import LoadedDocument
 from patchwarden.pipeline.governance import apply
 from patchwarden.server.auth import Principal
+from patchwarden.server.db import Session
 from patchwarden.server.governance.wiring import detached
 
 KINDS = apply.KINDS

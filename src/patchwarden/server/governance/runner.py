@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from patchwarden.adapters.storage.governance.executions import SqlExecutions
 from patchwarden.adapters.storage.governance_tables import RunbookExecutionRow
 from patchwarden.pipeline.governance import runbooks
 from patchwarden.pipeline.governance.records import ACTIVE
+from patchwarden.server.db import Session
 from patchwarden.server.governance.wiring import detached
 
 __all__ = ["ACTIVE", "start"]

@@ -8,8 +8,6 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy.orm import Session
-
 from patchwarden.adapters.storage.governance.documents import SqlDocuments
 from patchwarden.adapters.storage.governance.executions import SqlExecutions
 from patchwarden.adapters.storage.governance.fleet import SqlCommandResults, SqlNodes, SqlTags
@@ -22,7 +20,7 @@ from patchwarden.pipeline.governance.records import CommandRequest, Notification
 from patchwarden.server import audit, commands
 from patchwarden.server.baselines import resolve
 from patchwarden.server.command_schema import SendCommand
-from patchwarden.server.db import Database
+from patchwarden.server.db import Database, Session
 from patchwarden.server.errors import ApiError
 
 T = TypeVar("T")

@@ -14,6 +14,7 @@ from patchwarden.adapters.storage import deliveries
 from patchwarden.adapters.storage.reports import SqlInvocationReports
 from patchwarden.pipeline.fleet import command_records, reports
 from patchwarden.pipeline.fleet.command_records import CommandRecord, InvocationRecord
+from patchwarden.render.json_decode import report_from_dict
 from patchwarden.server import governance
 from patchwarden.server.auth import NodeCaller
 from patchwarden.server.commands import resolver
@@ -91,9 +92,8 @@ def report_result(
     Reporting again is harmless: the first final status stays.  The command's rollup is
     refreshed here unless another transaction holds the command (a claim or a report of
     another node): then that command's next claim, report or sweep rolls it up."""
-    result = command_records.ReportedResult(
-        body.status, body.response_code, body.output, body.report
-    )
+    report = None if body.report is None else report_from_dict(body.report)  # 400 if malformed
+    result = command_records.ReportedResult(body.status, body.response_code, body.output, report)
     with answered():
         outcome = reports.report_result(
             SqlInvocationReports(session),

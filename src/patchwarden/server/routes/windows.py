@@ -7,23 +7,19 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
-from sqlalchemy import delete, select
 
-from patchwarden.adapters.storage.tables import MaintenanceWindow, WindowExecution
-from patchwarden.core.windows import Status
+from patchwarden.adapters.storage.audit_log import SqlAuditLog
+from patchwarden.adapters.storage.windows import reads
+from patchwarden.adapters.storage.windows.executions import SqlWindowExecutions
+from patchwarden.adapters.storage.windows.windows import SqlWindows
 from patchwarden.errors import PatchwardenError
-from patchwarden.server import audit, scheduler
+from patchwarden.pipeline.windows import admin
+from patchwarden.server import scheduler
 from patchwarden.server.auth import Admin, Operator, Viewer
 from patchwarden.server.db import Now, ReadDB, Settings, WriteDB, database
-from patchwarden.server.errors import ApiError, bad_request, not_found
-from patchwarden.server.windows import (
-    by_name,
-    execution_detail,
-    execution_view,
-    parse_window,
-    store,
-    view,
-)
+from patchwarden.server.errors import bad_request, not_found
+from patchwarden.server.outcomes import answered
+from patchwarden.server.windows import apply, execution_detail, execution_view, parse_window, view
 
 router = APIRouter(prefix="/api/v1/windows", tags=["windows"])
 
@@ -31,8 +27,7 @@ router = APIRouter(prefix="/api/v1/windows", tags=["windows"])
 @router.get("")
 def list_windows(_: Viewer, session: ReadDB) -> list[dict[str, Any]]:
     """Every window, by name."""
-    rows = session.scalars(select(MaintenanceWindow).order_by(MaintenanceWindow.name))
-    return [view(r) for r in rows]
+    return [view(w) for w in reads.windows(session)]
 
 
 @router.post("")
@@ -44,9 +39,8 @@ def put_window(who: Operator, session: WriteDB, at: Now, document: Any = Body())
         doc = parse_window(document)
     except PatchwardenError as exc:
         raise bad_request(str(exc)) from None
-    row, created = store(session, doc, at)
-    audit.record(session, who, f"window.{'create' if created else 'update'}", row.name, at)
-    return {**view(row), "result": "created" if created else "configured"}
+    window, created = apply(session, doc, who.actor, at)
+    return {**view(window), "result": "created" if created else "configured"}
 
 
 @router.post("/-/tick")
@@ -66,50 +60,44 @@ def test_tick(
 @router.get("/-/executions/{execution_id}")
 def get_execution(execution_id: str, _: Viewer, session: ReadDB) -> dict[str, Any]:
     """One execution with its task executions, commands and invocations."""
-    row = session.get(WindowExecution, execution_id)
-    if row is None:
+    detail = reads.execution_detail(session, execution_id)
+    if detail is None:
         raise not_found(f"window execution {execution_id}")
-    return execution_detail(session, row)
+    return execution_detail(detail)
 
 
 @router.post("/-/executions/{execution_id}/cancel")
 def cancel_execution(execution_id: str, who: Operator, session: WriteDB, at: Now) -> dict[str, Any]:
     """Cancel: no new work starts, running commands are cancelled (CANCELLING → CANCELLED at
     the scheduler's next round)."""
-    row = session.get(WindowExecution, execution_id, with_for_update=True)
-    if row is None:
-        raise not_found(f"window execution {execution_id}")
-    if not Status(row.status).terminal and row.status != Status.CANCELLING:
-        if row.status == Status.PENDING:
-            row.status, row.ended_at = Status.CANCELLED, at
-            row.status_details = "cancelled before it started"
-        else:
-            row.status = Status.CANCELLING
-        audit.record(session, who, "window.execution.cancel", row.id, at)
-    return execution_view(row)
+    with answered():
+        execution = admin.cancel_execution(
+            SqlWindowExecutions(session), SqlAuditLog(session), execution_id, who.actor, at
+        )
+    return execution_view(execution)
 
 
 @router.get("/{name}")
 def get_window(name: str, _: Viewer, session: ReadDB) -> dict[str, Any]:
     """One window with its document."""
-    row = by_name(session, name)
-    return {**view(row), "document": row.document}
+    window = reads.window(session, name)
+    if window is None:
+        raise not_found(f"maintenance window {name}")
+    return {**view(window), "document": window.document}
 
 
 @router.delete("/{name}", status_code=204)
 def delete_window(name: str, who: Operator, session: WriteDB, at: Now) -> None:
     """Delete a window and its history (refused while an execution runs)."""
-    row = by_name(session, name, lock=True)
-    running = session.scalar(
-        select(WindowExecution.id).where(
-            WindowExecution.window_id == row.id,
-            WindowExecution.status.in_([Status.PENDING, Status.IN_PROGRESS, Status.CANCELLING]),
+    with answered():
+        admin.delete_window(
+            SqlWindows(session),
+            SqlWindowExecutions(session),
+            SqlAuditLog(session),
+            name,
+            who.actor,
+            at,
         )
-    )
-    if running is not None:
-        raise ApiError(409, "conflict", f"window {name} has a running execution ({running})")
-    session.execute(delete(MaintenanceWindow).where(MaintenanceWindow.id == row.id))
-    audit.record(session, who, "window.delete", name, at)
 
 
 @router.get("/{name}/executions")
@@ -120,11 +108,8 @@ def list_executions(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[dict[str, Any]]:
     """DescribeMaintenanceWindowExecutions: newest first."""
-    row = by_name(session, name)
-    rows = session.scalars(
-        select(WindowExecution)
-        .where(WindowExecution.window_id == row.id)
-        .order_by(WindowExecution.scheduled_for.desc())
-        .limit(limit)
-    )
-    return [execution_view(r, row.name) for r in rows]
+    found = reads.window_executions(session, name, limit)
+    if found is None:
+        raise not_found(f"maintenance window {name}")
+    window, executions = found
+    return [execution_view(e, window.name) for e in executions]
