@@ -130,7 +130,7 @@ def api(db_url: str, clock: FakeClock) -> Iterator[Api]:
 
     settings = ServerSettings(
         database_url=db_url,
-        clock=clock.now,
+        clock=clock,
         migrate=False,
         replica_id="test-replica",
         poll_check_interval=0.05,

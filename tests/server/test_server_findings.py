@@ -16,6 +16,7 @@ from fleet_helpers import T0, Api, FakeClock, error_of
 from governance_helpers import apply, latest, rule
 
 from patchwarden.server import vulns
+from patchwarden.server.settings import ASSESS_ENV, GOVERNANCE_ENV, SCHEDULER_ENV, Intervals
 from patchwarden.wire import content_hash, item_hash
 
 DAY = 86400.0
@@ -66,7 +67,7 @@ def _touch(path: Path, seconds: float) -> None:
 @pytest.fixture(autouse=True)
 def _driven_by_the_tests(monkeypatch: pytest.MonkeyPatch) -> None:
     """No background assessment loop; no failures remembered from another test."""
-    monkeypatch.setenv(vulns.INTERVAL_ENV, "0")
+    monkeypatch.setenv(ASSESS_ENV, "0")
     monkeypatch.setattr(vulns, "_failed", {})
     monkeypatch.setattr(vulns, "_broken", None)
 
@@ -78,7 +79,7 @@ def _app(db_url: str, clock: FakeClock, vulndb_path: Path) -> Iterator[Api]:
     from patchwarden.server.settings import ServerSettings
 
     settings = ServerSettings(
-        database_url=db_url, clock=clock.now, migrate=False, vulndb_path=vulndb_path
+        database_url=db_url, clock=clock, migrate=False, vulndb_path=vulndb_path
     )
     app = create_app(settings)
     admin = bootstrap_admin(app.state.db, settings)
@@ -310,7 +311,7 @@ def test_the_upload_only_stores_the_inventory(vapi: Api, monkeypatch: pytest.Mon
     assert vapi.ok("GET", f"/api/v1/nodes/{node.id}/findings")["assessed_at"] is None
     assert _pending(vapi) == [node.id]
     monkeypatch.undo()
-    monkeypatch.setenv(vulns.INTERVAL_ENV, "0")
+    monkeypatch.setenv(ASSESS_ENV, "0")
     assert assess(vapi) == 1
     count, assessed_at = _rows(vapi, node.id)
     assert count == 3 and assessed_at == vapi.clock.now()
@@ -469,17 +470,20 @@ def test_another_replica_assessing_a_node_is_left_alone(vapi: Api, db_url: str) 
         other.dispose()
 
 
-def test_interval_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_intervals_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from patchwarden.errors import InputError
 
-    monkeypatch.delenv(vulns.INTERVAL_ENV)
-    assert vulns.interval() == vulns.DEFAULT_INTERVAL
-    monkeypatch.setenv(vulns.INTERVAL_ENV, "0")
-    assert vulns.interval() == 0
-    for bad in ("-1", "soon", "7200"):
-        monkeypatch.setenv(vulns.INTERVAL_ENV, bad)
-        with pytest.raises(InputError):
-            vulns.interval()
+    for name in (ASSESS_ENV, SCHEDULER_ENV, GOVERNANCE_ENV):
+        monkeypatch.delenv(name, raising=False)
+    assert Intervals.from_env() == Intervals(scheduler=15.0, governance=5.0, assess=2.0)
+    monkeypatch.setenv(ASSESS_ENV, "0")
+    assert Intervals.from_env().assess == 0
+    for name in (ASSESS_ENV, SCHEDULER_ENV, GOVERNANCE_ENV):  # each read in one place
+        for bad in ("-1", "soon", "7200"):
+            monkeypatch.setenv(name, bad)
+            with pytest.raises(InputError, match=name):
+                Intervals.from_env()
+        monkeypatch.delenv(name)
 
 
 def test_the_loop_survives_a_failing_round(

@@ -48,7 +48,7 @@ def replica(db_url: str, clock: FakeClock) -> Iterator[Any]:
 
     settings = ServerSettings(
         database_url=db_url,
-        clock=clock.now,
+        clock=clock,
         migrate=False,
         replica_id="replica-b",
         poll_check_interval=0.05,

@@ -63,7 +63,7 @@ def test_the_execution_resumes_after_a_restart(api: Api, db_url: str) -> None:
     tick(api, 1)
     run_all(nodes)
     api.clock.advance(600)  # "down" for ten minutes, back inside the window
-    settings = ServerSettings(database_url=db_url, clock=api.clock.now, migrate=False)
+    settings = ServerSettings(database_url=db_url, clock=api.clock, migrate=False)
     app = create_app(settings)
     with TestClient(app):
         assert scheduler.tick(app.state.db, api.clock.now(), "restarted")["advanced"] == 1

@@ -30,6 +30,16 @@ DB_TIME = NOW - timedelta(days=1)
 DEBIAN = OsInfo("debian", "12", "bookworm", "Debian 12", "debian", "DEBIAN", "Debian12")
 
 
+class FixedClock:
+    """A clock that always says ``at``."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
 def inventory(node_id: str, version: str = "1.0-1") -> Inventory:
     pkg = Package("libfoo1", "amd64", version, source_name="foo", source_version=version)
     return Inventory(DEBIAN, f"host-{node_id}", node_id, "deb", (InstalledPackage(pkg),), ())
@@ -181,7 +191,7 @@ class Opener:
 
 
 def run(fleet: FleetAssessment, opener: Opener | None = None, limit: int = 20) -> int:
-    return fleet.round(opener or Opener(), DB_TIME, lambda: NOW, limit)
+    return fleet.round(opener or Opener(), DB_TIME, FixedClock(NOW), limit)
 
 
 def test_a_round_assesses_the_pending_nodes_and_stores_their_outcome() -> None:
@@ -289,13 +299,13 @@ def test_the_real_matcher_keeps_the_findings_history() -> None:
     fleet = FakeFleet(a=FakeNode(inventory("a")))
     uc = FleetAssessment(fleet, fleet, fleet, {})  # pipeline.assess.assess
     opener = Opener(ListStore([advisory]))
-    assert uc.round(opener, DB_TIME, lambda: NOW, 20) == 1
+    assert uc.round(opener, DB_TIME, FixedClock(NOW), 20) == 1
     first = fleet.nodes["a"].history
     assert [(r.finding.vulnerability_id, r.closed_at) for r in first] == [("CVE-2026-0001", None)]
     later = NOW + timedelta(hours=2)
     node = fleet.nodes["a"]
     node.inventory, node.uploaded_at = inventory("a", "1.0-1+deb12u1"), NOW + timedelta(hours=1)
-    assert uc.round(opener, DB_TIME, lambda: later, 20) == 1
+    assert uc.round(opener, DB_TIME, FixedClock(later), 20) == 1
     (closed,) = fleet.nodes["a"].history
     assert closed.finding.status is FindingStatus.CLOSED and closed.closed_at == later
     assert closed.finding.first_observed == NOW

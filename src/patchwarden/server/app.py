@@ -15,7 +15,6 @@ from patchwarden import __version__, rule_plugins
 from patchwarden.adapters.storage import dispatch, make_engine, tokens, upgrade
 from patchwarden.server import audit, errors, governance, scheduler, vulns
 from patchwarden.server.db import Database, Session
-from patchwarden.server.governance import interval as governance_every
 from patchwarden.server.nodecache import CHECKIN_SECONDS, NodeCache
 from patchwarden.server.polling import Polling
 from patchwarden.server.routes import ROUTERS
@@ -34,7 +33,7 @@ SWEEP_SECONDS = 5.0
 def bootstrap_admin(db: Database, settings: ServerSettings) -> str | None:
     """On first start (no token at all), create the ``initial-admin`` token and return its
     value (shown once); ``None`` when tokens exist (one replica wins when several start)."""
-    at = settings.clock()
+    at = settings.clock.now()
 
     def audited(session: Session, ident: str, name: str) -> None:
         audit.record(session, "system", "token.create", ident, at, {"name": name})
@@ -45,7 +44,7 @@ def bootstrap_admin(db: Database, settings: ServerSettings) -> str | None:
 def sweep(db: Database, settings: ServerSettings) -> int:
     """Apply timeouts and roll up every active command once."""
     with db.write() as session, session.begin():
-        return dispatch.refresh_active(session, settings.clock())
+        return dispatch.refresh_active(session, settings.clock.now())
 
 
 async def _sweeper(db: Database, settings: ServerSettings) -> None:
@@ -82,13 +81,13 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             asyncio.create_task(_sweeper(db, conf)),
             asyncio.create_task(_checkin_writer(polls.nodes)),
         ]
-        every = scheduler.interval()
-        if every > 0:  # the maintenance-window scheduler (0: tests drive scheduler.tick)
-            tasks.append(asyncio.create_task(scheduler.loop(db, conf, every)))
-        if vulns.interval() > 0:  # vulnerability assessment (0: tests call assess_pending)
-            tasks.append(asyncio.create_task(vulns.loop(db, conf, vulns.interval())))
-        if governance_every() > 0:  # rules, remediation, runbooks (0: tests drive the tick)
-            tasks.append(asyncio.create_task(governance.loop(db, conf, governance_every())))
+        every = conf.intervals
+        if every.scheduler > 0:  # the maintenance-window scheduler (0: tests drive the tick)
+            tasks.append(asyncio.create_task(scheduler.loop(db, conf, every.scheduler)))
+        if every.assess > 0:  # vulnerability assessment (0: tests call assess_pending)
+            tasks.append(asyncio.create_task(vulns.loop(db, conf, every.assess)))
+        if every.governance > 0:  # rules, remediation, runbooks (0: tests drive the tick)
+            tasks.append(asyncio.create_task(governance.loop(db, conf, every.governance)))
         try:
             yield
         finally:

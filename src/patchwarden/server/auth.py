@@ -96,7 +96,7 @@ async def node(request: Request) -> Principal:
         raise _unauthenticated()
     if found.deregistered:
         raise ApiError(403, "forbidden", f"node {ident} is deregistered")
-    if cache.checked_in(ident, found, settings(request).clock()):  # every request is a ping
+    if cache.checked_in(ident, found, settings(request).clock.now()):  # every request is a ping
         await run_in_threadpool(cache.flush_checkins)
     return Principal("node", ident, found.name, "node")
 

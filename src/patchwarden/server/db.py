@@ -79,7 +79,7 @@ def settings(request: Request) -> ServerSettings:
 
 def now(request: Request) -> datetime:
     """The app's clock."""
-    return settings(request).clock()
+    return settings(request).clock.now()
 
 
 def write_session(request: Request) -> Iterator[Session]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +33,7 @@ from patchwarden.adapters.storage.credentials import (
     write_checkins,
 )
 from patchwarden.adapters.storage.secrets import verify
+from patchwarden.ports import Clock
 from patchwarden.server.db import Database, Reader
 
 SEEN_WRITE_SECONDS = 60.0
@@ -61,7 +62,7 @@ class NodeCache:
         self,
         db: Database,
         reader: Reader,
-        clock: Callable[[], datetime],
+        clock: Clock,
         online_seconds: float,
         follow_seconds: float = 1.0,
     ) -> None:
@@ -133,7 +134,7 @@ class NodeCache:
 
     async def _follow(self) -> None:
         try:
-            started, now = time.monotonic(), self.clock()
+            started, now = time.monotonic(), self.clock.now()
             since = self._since
             if since is not None:
                 cutoff = since - FOLLOW_MARGIN

@@ -1,21 +1,58 @@
-"""Server settings (a frozen value; the CLI and tests build it)."""
+"""Server settings (a frozen value; the CLI and tests build it), read in this one place:
+the clock, the database, the long-poll and presence limits, and the intervals of the
+background loops (from the environment)."""
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from patchwarden import settings as local_settings
 from patchwarden.adapters.clock import WALL
+from patchwarden.errors import InputError
+from patchwarden.ports import Clock
+
+SCHEDULER_ENV = "PATCHWARDEN_SCHEDULER_INTERVAL"
+GOVERNANCE_ENV = "PATCHWARDEN_GOVERNANCE_INTERVAL"
+ASSESS_ENV = "PATCHWARDEN_ASSESS_INTERVAL"
 
 
-def utcnow() -> datetime:
-    """The wall clock, UTC (:data:`patchwarden.adapters.clock.WALL`)."""
-    return WALL.now()
+def seconds_from_env(name: str, default: float, environ: Mapping[str, str] = os.environ) -> float:
+    """``name`` as seconds between 0 (off) and 3600, ``default`` when unset; a one-line
+    :class:`InputError` otherwise."""
+    text = environ.get(name, "").strip()
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise InputError(f"{name}: seconds between 0 (off) and 3600, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """Seconds between the rounds of each background loop; 0 turns a loop off (tests then
+    drive the round themselves)."""
+
+    scheduler: float = 15.0
+    """Maintenance windows (``PATCHWARDEN_SCHEDULER_INTERVAL``)."""
+    governance: float = 5.0
+    """Rules, remediation and runbooks (``PATCHWARDEN_GOVERNANCE_INTERVAL``)."""
+    assess: float = 2.0
+    """Vulnerability assessment of uploaded inventories (``PATCHWARDEN_ASSESS_INTERVAL``)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Intervals:
+        """The defaults, overridden by the environment."""
+        return cls(
+            scheduler=seconds_from_env(SCHEDULER_ENV, cls.scheduler, environ),
+            governance=seconds_from_env(GOVERNANCE_ENV, cls.governance, environ),
+            assess=seconds_from_env(ASSESS_ENV, cls.assess, environ),
+        )
 
 
 def _replica() -> str:
@@ -28,7 +65,8 @@ class ServerSettings:
 
     database_url: str | None = None
     """SQLAlchemy URL; ``None`` = the SQLite file under the data directory."""
-    clock: Callable[[], datetime] = utcnow
+    clock: Clock = WALL
+    """Where ``now`` comes from (tests inject their own)."""
     replica_id: str = field(default_factory=_replica)
     """Written into ``invocations.claimed_by`` (which replica delivered an invocation)."""
     long_poll_seconds: float = 20.0
@@ -41,6 +79,8 @@ class ServerSettings:
     """... and Inactive when it has not checked in for this many days (or is deregistered)."""
     migrate: bool = True
     """Apply the Alembic migrations when the app starts."""
+    intervals: Intervals = field(default_factory=Intervals.from_env)
+    """The background loops' intervals."""
     vulndb_path: Path = field(default_factory=local_settings.vulndb_path)
     """The vulnerability database every inventory upload is assessed against (opened
     read-only per assessment; while the file does not exist nothing is assessed)."""

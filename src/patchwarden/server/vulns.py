@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,10 +55,6 @@ from patchwarden.server.db import Database
 from patchwarden.server.settings import ServerSettings
 
 log = logging.getLogger("patchwarden.server.vulns")
-INTERVAL_ENV = "PATCHWARDEN_ASSESS_INTERVAL"
-"""Seconds between assessment rounds (default 2); 0 turns the background loop off (tests
-then call :func:`assess_pending` themselves)."""
-DEFAULT_INTERVAL = 2.0
 BATCH = 20
 """Nodes assessed per round at most."""
 _lock_key = lock_key  # another replica's lock on a node, for the tests
@@ -69,20 +64,6 @@ _failed: dict[str, FailedKey] = {}
 retried in this process until one of them changes (the failure would repeat)."""
 _broken: tuple[Path, datetime] | None = None
 """The unreadable database file (and its time) last warned about."""
-
-
-def interval() -> float:
-    """The configured round interval (0: no background loop)."""
-    from patchwarden.errors import InputError
-
-    text = os.environ.get(INTERVAL_ENV, "").strip()
-    try:
-        value = float(text) if text else DEFAULT_INTERVAL
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 3600:
-        raise InputError(f"{INTERVAL_ENV}: seconds between 0 (off) and 3600, got {text!r}")
-    return value
 
 
 def _database_time(path: Path) -> datetime | None:

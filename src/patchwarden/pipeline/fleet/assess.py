@@ -26,7 +26,7 @@ from typing import Protocol
 from patchwarden.core.model import Inventory
 from patchwarden.core.suppression import FindingRecord, Suppression
 from patchwarden.pipeline.assess import Assessment, assess
-from patchwarden.ports import AdvisoryStore, FindingHistory
+from patchwarden.ports import AdvisoryStore, Clock, FindingHistory
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class FleetAssessment:
         self,
         open_store: Callable[[], AbstractContextManager[AdvisoryStore | None]],
         db_time: datetime,
-        clock: Callable[[], datetime],
+        clock: Clock,
         limit: int,
     ) -> int:
         """Assess up to ``limit`` pending nodes against the store ``open_store`` opens (once,
@@ -159,7 +159,7 @@ class FleetAssessment:
             for node_id in candidates:
                 if done >= limit:
                     break
-                done += self.node(node_id, store, db_time, clock())
+                done += self.node(node_id, store, db_time, clock.now())
             return done
 
     def node(self, node_id: str, store: AdvisoryStore, db_time: datetime, at: datetime) -> bool:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections import Counter
 from datetime import datetime
 
@@ -28,15 +27,6 @@ from patchwarden.server.governance.wiring import SessionUnitOfWork, detached
 from patchwarden.server.settings import ServerSettings
 
 log = logging.getLogger("patchwarden.governance")
-INTERVAL_ENV = "PATCHWARDEN_GOVERNANCE_INTERVAL"
-"""Seconds between governance ticks (default 5); 0 turns the loop off (tests call
-:func:`tick` with their own ``now``)."""
-INTERVAL_SECONDS = 5.0
-
-
-def interval() -> float:
-    """The configured tick interval (0: no background loop)."""
-    return float(os.environ.get(INTERVAL_ENV, INTERVAL_SECONDS))
 
 
 def changed(session: Session, node_id: str, at: datetime) -> None:
@@ -50,11 +40,11 @@ def tick(db: Database, now: datetime, notifier: Notifier | None = None) -> Count
     return governance_tick.tick(SessionUnitOfWork(db), notifier or WEBHOOKS, now)
 
 
-async def loop(db: Database, settings: ServerSettings, seconds: float = INTERVAL_SECONDS) -> None:
+async def loop(db: Database, settings: ServerSettings, seconds: float) -> None:
     """The background governance loop: :func:`tick` every ``seconds``."""
     while True:
         await asyncio.sleep(seconds)
         try:
-            await run_in_threadpool(tick, db, settings.clock())
+            await run_in_threadpool(tick, db, settings.clock.now())
         except Exception:  # retried at the next tick
             log.exception("governance tick failed")

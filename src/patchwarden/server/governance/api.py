@@ -6,8 +6,6 @@ and the response went out; and the :class:`Notifier` that sends them (overridabl
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import BackgroundTasks, Depends, Request
@@ -16,6 +14,7 @@ from patchwarden.adapters.webhook import WebhookNotifier
 from patchwarden.pipeline.governance.context import Governance, Outbox
 from patchwarden.pipeline.governance.delivery import deliver
 from patchwarden.pipeline.governance.ports import Notifier
+from patchwarden.ports import Clock
 from patchwarden.server.db import Database, WriteDB, database, settings
 from patchwarden.server.governance.wiring import SessionUnitOfWork, bind
 
@@ -29,16 +28,14 @@ def notifier() -> Notifier:
     return WEBHOOKS
 
 
-def send_after_commit(
-    db: Database, sender: Notifier, outbox: Outbox, clock: Callable[[], datetime]
-) -> None:
+def send_after_commit(db: Database, sender: Notifier, outbox: Outbox, clock: Clock) -> None:
     """Send what the request's use case queued and report the outcomes.  A failure is
     logged: the executions keep waiting and the tick queues their webhooks again."""
     queued = outbox.drain()
     if not queued:
         return
     try:
-        deliver(SessionUnitOfWork(db), sender, queued, clock())
+        deliver(SessionUnitOfWork(db), sender, queued, clock.now())
     except Exception:
         log.exception("webhooks of a request were not reported")
 

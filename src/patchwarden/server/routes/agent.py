@@ -43,7 +43,7 @@ def _claim(request: Request, node_id: str) -> list[dict[str, Any]]:
     conf = settings(request)
     with database(request).write() as session, session.begin():
         session.info[QUIET] = True  # the board spent this claim's budget already
-        found = deliveries.claim(session, node_id, conf.clock(), conf.replica_id, resolver)
+        found = deliveries.claim(session, node_id, conf.clock.now(), conf.replica_id, resolver)
         return [_delivery(inv, cmd) for inv, cmd in found]
 
 

@@ -53,7 +53,7 @@ def test_tick(
         raise not_found("endpoint")
     if now is not None and now.tzinfo is None:
         raise bad_request("now: give a time zone (e.g. Z)")
-    counts = scheduler.tick(database(request), now or settings.clock(), settings.replica_id)
+    counts = scheduler.tick(database(request), now or settings.clock.now(), settings.replica_id)
     return dict(counts)
 
 
