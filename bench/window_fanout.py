@@ -3,7 +3,7 @@
 10,000 simulated nodes (rows inserted directly through the storage layer: registration is
 not what is measured) carry ``Role=web``; one window targets them with the canary list
 ``[1, "10%", "50%"]`` (waves of 1, 1,000, 5,000 and 3,999 nodes).  The scheduler's
-:func:`patchwarden.server.scheduler.tick` is driven with an injected ``now``:
+:func:`patchwarden.server.windows.scheduler.tick` is driven with an injected ``now``:
 
 - **start**: the tick that creates the execution, resolves the 10,000 targets, plans the
   waves and dispatches the canary;
@@ -38,9 +38,9 @@ from patchwarden.adapters.storage import make_engine, upgrade
 from patchwarden.adapters.storage.tables import Invocation, Node, NodeTag
 from patchwarden.documents import parse_documents
 from patchwarden.documents.window import WindowDocument
-from patchwarden.server import scheduler
 from patchwarden.server.db import Database
-from patchwarden.server.windows import store
+from patchwarden.server.windows import scheduler
+from patchwarden.server.windows.api import store
 
 PG_URL = os.environ.get(
     "PATCHWARDEN_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

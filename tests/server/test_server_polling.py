@@ -14,7 +14,7 @@ from fleet_helpers import Api, FakeClock, Node, bearer, error_of
 from sqlalchemy import Engine, event, select
 
 from patchwarden.adapters.storage.tables import Node as NodeRow
-from patchwarden.server.polling import Polling
+from patchwarden.server.fleet.polling import Polling
 from patchwarden.server.routes import agent as agent_routes
 
 

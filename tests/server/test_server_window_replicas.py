@@ -20,8 +20,8 @@ from patchwarden.adapters.storage.tables import (
     WindowExecution,
     WindowTaskCommand,
 )
-from patchwarden.server import scheduler
 from patchwarden.server.db import Database
+from patchwarden.server.windows import scheduler
 
 
 @pytest.fixture(autouse=True)

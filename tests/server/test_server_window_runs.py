@@ -54,9 +54,9 @@ def test_every_wave_is_judged_by_the_executions_baseline_snapshot(api: Api) -> N
 def test_the_execution_resumes_after_a_restart(api: Api, db_url: str) -> None:
     from fastapi.testclient import TestClient
 
-    from patchwarden.server import scheduler
     from patchwarden.server.app import create_app
     from patchwarden.server.settings import ServerSettings
+    from patchwarden.server.windows import scheduler
 
     nodes = [api.register(tags={"Role": "web"}) for _ in range(2)]
     api.ok("POST", "/api/v1/windows", json=window(task={"MaxConcurrency": [1]}))

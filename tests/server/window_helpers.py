@@ -8,7 +8,7 @@ from typing import Any
 
 from fleet_helpers import T0, Api, Node
 
-from patchwarden.server import scheduler
+from patchwarden.server.windows import scheduler
 
 
 def window(name: str = "patch-web", **spec: Any) -> dict[str, Any]:

@@ -13,16 +13,17 @@ from starlette.concurrency import run_in_threadpool
 
 from patchwarden import __version__, rule_plugins
 from patchwarden.adapters.storage import dispatch, make_engine, tokens, upgrade
-from patchwarden.server import audit, errors, governance, scheduler, vulns
+from patchwarden.server import audit, errors, governance, vulns
 from patchwarden.server.db import Database, Session
-from patchwarden.server.nodecache import CHECKIN_SECONDS, NodeCache
-from patchwarden.server.polling import Polling
+from patchwarden.server.fleet.nodecache import CHECKIN_SECONDS, NodeCache
+from patchwarden.server.fleet.polling import Polling
 from patchwarden.server.routes import ROUTERS
 from patchwarden.server.routes.conformance import router as conformance_router
 from patchwarden.server.routes.governance import router as governance_router
 from patchwarden.server.routes.remediations import router as remediations_router
 from patchwarden.server.routes.windows import router as windows_router
 from patchwarden.server.settings import ServerSettings
+from patchwarden.server.windows import scheduler
 
 log = logging.getLogger("patchwarden.server")
 BOOTSTRAP_TOKEN_NAME = "initial-admin"

@@ -21,7 +21,7 @@ from patchwarden.adapters.storage.tokens import TOKEN_PREFIX, find_token
 from patchwarden.adapters.storage.tokens import make_token as make_token  # re-exported
 from patchwarden.server.db import database, settings
 from patchwarden.server.errors import ApiError
-from patchwarden.server.polling import polling
+from patchwarden.server.fleet.polling import polling
 
 ROLES = ("viewer", "operator", "admin")
 """Operator roles, weakest first: each one can do what the ones before it can."""
@@ -86,7 +86,7 @@ def require(role: str) -> Callable[[Request], Principal]:
 
 async def node(request: Request) -> Principal:
     """The node behind the request's credential (from the process's node cache: no
-    database read once the node is known, :mod:`patchwarden.server.nodecache`)."""
+    database read once the node is known, :mod:`patchwarden.server.fleet.nodecache`)."""
     ident, secret = bearer(request)
     if ident.startswith(TOKEN_PREFIX):
         raise ApiError(403, "forbidden", "this endpoint is for registered nodes (agents) only")

@@ -1,4 +1,4 @@
-"""The work board's reads (:mod:`patchwarden.server.board`): open commands with their
+"""The work board's reads (:mod:`patchwarden.server.fleet.board`): open commands with their
 invocation tallies, the nodes with an InProgress invocation, and the Pending invocations of
 the commands that may start more — indexed reads in one read-only session."""
 

@@ -1,5 +1,5 @@
 """What a process's own commits changed, told to its in-memory poll state
-(:mod:`patchwarden.server.polling`) through session events: whether commands or invocations
+(:mod:`patchwarden.server.fleet.polling`) through session events: whether commands or invocations
 changed, and which nodes' rows did."""
 
 from __future__ import annotations

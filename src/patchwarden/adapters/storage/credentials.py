@@ -1,5 +1,5 @@
 """Node credentials and check-ins as the poll path's node cache needs them
-(:mod:`patchwarden.server.nodecache`): one node's credential, the nodes whose credential
+(:mod:`patchwarden.server.fleet.nodecache`): one node's credential, the nodes whose credential
 changed since a moment, and a batch of check-ins written in one statement."""
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ class Node(Base):
     deregistered_at: Mapped[datetime | None]
     credential_changed_at: Mapped[datetime | None] = mapped_column(index=True)
     """Set when the credential is issued, rotated or revoked (replicas' credential caches
-    follow it: :mod:`patchwarden.server.nodecache`)."""
+    follow it: :mod:`patchwarden.server.fleet.nodecache`)."""
 
 
 class NodeTag(Base):

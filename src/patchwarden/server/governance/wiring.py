@@ -17,17 +17,18 @@ from patchwarden.adapters.storage.tables import Node
 from patchwarden.errors import InputError, PatchwardenError
 from patchwarden.pipeline.governance.context import Governance, Outbox
 from patchwarden.pipeline.governance.records import CommandRequest, Notification, SentCommand
-from patchwarden.server import audit, commands
-from patchwarden.server.baselines import resolve
-from patchwarden.server.command_schema import SendCommand
+from patchwarden.server import audit
 from patchwarden.server.db import Database, Session
 from patchwarden.server.errors import ApiError
+from patchwarden.server.fleet import commands
+from patchwarden.server.fleet.baselines import resolve
+from patchwarden.server.fleet.command_schema import SendCommand
 
 T = TypeVar("T")
 
 
 class ServerCommandSender:
-    """:func:`patchwarden.server.commands.send` as the pipeline's ``CommandSender``."""
+    """:func:`patchwarden.server.fleet.commands.send` as the pipeline's ``CommandSender``."""
 
     def __init__(self, session: Session) -> None:
         self.session = session

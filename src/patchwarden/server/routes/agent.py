@@ -17,10 +17,10 @@ from patchwarden.pipeline.fleet.command_records import CommandRecord, Invocation
 from patchwarden.render.json_decode import report_from_dict
 from patchwarden.server import governance
 from patchwarden.server.auth import NodeCaller
-from patchwarden.server.commands import resolver
 from patchwarden.server.db import Now, WriteDB, database, settings
+from patchwarden.server.fleet.commands import resolver
+from patchwarden.server.fleet.polling import QUIET, polling
 from patchwarden.server.outcomes import answered
-from patchwarden.server.polling import QUIET, polling
 from patchwarden.server.schemas import Body
 
 router = APIRouter(prefix="/api/v1/agent", tags=["agent"])
@@ -56,7 +56,7 @@ async def poll_commands(
     """The caller's invocations to run (long-poll: waits up to ``wait`` seconds).
 
     A poll without work reads no database: the node's credential comes from the process's
-    node cache and "any work?" from its work board (:mod:`patchwarden.server.board`), which
+    node cache and "any work?" from its work board (:mod:`patchwarden.server.fleet.board`), which
     also wakes waiting polls.  Only a node with work claims, in a write transaction.
     """
     board = polling(request).board

@@ -14,9 +14,9 @@ from patchwarden.errors import PatchwardenError
 from patchwarden.pipeline.fleet import baselines
 from patchwarden.pipeline.fleet.records import StoredBaseline
 from patchwarden.server.auth import Operator, Viewer
-from patchwarden.server.baselines import parse_baseline
 from patchwarden.server.db import Now, ReadDB, WriteDB
 from patchwarden.server.errors import bad_request, not_found
+from patchwarden.server.fleet.baselines import parse_baseline
 from patchwarden.server.outcomes import answered
 
 router = APIRouter(prefix="/api/v1/baselines", tags=["baselines"])

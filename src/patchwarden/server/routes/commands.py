@@ -12,10 +12,10 @@ from patchwarden.adapters.storage.commands import SqlCommands
 from patchwarden.adapters.storage.queries import commands as reads
 from patchwarden.pipeline.fleet import commands
 from patchwarden.server.auth import Operator, Viewer
-from patchwarden.server.command_schema import SendCommand
-from patchwarden.server.commands import fleet, invocation_view, request, view
 from patchwarden.server.db import Now, ReadDB, WriteDB
 from patchwarden.server.errors import not_found
+from patchwarden.server.fleet.command_schema import SendCommand
+from patchwarden.server.fleet.commands import fleet, invocation_view, request, view
 from patchwarden.server.outcomes import answered
 
 router = APIRouter(prefix="/api/v1/commands", tags=["commands"])

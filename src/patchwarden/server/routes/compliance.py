@@ -11,7 +11,7 @@ from patchwarden.pipeline.fleet.compliance import summarize
 from patchwarden.server.auth import Viewer
 from patchwarden.server.db import ReadDB
 from patchwarden.server.errors import not_found
-from patchwarden.server.views import compliance_view, tag_filters
+from patchwarden.server.fleet.views import compliance_view, tag_filters
 
 router = APIRouter(prefix="/api/v1/compliance", tags=["compliance"])
 GROUPINGS = {"patch_group", "operating_system", "severity"}

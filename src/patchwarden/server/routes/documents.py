@@ -20,7 +20,7 @@ from patchwarden.server.errors import bad_request
 from patchwarden.server.governance.apply import KINDS as GOVERNANCE_KINDS
 from patchwarden.server.governance.apply import apply_document as governance_apply
 from patchwarden.server.outcomes import answered
-from patchwarden.server.windows import store as store_window
+from patchwarden.server.windows.api import store as store_window
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
 

@@ -16,9 +16,9 @@ from patchwarden.server import governance
 from patchwarden.server.auth import Admin, Operator, Viewer
 from patchwarden.server.db import Now, ReadDB, Settings, WriteDB
 from patchwarden.server.errors import bad_request, not_found
+from patchwarden.server.fleet.views import node_view, tag_filters
 from patchwarden.server.outcomes import answered
 from patchwarden.server.schemas import Body, Tags
-from patchwarden.server.views import node_view, tag_filters
 
 router = APIRouter(prefix="/api/v1/nodes", tags=["nodes"])
 

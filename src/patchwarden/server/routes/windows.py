@@ -14,12 +14,18 @@ from patchwarden.adapters.storage.windows.executions import SqlWindowExecutions
 from patchwarden.adapters.storage.windows.windows import SqlWindows
 from patchwarden.errors import PatchwardenError
 from patchwarden.pipeline.windows import admin
-from patchwarden.server import scheduler
 from patchwarden.server.auth import Admin, Operator, Viewer
 from patchwarden.server.db import Now, ReadDB, Settings, WriteDB, database
 from patchwarden.server.errors import bad_request, not_found
 from patchwarden.server.outcomes import answered
-from patchwarden.server.windows import apply, execution_detail, execution_view, parse_window, view
+from patchwarden.server.windows import scheduler
+from patchwarden.server.windows.api import (
+    apply,
+    execution_detail,
+    execution_view,
+    parse_window,
+    view,
+)
 
 router = APIRouter(prefix="/api/v1/windows", tags=["windows"])
 

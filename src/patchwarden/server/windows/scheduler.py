@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from patchwarden.pipeline.windows import tick as rounds
 from patchwarden.server.db import Database
 from patchwarden.server.settings import ServerSettings
-from patchwarden.server.window_wiring import SessionWindows
+from patchwarden.server.windows.wiring import SessionWindows
 
 log = logging.getLogger("patchwarden.scheduler")
 TEST_TICK_ENV = "PATCHWARDEN_SCHEDULER_TEST_TICK"

@@ -12,12 +12,12 @@ from patchwarden.adapters.storage.targets import NodeRow, SqlNodeDirectory, targ
 from patchwarden.pipeline.fleet.baseline_resolution import Resolved
 from patchwarden.pipeline.fleet.commands import CommandRequest, Fleet, create_command
 from patchwarden.pipeline.fleet.targets import selection
-from patchwarden.server.baselines import Placed, resolve
-from patchwarden.server.command_schema import SendCommand
-from patchwarden.server.command_views import ParametersLike
-from patchwarden.server.command_views import invocation_view as invocation_view
-from patchwarden.server.command_views import view as view
 from patchwarden.server.db import ReadDB, WriteDB
+from patchwarden.server.fleet.baselines import Placed, resolve
+from patchwarden.server.fleet.command_schema import SendCommand
+from patchwarden.server.fleet.command_views import ParametersLike
+from patchwarden.server.fleet.command_views import invocation_view as invocation_view
+from patchwarden.server.fleet.command_views import view as view
 from patchwarden.server.outcomes import answered
 
 __all__ = ["fleet", "invocation_view", "request", "resolver", "send", "target_nodes", "view"]

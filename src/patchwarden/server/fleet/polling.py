@@ -1,7 +1,7 @@
 """The poll path's in-memory state of one server process, kept honest by its own commits.
 
-:class:`Polling` pairs the :class:`~patchwarden.server.board.WorkBoard` (who has work)
-with the :class:`~patchwarden.server.nodecache.NodeCache` (credentials, check-ins).  Session
+:class:`Polling` pairs the :class:`~patchwarden.server.fleet.board.WorkBoard` (who has work)
+with the :class:`~patchwarden.server.fleet.nodecache.NodeCache` (credentials, check-ins).  Session
 events on the app's write sessions (:mod:`patchwarden.adapters.storage.commit_watch`) tell
 them what this process changed: a commit touching commands or invocations marks the board
 for a rebuild before the next poll, and a commit touching a node drops it from the cache.
@@ -17,9 +17,9 @@ from fastapi import Request
 
 from patchwarden.adapters.storage.commit_watch import QUIET as QUIET  # re-exported
 from patchwarden.adapters.storage.commit_watch import follow_commits
-from patchwarden.server.board import WorkBoard
 from patchwarden.server.db import Database, Reader
-from patchwarden.server.nodecache import NodeCache
+from patchwarden.server.fleet.board import WorkBoard
+from patchwarden.server.fleet.nodecache import NodeCache
 from patchwarden.server.settings import ServerSettings
 
 

@@ -22,9 +22,9 @@ from patchwarden.pipeline.windows import documents
 from patchwarden.pipeline.windows.documents import WindowChecks
 from patchwarden.pipeline.windows.documents import parse_window as parse_window
 from patchwarden.pipeline.windows.records import ExecutionRecord, WindowRecord
-from patchwarden.server.command_schema import RunParameters
-from patchwarden.server.command_views import invocation_view
 from patchwarden.server.db import WriteDB
+from patchwarden.server.fleet.command_schema import RunParameters
+from patchwarden.server.fleet.command_views import invocation_view
 
 PHASES = ("PreHook", "Task", "PostHook")
 """Names of a wave's phases, as the API shows them."""

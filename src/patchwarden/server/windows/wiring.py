@@ -19,16 +19,16 @@ from patchwarden.adapters.storage.windows.tasks import SqlTaskExecutions
 from patchwarden.adapters.storage.windows.windows import SqlWindows
 from patchwarden.pipeline.windows.context import WindowPorts
 from patchwarden.pipeline.windows.records import PhaseRequest
-from patchwarden.server import commands
-from patchwarden.server.command_schema import RunParameters, SendCommand
 from patchwarden.server.db import Database, WriteDB
+from patchwarden.server.fleet import commands
+from patchwarden.server.fleet.command_schema import RunParameters, SendCommand
 from patchwarden.server.governance import runner
 
 T = TypeVar("T")
 
 
 class ServerPhaseSender:
-    """:func:`patchwarden.server.commands.send` as the window's ``CommandSender``."""
+    """:func:`patchwarden.server.fleet.commands.send` as the window's ``CommandSender``."""
 
     def __init__(self, session: WriteDB) -> None:
         self._session = session
