@@ -584,7 +584,7 @@ def inventory(seed: int, size: int) -> list[dict[str, str]]:
 async def uploads(server: Server, creds: list[str], size: int, minimal: bool) -> Result:
     """One node at a time: a full upload of ``size`` packages, then a delta of 20 changes.
     ``latencies`` are the full uploads, ``extra['delta']`` the median delta."""
-    from patchwarden.core.inventory_hash import content_hash, item_hash
+    from patchwarden.wire import content_hash, item_hash
 
     result = Result()
     deltas: list[float] = []
