@@ -4,10 +4,11 @@ command and audit machinery behind :class:`CommandSender` / :class:`AuditLog`, a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from patchwarden.adapters.storage.audit_log import SqlAuditLog
 from patchwarden.adapters.storage.governance.documents import SqlDocuments
 from patchwarden.adapters.storage.governance.executions import SqlExecutions
 from patchwarden.adapters.storage.governance.fleet import SqlCommandResults, SqlNodes, SqlTags
@@ -17,7 +18,6 @@ from patchwarden.adapters.storage.tables import Node
 from patchwarden.errors import InputError, PatchwardenError
 from patchwarden.pipeline.governance.context import Governance, Outbox
 from patchwarden.pipeline.governance.records import CommandRequest, Notification, SentCommand
-from patchwarden.server import audit
 from patchwarden.server.db import Database, Session
 from patchwarden.server.errors import ApiError
 from patchwarden.server.fleet import commands
@@ -54,24 +54,6 @@ class ServerCommandSender:
         return SentCommand(command.id, command.target_count)
 
 
-class ServerAuditLog:
-    """:func:`patchwarden.server.audit.record` as the pipeline's ``AuditLog``."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def record(
-        self,
-        actor: str,
-        action: str,
-        target: str,
-        at: datetime,
-        detail: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Add one entry in the session's transaction."""
-        audit.record(self.session, actor, action, target, at, dict(detail) if detail else None)
-
-
 def bind(session: Session, outbox: Outbox) -> Governance:
     """Every governance port over ``session`` (the caller owns its transaction)."""
 
@@ -89,7 +71,7 @@ def bind(session: Session, outbox: Outbox) -> Governance:
         executions=SqlExecutions(session),
         commands=ServerCommandSender(session),
         command_results=SqlCommandResults(session),
-        audit=ServerAuditLog(session),
+        audit=SqlAuditLog(session),
         outbox=outbox,
     )
 
