@@ -32,11 +32,14 @@ $(VENV)/.dev-installed: pyproject.toml $(BIN)/patchwarden
 dev-deps: $(VENV)/.dev-installed
 
 debian-deps:
-	@missing=""; for t in $(DEB_TOOLS); do command -v $$t >/dev/null 2>&1 || missing=yes; done; \
+	@missing=""; for t in $(DEB_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing Debian test tools: $(DEB_PACKAGES)"; \
+	  echo "make test: the tests drive these Debian tools for real and some are missing:$$missing"; \
+	  echo "make test: installing the host packages $(DEB_PACKAGES) with apt-get (as root, via sudo"; \
+	  echo "make test: when not root); apt-get may also install or upgrade packages they depend on:"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && \
+	  { apt-get install -s -q --no-install-recommends $(DEB_PACKAGES) | sed -n 's/^Inst /make test:   /p'; } && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $(DEB_PACKAGES); \
 	fi
 

@@ -333,3 +333,100 @@ def test_malformed_aws_json(text: str, message: str) -> None:
     with pytest.raises(InputError) as caught:
         from_aws_json(text)
     assert str(caught.value).startswith(message), str(caught.value)
+
+
+# --- hostile documents: size, nesting depth, YAML aliases ----------------------------------
+
+_LAUGHS = "".join(
+    f"            {n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n"
+    for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+)
+BOMB = f"""\
+apiVersion: patchwarden/v1
+kind: MaintenanceWindow
+metadata: {{name: laughs}}
+spec:
+  Schedule: rate(1 day)
+  Duration: 2
+  Cutoff: 1
+  Targets: [{{Key: tag:Role, Values: [web]}}]
+  Tasks:
+    - Name: patch
+      TaskInvocationParameters:
+        RunCommand:
+          Parameters:
+            Operation: Install
+            a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+{_LAUGHS}"""
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("deep.yaml", "[" * 10_000 + "]" * 10_000),
+        ("deep.json", "[" * 10_000 + "]" * 10_000),
+        ("deep-flow.yaml", "key: " + "[" * 10_000 + "]" * 10_000),
+        ("deep-block.yaml", "".join(f"{'  ' * i}- \n" for i in range(100)) + "  " * 100 + "x\n"),
+        ("deep-map.json", '{"a":' * 10_000 + "1" + "}" * 10_000),
+        ("nested.yaml", "[" * 65 + "]" * 65),
+    ],
+)
+def test_deep_nesting_is_one_line_naming_the_file(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(InputError) as caught:
+        load_documents(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ")
+    assert "nested more than 64 levels deep" in message
+
+
+def test_nesting_up_to_the_limit_parses() -> None:
+    from patchwarden.documents.envelope import parse_text
+
+    assert parse_text("[" * 64 + "]" * 64, "ok.yaml") != []
+    assert parse_text("[" * 64 + "]" * 64, "ok.json", json_only=True) != []
+
+
+def test_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BOMB)
+    with pytest.raises(InputError) as caught:
+        load_documents(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ")
+    assert "YAML aliases" in message
+
+
+def test_an_alias_deepening_past_the_limit_and_a_recursive_alias_are_refused() -> None:
+    from patchwarden.documents.envelope import parse_text
+
+    deep = "a: &a " + "[" * 40 + "]" * 40 + "\nb: " + "[" * 40 + "*a" + "]" * 40 + "\n"
+    with pytest.raises(InputError, match="nested more than 64 levels deep"):
+        parse_text(deep, "alias.yaml")
+    with pytest.raises(InputError, match="refers to itself"):
+        parse_text("a: &a [*a]\n", "loop.yaml")
+
+
+def test_a_few_aliases_still_work() -> None:
+    from patchwarden.documents.envelope import parse_text
+
+    text = "base: &base {Key: PRODUCT, Values: [x]}\nuse: [*base, *base]\nmerged: {<<: *base}\n"
+    (doc,) = parse_text(text, "ok.yaml")
+    assert doc["use"][1] == {"Key": "PRODUCT", "Values": ["x"]}
+    assert doc["merged"]["Key"] == "PRODUCT"
+
+
+def test_oversized_documents_are_refused(tmp_path: Path) -> None:
+    from patchwarden.documents.envelope import MAX_DOCUMENT_BYTES, parse_text
+
+    big = "# " + "x" * MAX_DOCUMENT_BYTES + "\n"
+    path = tmp_path / "big.yaml"
+    path.write_text(big)
+    with pytest.raises(InputError) as caught:
+        load_documents(path)
+    assert str(caught.value).startswith(f"{path}: too large")
+    with pytest.raises(InputError, match=r"^x\.json: too large"):
+        parse_text(big, "x.json", json_only=True)

@@ -54,10 +54,11 @@ def _name(value: int, low: int, names: list[str] | None, draw: st.DrawFn) -> str
 
 
 @st.composite
-def plain(draw: st.DrawFn, low: int, high: int, names: list[str] | None = None) -> Field:
-    kind = draw(
-        st.sampled_from(["*", "value", "range", "start/step", "*/step", "range/step", "list"])
-    )
+def plain(
+    draw: st.DrawFn, low: int, high: int, names: list[str] | None = None, *, steps: bool = True
+) -> Field:
+    kinds = ["*", "value", "range", "start/step", "*/step", "range/step", "list"]
+    kind = draw(st.sampled_from(kinds if steps else [k for k in kinds if "/" not in k]))
     value = st.integers(low, high)
     if kind == "*":
         return "*", frozenset(range(low, high + 1))
@@ -118,7 +119,7 @@ def day_fields(draw: st.DrawFn) -> tuple[str, str, DayCheck]:
         return f"{n}W", "?", lambda d: d.day == nearest_weekday(d, n)
     kind = draw(st.sampled_from(["plain", "plain", "nL", "n#k", "L"]))
     if kind == "plain":
-        text, allowed = draw(plain(1, 7, DAYS))
+        text, allowed = draw(plain(1, 7, DAYS, steps=False))  # AWS: no / in day-of-week
         return "?", text, lambda d: aws_dow(d) in allowed
     if kind == "L":
         return "?", "L", lambda d: aws_dow(d) == 7

@@ -213,6 +213,11 @@ def test_shortest_interval() -> None:
         ("cron(0 2 ? * 8#1 *)", "day-of-week field '8#1': must be 1-7"),
         ("cron(0 2 ? * 8L *)", "day-of-week field '8L': must be 1-7"),
         ("cron(0 2 ? * 1,6L *)", "L and # cannot be combined with lists"),
+        ("cron(0 0 ? * 1-7/2 *)", "day-of-week field '1-7/2': / is not allowed in day-of-week"),
+        ("cron(0 0 ? * */2 *)", "day-of-week field '*/2': / is not allowed"),
+        ("cron(0 0 ? * MON/2 *)", "/ is not allowed in day-of-week (only , - * ? L #)"),
+        ("cron(0 0 ? * 2#1,3 *)", "day-of-week field '2#1,3': # cannot be combined with a list"),
+        ("cron(0 0 ? * 1,2#1 *)", "day-of-week field '1,2#1': # cannot be combined with a list"),
         ("cron(0 2 ? * \uff15 *)", "is not a number"),  # a full-width digit
         ("rate(5 hour)", "rate(5 hour): unit 'hour': write 'hours' when the value is 5"),
         ("rate(1 hours)", "rate(1 hours): unit 'hours': write 'hour' when the value is 1"),

@@ -49,6 +49,9 @@ class ApiClient:
         if not server.startswith(("http://", "https://")):
             raise InputError(f"--server: expected an http:// or https:// URL, got {server!r}")
         self.server = server.rstrip("/")
+        path = httpx.URL(self.server).path
+        if path.endswith("/api") or "/api/" in path:
+            raise InputError(f"{BASE_URL_HINT} (got {server!r})")
         self.bearer = bearer
         """Sent as ``Authorization: Bearer …`` when set (it may change: credential rotation)."""
         self._http = httpx.Client(
@@ -60,7 +63,8 @@ class ApiClient:
         self._http.close()
 
     def call(self, method: str, path: str, *, timeout: float | None = None, **kw: Any) -> Any:
-        """The decoded JSON answer of ``method path`` (``json=``, ``params=`` as httpx)."""
+        """The decoded JSON answer of ``method path`` (``json=``, ``params=`` as httpx);
+        ``None`` for an answer without a body (``204 No Content``)."""
         headers = {"Authorization": f"Bearer {self.bearer}"} if self.bearer else {}
         extra: dict[str, Any] = {"timeout": timeout} if timeout is not None else {}
         try:
@@ -72,7 +76,9 @@ class ApiClient:
         if response.status_code >= 500:
             raise ServerUnavailable(f"server error {response.status_code} at {self.server}{path}")
         if response.status_code >= 400:
-            raise _refusal(response)
+            raise _refusal(response, self.server)
+        if response.status_code == 204 or not response.content.strip():
+            return None
         try:
             return response.json()
         except ValueError:
@@ -81,9 +87,17 @@ class ApiClient:
             ) from None
 
 
-def _refusal(response: httpx.Response) -> Refused:
+BASE_URL_HINT = "--server is the server's base URL, without /api/v1"
+
+
+def _refusal(response: httpx.Response, server: str) -> Refused:
     try:
         err = response.json()["error"]
-        return Refused(response.status_code, str(err["code"]), str(err["message"]))
+        code, message = str(err["code"]), str(err["message"])
     except (ValueError, KeyError, TypeError):
-        return Refused(response.status_code, "error", response.text[:200])
+        code = "error"
+        message = " ".join(response.text[:200].split()) or response.reason_phrase
+    if response.status_code == 404 and message == "Not Found" and httpx.URL(server).path.strip("/"):
+        # no such route under a server URL with a path: a wrong prefix, not a missing object
+        message = f"{message}; {BASE_URL_HINT}"
+    return Refused(response.status_code, code, message)

@@ -15,7 +15,9 @@ A small SQLite file (stdlib ``sqlite3``; the scan path does not load SQLAlchemy)
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import asdict
@@ -46,6 +48,16 @@ CREATE TABLE IF NOT EXISTS findings (
   first_observed TEXT, last_observed TEXT, closed_at TEXT, finding TEXT NOT NULL,
   PRIMARY KEY (root, vulnerability_id, package, arch));
 """
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` 0600 (its directory 0700 when missing) unless it exists: the state
+    tells what is installed and unpatched, for its owner (root) only.  SQLite gives its
+    ``-journal`` the database file's mode."""
+    if not path.parent.is_dir():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _ts(value: datetime) -> str:
@@ -97,7 +109,7 @@ class LocalState:
 
     def __init__(self, path: Path) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
             self._db = sqlite3.connect(str(path), timeout=30)
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:

@@ -22,6 +22,8 @@ from patchwarden.errors import PatchwardenError
 
 log = logging.getLogger("patchwarden.agent")
 MAX_BACKOFF = 60.0
+MAX_OUTPUT = 24_000
+"""Output kept when a result is sent again without its report (what the server stores)."""
 
 
 class Agent:
@@ -63,8 +65,11 @@ class Agent:
 
             pm = detect(self.config.root, cache_dir=str(self.config.state_dir / "cache"))
             inventory = pm.collect()
-        self.uploader.upload(inventory)
         self._next_inventory = time.monotonic() + self.inventory_interval
+        try:
+            self.uploader.upload(inventory)
+        except Refused as exc:  # a 4xx is final: tried again at the next interval, in full
+            log.warning("inventory upload refused: %s", exc)
 
     # -- invocations --------------------------------------------------------------------
 
@@ -104,9 +109,23 @@ class Agent:
         for invocation_id, result in self.journal.unreported():
             try:
                 self.client.report(invocation_id, result)
-            except Refused as exc:  # gone or not ours any more: nothing to retry
+            except Refused as exc:  # a 4xx is final (gone, not ours, too large): not retried
                 log.warning("result of %s refused: %s", invocation_id, exc)
+                if exc.status in (400, 413) and result.report is not None:
+                    self._report_without_report(invocation_id, result)
             self.journal.ack(invocation_id)
+
+    def _report_without_report(self, invocation_id: str, result: wire.InvocationResult) -> None:
+        """Send the status alone when the report made the result unacceptable (too large,
+        malformed): the invocation still ends, and the next scan brings the compliance."""
+        note = "\n[the compliance report was refused by the server and is not included]"
+        bare = wire.InvocationResult(
+            result.status, result.response_code, result.output[:MAX_OUTPUT] + note, None
+        )
+        try:
+            self.client.report(invocation_id, bare)
+        except Refused as exc:
+            log.warning("result of %s refused again without its report: %s", invocation_id, exc)
 
     def execute(self, delivery: wire.Delivery) -> None:
         """Run one invocation (once: the journal remembers it), report it, then upload the

@@ -1,5 +1,6 @@
 """Inventory uploads: a delta against the last acknowledged inventory, in full when the
-server holds something else (409) or nothing was sent yet.
+server holds something else (409) or nothing was sent yet (or the last delta was refused
+with another 4xx: :class:`Refused` is raised, and the next upload is a full one).
 
 Items and hashes are those of :mod:`patchwarden.wire`: each installed package and each
 available update is one item; the server checks that a delta applied to what it holds
@@ -8,6 +9,7 @@ gives the announced content hash.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -64,12 +66,17 @@ class Uploader:
                 answer = self.api.upload_delta(delta)
             except Refused as exc:
                 if exc.status != 409:
+                    self._forget()  # whatever the server holds, the next upload is in full
                     raise
         if answer is None:
             full = wire.FullInventory(digest, list(items.values()), self.facts(), collected)
             answer = self.api.upload_full(full)
         self.record.write_text(json.dumps({"content_hash": digest, "item_hashes": sorted(items)}))
         return answer
+
+    def _forget(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.record.unlink()
 
     def _previous(self) -> tuple[str, set[str]] | None:
         try:

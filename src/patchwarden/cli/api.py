@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from patchwarden.cli.common import printable
+
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 
 
@@ -34,6 +36,10 @@ class ServerApi:
         from patchwarden.adapters.api_client import ApiClient
 
         url = args.server or os.environ.get("PATCHWARDEN_SERVER") or DEFAULT_SERVER
+        if args.token is not None and not args.token.strip():
+            from patchwarden.errors import InputError
+
+            raise InputError("--token is empty (omit it to use PATCHWARDEN_TOKEN)")
         token = args.token or os.environ.get("PATCHWARDEN_TOKEN", "")
         self._api = ApiClient(url, bearer=token, timeout=60)
         self.url = self._api.server
@@ -49,10 +55,10 @@ def print_json(value: Any) -> None:
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    """A plain aligned table of ``columns``."""
+    """A plain aligned table of ``columns`` (non-printable characters escaped)."""
     cells = [[str(c).upper() for c in columns]]
     for row in rows:
-        cells.append(["" if row.get(c) is None else str(row.get(c)) for c in columns])
+        cells.append(["" if row.get(c) is None else printable(row.get(c)) for c in columns])
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
     for r in cells:
         sys.stdout.write(
@@ -61,11 +67,12 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
 
 
 def show(args: argparse.Namespace, value: Any, columns: Sequence[str]) -> None:
-    """JSON with ``--format json``, else a table (a list) or ``key: value`` lines."""
+    """JSON with ``--format json`` (exact), else a table (a list) or ``key: value`` lines
+    (non-printable characters escaped)."""
     if args.format == "json":
         print_json(value)
     elif isinstance(value, list):
         print_table(value, columns)
     else:
         for key in columns:
-            sys.stdout.write(f"{key}: {value.get(key)}\n")
+            sys.stdout.write(f"{key}: {printable(value.get(key))}\n")

@@ -19,9 +19,22 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+def printable(value: object) -> str:
+    """``value`` as text safe for a terminal: every non-printable character (escape
+    sequences, newlines, carriage returns, bidi and other format controls) rendered as its
+    Python escape (``\\x1b``, ``\\n``, ``\\u202e``).  Agents and API callers supply node
+    names, facts and tags; they must never drive the operator's terminal."""
+    text = value if isinstance(value, str) else str(value)
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+
+
 def fail(message: str, code: int) -> None:
     """Print one line on stderr and exit with ``code``."""
-    print(f"patchwarden: error: {message}", file=sys.stderr)
+    print(f"patchwarden: error: {printable(message)}", file=sys.stderr)
     raise SystemExit(code)
 
 
@@ -70,15 +83,18 @@ def now() -> datetime:
 
 def load_baseline(path: Path) -> PatchBaseline:
     """A PatchBaseline from a Patchwarden document or raw ``aws ssm get-patch-baseline`` JSON."""
-    from patchwarden.documents import baseline_from_aws_json, load_documents
-    from patchwarden.documents.baseline import BaselineDocument
+    from patchwarden.documents import load_documents
+    from patchwarden.documents.baseline import BaselineDocument, import_aws_json
 
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot read baseline file ({exc.strerror})") from exc
     if _looks_like_aws_json(text):
-        return baseline_from_aws_json(text)
+        imported = import_aws_json(text, str(path))
+        for warning in imported.warnings:
+            print(f"patchwarden: warning: {warning}", file=sys.stderr)
+        return imported.baseline
     docs = [d for d in load_documents(path) if isinstance(d, BaselineDocument)]
     if len(docs) != 1:
         raise InputError(f"{path}: expected exactly one PatchBaseline document, found {len(docs)}")
@@ -91,7 +107,7 @@ def _looks_like_aws_json(text: str) -> bool:
         return False
     try:
         raw = json.loads(stripped)
-    except ValueError:
+    except (ValueError, RecursionError):  # the document loader says what is wrong, in one line
         return False
     return (
         isinstance(raw, dict)

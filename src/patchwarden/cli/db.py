@@ -53,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     export = sub.add_parser("export", help="write a copy of the database (for `db import`)")
     export.add_argument("file", metavar="FILE")
+    export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     _db_option(export)
     export.set_defaults(handler=_export)
 
@@ -215,7 +216,12 @@ def _export(args: argparse.Namespace) -> int:
 
     from patchwarden.pipeline import dbupdate
 
+    target = Path(args.file)
+    if target.exists() and not args.force:
+        from patchwarden.errors import InputError
+
+        raise InputError(f"{target} exists (--force overwrites it)")
     db = _open(args)
-    dbupdate.export(db, Path(args.file))
+    dbupdate.export(db, target)
     print(f"exported {db.path} to {args.file}")
     return 0

@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from patchwarden.cli.api import add_connection_options
+from patchwarden.cli.common import printable
 
 KINDS: dict[str, tuple[str, list[str]]] = {
     "PatchBaseline": (
@@ -113,16 +114,32 @@ def _describe(args: argparse.Namespace) -> int:
     return 0
 
 
+DELETABLE: dict[str, str] = {
+    "PatchBaseline": KINDS["PatchBaseline"][0],
+    "nodes": KINDS["nodes"][0],
+    "MaintenanceWindow": KINDS["MaintenanceWindow"][0],
+    "ConformancePack": "/api/v1/conformance-packs",
+    "Rule": "/api/v1/rules",
+}
+"""What ``delete KIND NAME`` removes, and where."""
+DELETE_ALIASES = {
+    "conformancepack": "ConformancePack",
+    "conformance-pack": "ConformancePack",
+    "pack": "ConformancePack",
+    "rule": "Rule",
+}
+
+
 def _delete(args: argparse.Namespace) -> int:
     from patchwarden.cli.api import ServerApi
+    from patchwarden.errors import InputError
 
-    kind = _kind(args.kind)
-    if kind not in ("PatchBaseline", "nodes", "MaintenanceWindow"):
-        from patchwarden.errors import InputError
-
-        raise InputError(f"delete: {kind} cannot be deleted this way")
-    path, _ = KINDS[kind]
-    ServerApi(args).call("DELETE", f"{path}/{args.name}")
+    kind = DELETE_ALIASES.get(args.kind.lower(), args.kind)
+    if kind not in DELETABLE:
+        kind = _kind(args.kind)
+    if kind not in DELETABLE:
+        raise InputError(f"delete: {kind} cannot be deleted; one of {', '.join(DELETABLE)} can")
+    ServerApi(args).call("DELETE", f"{DELETABLE[kind]}/{args.name}")
     print(f"{kind} {args.name} deleted")
     return 0
 
@@ -153,7 +170,7 @@ def _apply(args: argparse.Namespace) -> int:
         raw.append(to_document(doc.baseline, doc.labels or None))
     applied = ServerApi(args).call("POST", "/api/v1/apply", json=raw)["applied"]
     for item in applied:
-        print(f"{item['kind']} {item['name']} {item['result']}")
+        print(printable(f"{item['kind']} {item['name']} {item['result']}"))
     return 0
 
 
@@ -184,6 +201,13 @@ def _send(args: argparse.Namespace) -> int:
         body["InstanceIds"] = args.instance_ids
     if targets:
         body["Targets"] = targets
+    if not args.instance_ids and not targets:
+        from patchwarden.errors import InputError
+
+        raise InputError(
+            "command send: name the nodes: --instance-ids ID..., --tag K=V, "
+            "--patch-group GROUP or --all"
+        )
     sent = ServerApi(args).call("POST", "/api/v1/commands", json=body)
     show(args, sent, ["command_id", "status", "target_count"])
     return 0
@@ -230,7 +254,7 @@ def _tag(args: argparse.Namespace) -> int:
         print_json(changed)
     else:
         for key, value in sorted((changed.get("tags") or {}).items()):
-            print(f"{key}={value}")
+            print(printable(f"{key}={value}"))
     return 0
 
 

@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from patchwarden.cli.api import add_connection_options
+from patchwarden.cli.common import printable
 
 
 def _rules(args: argparse.Namespace) -> int:
@@ -91,7 +92,7 @@ def _conformance(args: argparse.Namespace) -> int:
         show(args, value, columns)
         if args.format != "json":
             for rule, state in value["rules"].items():
-                print(f"  {rule}: {state}")
+                print(f"  {printable(rule)}: {printable(state)}")
     else:
         show(args, api.call("GET", "/api/v1/conformance-packs")["packs"], columns)
     return 0

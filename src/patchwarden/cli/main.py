@@ -81,7 +81,7 @@ def _install(args: argparse.Namespace) -> int:
 def _baseline_import(args: argparse.Namespace) -> int:
     from patchwarden.cli.run import run_baseline_import
 
-    run_baseline_import(args.file, args.output)
+    run_baseline_import(args.file, args.output, aws_strict=args.aws_strict)
     return 0
 
 
@@ -182,9 +182,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     baseline = sub.add_parser("baseline", help="patch baselines")
     bsub = baseline.add_subparsers(dest="baseline_command", metavar="COMMAND", required=True)
-    imp = bsub.add_parser("import", help="convert `aws ssm get-patch-baseline` JSON to a document")
+    imp = bsub.add_parser(
+        "import",
+        help="convert `aws ssm get-patch-baseline` (or BaselineOverride) JSON to a document",
+        description="Convert AWS patch-baseline JSON to a PatchBaseline document. A "
+        "BaselineOverride (no Name) is named imported-<os>-<hash of its content>.",
+    )
     imp.add_argument("file", type=Path)
     imp.add_argument("--output", "-o", type=Path, help="write the document here")
+    imp.add_argument(
+        "--aws-strict",
+        action="store_true",
+        help="Debian/Ubuntu: drop ApproveAfterDays (0) as AWS does, instead of applying it "
+        "from first-seen dates (docs/release-dates.md)",
+    )
     imp.set_defaults(handler=_baseline_import)
     default = bsub.add_parser("default", help="print the predefined default baseline of an OS")
     default.add_argument("operating_system", metavar="OPERATING_SYSTEM", help="e.g. DEBIAN")

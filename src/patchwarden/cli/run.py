@@ -232,19 +232,26 @@ def _render(report: Report, fmt: str, show_all: bool) -> str:
     return RENDERERS[fmt](report)
 
 
-def run_baseline_import(file: Path, output: Path | None) -> None:
-    """``patchwarden baseline import``."""
-    from patchwarden.documents import baseline_from_aws_json, to_document
+def run_baseline_import(file: Path, output: Path | None, *, aws_strict: bool = False) -> None:
+    """``patchwarden baseline import``: AWS JSON (``get-patch-baseline`` output or a
+    BaselineOverride) → a PatchBaseline document; warnings go to stderr."""
+    from patchwarden.documents import to_document
+    from patchwarden.documents.baseline import import_aws_json
+    from patchwarden.documents.envelope import check_size
+    from patchwarden.errors import InputError
 
     try:
+        check_size(file.stat().st_size, str(file))
         text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        from patchwarden.errors import InputError
-
-        raise InputError(f"{file}: cannot read ({exc.strerror})") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise InputError(f"{file}: cannot read ({why})") from None
+    imported = import_aws_json(text, str(file), aws_strict=aws_strict)
+    for warning in imported.warnings:
+        print(f"patchwarden: warning: {warning}", file=sys.stderr)
     import yaml
 
-    doc = yaml.safe_dump(to_document(baseline_from_aws_json(text)), sort_keys=False)
+    doc = yaml.safe_dump(to_document(imported.baseline), sort_keys=False)
     if output:
         output.write_text(doc, encoding="utf-8")
     else:

@@ -73,6 +73,37 @@ def _token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _local_token_create(args: argparse.Namespace) -> int:
+    """``server token create``: a token straight into the server's database (no API call,
+    no token needed: for whoever can read the server's files), printed once."""
+    import re
+
+    from patchwarden.adapters.storage import make_engine
+    from patchwarden.adapters.storage.token_admin import create_local
+    from patchwarden.cli.common import now
+    from patchwarden.errors import InputError
+    from patchwarden.pipeline.fleet.errors import FleetError
+
+    at = now()
+    name = args.name or f"recovery-{args.role}-{at:%Y%m%d%H%M%S}"
+    if not re.fullmatch(r"[A-Za-z0-9_.@:-]{1,128}", name):
+        raise InputError(f"--name {name!r}: 1-128 of A-Z a-z 0-9 _ . @ : -")
+    engine = make_engine(_database_url(args))
+    try:
+        record, value = create_local(engine, name, args.role, at)
+    except FleetError as exc:  # the name is taken
+        raise InputError(exc.message) from None
+    finally:
+        engine.dispose()
+    if args.format == "json":
+        from patchwarden.cli.api import print_json
+
+        print_json({"id": record.id, "name": record.name, "role": record.role, "token": value})
+    else:
+        print(f"{record.role} token {record.name} (shown only once): {value}")
+    return 0
+
+
 def _activation_create(args: argparse.Namespace) -> int:
     from patchwarden.agent.register import parse_tags
     from patchwarden.cli.api import ServerApi, show
@@ -121,6 +152,23 @@ def register(sub: Any) -> None:
     migrate = ssub.add_parser("migrate", help="apply the database migrations and exit")
     _database_option(migrate)
     migrate.set_defaults(handler=_migrate)
+    local = ssub.add_parser(
+        "token", help="create a token directly in the server's database (recovery)"
+    )
+    lsub = local.add_subparsers(dest="server_token_command", metavar="COMMAND", required=True)
+    lcreate = lsub.add_parser(
+        "create",
+        help="create a token in the database (no server call; for whoever can read the "
+        "server's files, e.g. when the last admin token was lost); shown once, audited "
+        "as system",
+    )
+    lcreate.add_argument("--role", required=True, choices=("viewer", "operator", "admin"))
+    lcreate.add_argument("--name", help="a unique name (default recovery-ROLE-TIMESTAMP)")
+    lcreate.add_argument(
+        "--format", "-o", choices=("table", "json"), default="table", help="output format"
+    )
+    _database_option(lcreate)
+    lcreate.set_defaults(handler=_local_token_create)
 
     token = sub.add_parser("token", help="operator API tokens")
     tsub = token.add_subparsers(dest="token_command", metavar="COMMAND", required=True)

@@ -81,7 +81,12 @@ def _next(args: argparse.Namespace) -> int:
     from datetime import UTC
 
     from patchwarden.cli.common import now
-    from patchwarden.core.schedule import next_runs, parse_schedule, validate_timezone
+    from patchwarden.core.schedule import (
+        check_fires,
+        next_runs,
+        parse_schedule,
+        validate_timezone,
+    )
     from patchwarden.errors import InputError
 
     if args.count < 1:
@@ -91,6 +96,7 @@ def _next(args: argparse.Namespace) -> int:
     schedule = parse_schedule(args.schedule)
     validate_timezone(args.timezone)
     after = _instant("after", args.after, args.timezone) or now()
+    check_fires(schedule, after, timezone=args.timezone)  # never fires: the error apply gives
     runs = next_runs(
         schedule.expression,
         after=after,

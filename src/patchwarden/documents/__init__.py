@@ -17,7 +17,13 @@ from patchwarden.documents.baseline import (
     load_baseline_document,
     to_document,
 )
-from patchwarden.documents.envelope import LoadedDocument, Metadata, check_envelope, parse_text
+from patchwarden.documents.envelope import (
+    LoadedDocument,
+    Metadata,
+    check_envelope,
+    check_size,
+    parse_text,
+)
 from patchwarden.errors import InputError
 
 
@@ -98,6 +104,7 @@ def load_documents(path: Path) -> list[LoadedDocument]:
     seen: dict[tuple[str, str], str] = {}
     for file in files:
         try:
+            check_size(file.stat().st_size, str(file))
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"{file}: cannot read: {exc}") from None

@@ -9,6 +9,8 @@ out as one ``InputError`` line naming the document path.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,6 +40,7 @@ from patchwarden.errors import InputError
 
 Level = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNSPECIFIED"]
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_OS_WORD = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 
 
 class FilterDoc(StrictModel):
@@ -108,7 +111,8 @@ class BaselineSpec(StrictModel):
 
 
 class AwsBaseline(BaselineSpec):
-    """The JSON ``aws ssm get-patch-baseline`` prints; bookkeeping fields are ignored."""
+    """The JSON ``aws ssm get-patch-baseline`` prints (or ``create-patch-baseline`` takes);
+    bookkeeping fields are ignored."""
 
     Name: str
     BaselineId: str | None = None
@@ -116,6 +120,8 @@ class AwsBaseline(BaselineSpec):
     CreatedDate: Any = None
     ModifiedDate: Any = None
     AvailableSecurityUpdatesComplianceStatus: str | None = None
+    Tags: Any = None
+    ClientToken: Any = None
 
 
 def _filters(group: FilterGroupDoc) -> tuple[PatchFilter, ...]:
@@ -203,13 +209,72 @@ def load_baseline_document(metadata: Metadata, spec: object, source: str) -> Bas
 
 def from_aws_json(text: str, *, source: str = "<aws json>") -> PatchBaseline:
     """A baseline from the output of ``aws ssm get-patch-baseline`` (BaselineId,
-    PatchGroups, CreatedDate and ModifiedDate are ignored)."""
+    PatchGroups, CreatedDate, ModifiedDate, Tags and ClientToken are ignored)."""
     (raw,) = parse_text(text, source, json_only=True)
     try:
         parsed = AwsBaseline.model_validate(raw)
     except ValidationError as exc:
         raise translate(exc) from None
     return _build(parsed, parsed.Name, parsed.Description, "")
+
+
+NO_DELAY_ON_AWS = ("DEBIAN", "UBUNTU")
+"""Operating systems whose ApproveAfterDays AWS ignores (apt indices carry no dates)."""
+
+
+@dataclass(frozen=True)
+class AwsImport:
+    """An imported AWS baseline and what to warn about (one line each)."""
+
+    baseline: PatchBaseline
+    warnings: tuple[str, ...] = ()
+
+
+def generated_name(raw: Mapping[str, Any]) -> str:
+    """``imported-<os>-<8 hex digits of the content's SHA-256>`` for a baseline without a
+    Name (a BaselineOverride): the same content, however laid out, gets the same name."""
+    system = raw.get("OperatingSystem")
+    system = system.lower() if isinstance(system, str) and _OS_WORD.match(system) else "unknown"
+    content = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return f"imported-{system}-{hashlib.sha256(content.encode()).hexdigest()[:8]}"
+
+
+def import_aws_json(text: str, source: str, *, aws_strict: bool = False) -> AwsImport:
+    """``patchwarden baseline import``: AWS JSON (``get-patch-baseline`` output, or a
+    BaselineOverride, which has no Name) → a baseline; every error names ``source``.
+
+    On Debian/Ubuntu AWS ignores ApproveAfterDays; Patchwarden applies it from first-seen
+    dates (docs/release-dates.md) and warns, unless ``aws_strict`` drops the delay
+    (ApproveAfterDays 0) as AWS does."""
+    (raw,) = parse_text(text, source, json_only=True)
+    if isinstance(raw, dict) and "Name" not in raw:
+        raw = {**raw, "Name": generated_name(raw)}
+    try:
+        parsed = AwsBaseline.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(f"{source}: {translate(exc)}") from None
+    warnings: list[str] = []
+    if parsed.OperatingSystem.upper() in NO_DELAY_ON_AWS:
+        rules = list(parsed.ApprovalRules.PatchRules)
+        for index, rule in enumerate(rules):
+            if not rule.ApproveAfterDays:
+                continue
+            if aws_strict:
+                rules[index] = rule.model_copy(update={"ApproveAfterDays": 0})
+                continue
+            warnings.append(
+                f"{source}: ApprovalRules.PatchRules[{index}].ApproveAfterDays "
+                f"{rule.ApproveAfterDays}: AWS ignores ApproveAfterDays on Debian/Ubuntu; "
+                "Patchwarden applies it from first-seen dates (docs/release-dates.md); "
+                "--aws-strict imports it the AWS way (no delay)"
+            )
+        update = {"ApprovalRules": parsed.ApprovalRules.model_copy(update={"PatchRules": rules})}
+        parsed = parsed.model_copy(update=update)
+    try:
+        baseline = _build(parsed, parsed.Name, parsed.Description, "")
+    except InputError as exc:
+        raise InputError(f"{source}: {exc}") from None
+    return AwsImport(baseline, tuple(warnings))
 
 
 def to_document(baseline: PatchBaseline, labels: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -253,18 +253,22 @@ def parse_date(text: str | None, field: str) -> datetime | None:
 def timing(spec: WindowSpec, anchor: datetime | None = None) -> windows.Timing:
     """The window's timing as the core sees it.
 
-    ``anchor`` (the window's creation time) stands in for a missing StartDate: rate schedules
-    run on a grid from it, and a ScheduleOffset's "skip this period" rule is applied once from
-    it rather than again from every previous run (which would lose runs of a daily cron with
-    a longer offset).
+    ``anchor`` (the window's creation time) stands in for a missing StartDate, and for a
+    StartDate in the past (AWS starts such a window at the current time: the start is
+    max(StartDate, creation)): rate schedules run on a grid from it, and a ScheduleOffset's
+    "skip this period" rule is applied once from it rather than again from every previous run
+    (which would lose runs of a daily cron with a longer offset).
     """
+    start = parse_date(spec.StartDate, "StartDate")
+    if start is None or (anchor is not None and anchor > start):
+        start = anchor
     return windows.Timing(
         schedule=spec.Schedule,
         duration_hours=spec.Duration,
         cutoff_hours=spec.Cutoff,
         timezone=spec.ScheduleTimezone,
         offset_days=spec.ScheduleOffset,
-        start=parse_date(spec.StartDate, "StartDate") or anchor,
+        start=start,
         end=parse_date(spec.EndDate, "EndDate"),
     )
 

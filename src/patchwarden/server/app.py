@@ -17,6 +17,7 @@ from patchwarden.server import audit, errors, governance, vulns
 from patchwarden.server.db import Database, Session
 from patchwarden.server.fleet.nodecache import CHECKIN_SECONDS, NodeCache
 from patchwarden.server.fleet.polling import Polling
+from patchwarden.server.limits import EdgeLimits
 from patchwarden.server.routes import ROUTERS
 from patchwarden.server.routes.conformance import router as conformance_router
 from patchwarden.server.routes.governance import router as governance_router
@@ -111,6 +112,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.settings = conf
     app.state.polling = polls
     errors.install(app)
+    app.add_middleware(EdgeLimits)  # sizes, NUL and nesting before anything parses a body
     governance_routers = (governance_router, conformance_router, remediations_router)
     for router in (*ROUTERS, windows_router, *governance_routers):
         app.include_router(router)

@@ -15,6 +15,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session as Session
 from sqlalchemy.orm import sessionmaker
 
@@ -22,6 +23,20 @@ from patchwarden.adapters.storage import make_engine, read_engine
 from patchwarden.server.settings import ServerSettings
 
 T = TypeVar("T")
+
+DATABASE_ERRORS = sa_exc.SQLAlchemyError
+"""The base of the errors the database layer raises (the API maps them in ``errors.py``)."""
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot be used right now (a dropped or refused
+    connection, a restart, a pool with no connection left, a lock or statement timeout):
+    answered 503 ``unavailable``, which agents and the CLI retry, never 500."""
+    if isinstance(exc, sa_exc.TimeoutError):  # the pool had no connection to lend
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError)
+    return False
 
 
 @dataclass
@@ -82,15 +97,35 @@ def now(request: Request) -> datetime:
     return settings(request).clock.now()
 
 
+def connected(factory: Callable[[], Session]) -> Session:
+    """A session of ``factory`` in a transaction with its connection checked out now, so
+    that a connection the database dropped (a restart, an idle timeout, a fail-over) is
+    retried once here, on a fresh session, before the route has done anything; a second
+    failure propagates (503 ``unavailable``, see :func:`is_unavailable`)."""
+    for attempt in (1, 2):
+        session = factory()
+        try:
+            session.begin()
+            session.connection()
+        except sa_exc.DBAPIError as exc:
+            session.close()
+            if attempt == 2 or not is_unavailable(exc):
+                raise
+            continue
+        return session
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def write_session(request: Request) -> Iterator[Session]:
     """A session committed when the handler returns without an error."""
-    with database(request).write() as session, session.begin():
+    with connected(database(request).write) as session:
         yield session
+        session.commit()
 
 
 def read_session(request: Request) -> Iterator[Session]:
     """A read-only session (rolled back at the end)."""
-    with database(request).read() as session:
+    with connected(database(request).read) as session:
         yield session
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from patchwarden.errors import InputError
+from patchwarden.server.db import DATABASE_ERRORS, is_unavailable
 
 log = logging.getLogger("patchwarden.server")
 
@@ -39,6 +40,11 @@ def bad_request(message: str, code: str = "invalid_request") -> ApiError:
     return ApiError(400, code, message)
 
 
+def unavailable() -> ApiError:
+    """503 ``unavailable``: the database cannot be reached (the caller retries later)."""
+    return ApiError(503, "unavailable", "the database is unavailable; retry later")
+
+
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     """The error shape."""
     return {"error": {"code": code, "message": message}}
@@ -53,6 +59,7 @@ _HTTP_CODES = {
     409: "conflict",
     413: "too_large",
     415: "unsupported_media_type",
+    503: "unavailable",
 }
 
 
@@ -66,7 +73,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+        headers = {"Retry-After": "1"} if exc.status == 503 else None
+        return JSONResponse(
+            error_body(exc.code, exc.message), status_code=exc.status, headers=headers
+        )
+
+    @app.exception_handler(DATABASE_ERRORS)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if not is_unavailable(exc):
+            return await _unexpected(request, exc)
+        log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        return await _api(request, unavailable())
 
     @app.exception_handler(InputError)
     async def _input(_: Request, exc: InputError) -> JSONResponse:

@@ -9,13 +9,16 @@ cure.  Read-only sessions (:func:`read_engine`) start deferred and never block t
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
-from patchwarden.errors import InputError
+from patchwarden.errors import EnvironmentProblem, InputError
 
 READ_ONLY = "patchwarden_read_only"
 """Execution option marking an engine whose transactions only read (SQLite: deferred)."""
@@ -26,6 +29,33 @@ def default_url() -> str:
     from patchwarden import settings
 
     return f"sqlite:///{settings.data_dir() / 'server.db'}"
+
+
+def masked_url(url: str | Engine) -> str:
+    """The URL as it may be shown: the password replaced by ``***``."""
+    if isinstance(url, Engine):
+        return url.url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: show none of it beyond the scheme
+        return url.split(":", 1)[0] + ":…"
+
+
+def database_problem(url: str | Engine, exc: BaseException) -> EnvironmentProblem:
+    """One line naming the database (password masked) and why it cannot be used, for an
+    error SQLAlchemy (or the driver, or the file system) raised."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    reason = lines[0] if lines else type(cause).__name__
+    password = getattr(getattr(url, "url", None), "password", None)
+    if isinstance(url, str):
+        try:
+            password = make_url(url).password
+        except Exception:
+            password = None
+    if password:
+        reason = reason.replace(str(password), "***")
+    return EnvironmentProblem(f"database {masked_url(url)}: {reason}")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -43,7 +73,10 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
         raise InputError(f"database URL: cannot parse {text!r}: {exc}") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(text, parsed.database, echo)
+        try:
+            return _sqlite_engine(text, parsed.database, echo)
+        except OSError as exc:  # the file's directory cannot be created
+            raise database_problem(text, exc) from None
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -51,15 +84,24 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
     raise InputError(f"database URL: unsupported backend {backend!r} (use sqlite or postgresql)")
 
 
-def _sqlite_engine(url: str, database: str | None, echo: bool) -> Engine:
-    from pathlib import Path
+def create_private(path: Path) -> None:
+    """Create the file ``path`` (and its directory, 0700, when missing) readable and
+    writable by its owner only (0600), unless it exists; SQLite gives its ``-wal``,
+    ``-shm`` and ``-journal`` files the database file's mode."""
+    if not path.parent.is_dir():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
+
+def _sqlite_engine(url: str, database: str | None, echo: bool) -> Engine:
     memory = not database or database == ":memory:"
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
     if memory:
         kwargs["poolclass"] = StaticPool
     else:
-        Path(database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
+        create_private(Path(database or "").expanduser())
+        kwargs["pool_pre_ping"] = True  # a connection closed under the pool is replaced
     engine = create_engine(url, echo=echo, **kwargs)
 
     @event.listens_for(engine, "connect")

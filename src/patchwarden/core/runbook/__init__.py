@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from patchwarden.core.runbook.inputs import ACTIONS, AGENT_DOCUMENTS, SHELL_DOCUMENTS
-from patchwarden.core.runbook.machine import handle, start
+from patchwarden.core.runbook.machine import approval_refusal, handle, is_approver, start
 from patchwarden.core.runbook.model import Runbook, Step, StepOutput, parse_runbook
 from patchwarden.core.runbook.params import RunbookParameter, resolve
 from patchwarden.core.runbook.state import (
@@ -56,7 +56,9 @@ __all__ = [
     "TimerFired",
     "Transition",
     "WakeAt",
+    "approval_refusal",
     "handle",
+    "is_approver",
     "parse_runbook",
     "resolve",
     "start",

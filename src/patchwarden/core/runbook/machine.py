@@ -9,7 +9,7 @@ may walk several steps.  Steps skipped by a branch stay Pending.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -89,6 +89,40 @@ def handle(book: Runbook, execution: Execution, event: Event, now: datetime) -> 
     return _approval(book, execution, event, now)
 
 
+def is_approver(approvers: Sequence[object], actor: str) -> bool:
+    """Whether ``actor`` (as the audit log names it, ``token:alice``) is one of a step's
+    ``Approvers``, written as a token name (``alice``, the documented form) or as
+    ``token:alice``; an empty list lets every operator approve."""
+    if not approvers:
+        return True
+    name = actor.removeprefix("token:") if actor.startswith("token:") else None
+    for entry in (str(a).strip() for a in approvers):
+        if entry == actor or (name is not None and entry == name):
+            return True
+    return False
+
+
+def approval_refusal(
+    book: Runbook, execution: Execution, approver: str, approved: bool = True
+) -> str | None:
+    """Why an approval (or rejection) by ``approver`` would not count, or None when it does:
+    the execution waits for no approval, the caller is not one of the step's approvers, or
+    the caller already approved."""
+    name = execution.current
+    if execution.status.done or name is None:
+        return "not waiting for an approval"
+    step, run = book.step(name), execution.steps[name]
+    if step.action != "approve" or run.status is not Status.WAITING:
+        return "not waiting for an approval"
+    allowed = list(step.inputs.get("Approvers", []) or [])  # type: ignore[call-overload]
+    if not is_approver(allowed, approver):
+        shown = ", ".join(str(a) for a in allowed)
+        return f"step {name} can only be approved by {shown} (not {approver})"
+    if approved and approver in run.approvals:
+        return f"{approver} already approved step {name}"
+    return None
+
+
 def _approval(
     book: Runbook, execution: Execution, event: ApprovalGiven, now: datetime
 ) -> Transition:
@@ -97,8 +131,7 @@ def _approval(
     step, run = book.step(name), execution.steps[name]
     if step.action != "approve":
         return Transition(execution)
-    allowed = [str(a) for a in step.inputs.get("Approvers", []) or []]  # type: ignore[attr-defined]
-    if allowed and event.approver not in allowed:
+    if approval_refusal(book, execution, event.approver, event.approved) is not None:
         return Transition(execution)
     if not event.approved:
         outcome = Outcome(

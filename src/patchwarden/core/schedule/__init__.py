@@ -5,11 +5,15 @@
 - :meth:`Schedule.next_after` / :func:`next_runs` — upcoming runs as aware UTC datetimes,
   evaluated on wall-clock time in an IANA zone (DST: see :mod:`.zones`), with
   ScheduleOffset and StartDate/EndDate;
-- :func:`validate_window` — Duration, Cutoff, ScheduleOffset and the 5-minute limit.
+- :func:`validate_window` — Duration, Cutoff, ScheduleOffset, the 5-minute limit and a
+  cron no date matches;
+- :func:`check_fires` — refuse a schedule with no run left after ``now`` (``at()`` in the
+  past, a year field in the past, a cron no date matches).
 
 Modules: ``fields`` (plain cron fields), ``days`` (day-of-month/day-of-week specials),
 ``cron`` (parsing and wall-clock matching), ``zones`` (time zones, DST), ``expression``
-(the Schedule value), ``limits`` (window limits). See docs/schedules.md.
+(the Schedule value), ``limits`` (window limits), ``firing`` (schedules that never fire).
+See docs/schedules.md.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from patchwarden.core.schedule.expression import Schedule, parse_schedule
+from patchwarden.core.schedule.firing import check_fires
 from patchwarden.core.schedule.limits import shortest_interval, validate_window
 from patchwarden.core.schedule.zones import zone
 
 __all__ = [
     "Schedule",
+    "check_fires",
     "next_runs",
     "parse_schedule",
     "shortest_interval",

@@ -5,7 +5,8 @@ Exactly one of the two is ``?``; the other decides which days of a month match:
 - day-of-month: plain values/ranges/steps/lists, ``L`` (last day), ``L-n`` (n days before the
   last), ``LW`` (last weekday, Monday-Friday), ``nW`` (the weekday nearest day n, never
   leaving the month; no match in a month without day n).
-- day-of-week (1 = SUN … 7 = SAT, or SUN-SAT): plain values/ranges/lists, ``L`` (= SAT, the
+- day-of-week (1 = SUN … 7 = SAT, or SUN-SAT): plain values/ranges/lists (no ``/`` steps,
+  as AWS), ``L`` (= SAT, the
   last day of the week), ``nL`` (the last weekday n of the month, ``6L`` = last Friday), ``n#k``
   (the k-th weekday n, k 1-5, ``2#1`` = first Monday; no match in a month without it).
 
@@ -94,8 +95,14 @@ def parse_day_of_month(expression: str, field: str) -> DayRule:
 def parse_day_of_week(expression: str, field: str) -> DayRule:
     """Day-of-week other than ``?``."""
     upper = field.upper()
+    if "/" in upper:
+        raise DAY_OF_WEEK.error(
+            expression, field, "/ is not allowed in day-of-week (only , - * ? L #)"
+        )
     if upper == "L":
         return DayRule("dow", values=(7,))
+    if "#" in upper and "," in upper:
+        raise DAY_OF_WEEK.error(expression, field, "# cannot be combined with a list")
     if "#" in upper:
         day_text, _, nth_text = upper.partition("#")
         day = parse_value(DAY_OF_WEEK, expression, field, day_text)

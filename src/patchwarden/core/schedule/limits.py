@@ -2,7 +2,8 @@
 
 - Duration 1-24 hours; Cutoff 0-23 hours and smaller than Duration;
 - ScheduleOffset 1-6 days, only with a cron() schedule;
-- schedules firing more often than every 5 minutes are unsupported.
+- schedules firing more often than every 5 minutes are unsupported;
+- a cron expression no date matches (``cron(0 0 30 2 ? *)``) never fires.
 
 The frequency limit is checked here, not by :func:`parse_schedule`, so ``window next`` can
 still show what a too-frequent expression would do.
@@ -15,6 +16,7 @@ from datetime import timedelta
 
 from patchwarden.core.schedule.cron import CronExpression
 from patchwarden.core.schedule.expression import Schedule
+from patchwarden.core.schedule.firing import check_never_matches
 from patchwarden.errors import InputError
 
 MIN_INTERVAL = timedelta(minutes=5)
@@ -38,6 +40,7 @@ def validate_window(
             )
         if not 1 <= offset_days <= 6:
             raise InputError(f"ScheduleOffset {offset_days}: must be 1-6 days")
+    check_never_matches(schedule)
     gap = shortest_interval(schedule)
     if gap is not None and gap < MIN_INTERVAL:
         raise InputError(

@@ -4,6 +4,7 @@ register with (both admin operations, audited)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from patchwarden.pipeline.fleet.errors import Conflict, NotFound
 from patchwarden.pipeline.fleet.ports import ActivationRepository, AuditLog, TokenRepository
@@ -21,10 +22,32 @@ def create_token(
     return record, value
 
 
+@runtime_checkable
+class AdminTokens(Protocol):
+    """A token repository that can tell which admin tokens still work (the server's)."""
+
+    def active_admins(self) -> list[str]:
+        """The ids of the admin tokens not revoked, locked until the transaction ends (so
+        two admins revoking each other at once cannot both win)."""
+        ...
+
+
+LAST_ADMIN = (
+    "token {id} is the last admin token: create another admin token first "
+    "(or `patchwarden server token create --role admin` on the server)"
+)
+
+
 def revoke_token(
     tokens: TokenRepository, audit: AuditLog, token_id: str, actor: str, at: datetime
 ) -> TokenRecord:
-    """Revoke a token: it stops working at once (a second revocation changes nothing)."""
+    """Revoke a token: it stops working at once (a second revocation changes nothing).
+    The last admin token that works cannot be revoked (Conflict): nobody could manage
+    tokens any more."""
+    if isinstance(tokens, AdminTokens):
+        admins = tokens.active_admins()
+        if admins == [token_id]:
+            raise Conflict(LAST_ADMIN.format(id=token_id), code="last_admin")
     found = tokens.revoke(token_id, at)
     if found is None:
         raise NotFound(f"token {token_id}")

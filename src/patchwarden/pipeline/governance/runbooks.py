@@ -15,7 +15,9 @@ from patchwarden.core.runbook import (
     Status,
     TimerFired,
     Transition,
+    approval_refusal,
     handle,
+    is_approver,
     parse_runbook,
 )
 from patchwarden.core.runbook import start as begin
@@ -101,14 +103,24 @@ def approve(
     at: datetime,
 ) -> StoredExecution:
     """An operator's approval (or rejection) of the waiting ``approve`` step (LookupError:
-    no such execution; InputError: it waits for no approval)."""
+    no such execution; PermissionError: the caller is not one of the step's approvers;
+    InputError: it waits for no approval, or the caller already approved).  An approval that
+    would not count is refused, never silently ignored."""
     stored = gov.executions.get(execution_id, lock=True)
     if stored is None:
         raise LookupError(execution_id)
-    current = stored.execution.current
-    if current is None or _book(stored).step(current).action != "approve":
-        raise InputError(f"execution {execution_id} is not waiting for an approval")
-    return _feed(gov, stored, ApprovalGiven(current, approver, approved, comment), at)
+    book, execution = _book(stored), stored.execution
+    refusal = approval_refusal(book, execution, approver, approved)
+    if refusal is not None:
+        current = execution.current
+        step = book.step(current) if current is not None else None
+        if step is not None and step.action == "approve":
+            allowed = list(step.inputs.get("Approvers", []) or [])  # type: ignore[call-overload]
+            if not is_approver(allowed, approver):
+                raise PermissionError(f"execution {execution_id}: {refusal}")
+        raise InputError(f"execution {execution_id}: {refusal}")
+    assert execution.current is not None
+    return _feed(gov, stored, ApprovalGiven(execution.current, approver, approved, comment), at)
 
 
 def delivered(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from patchwarden.core.schedule import check_fires, parse_schedule
 from patchwarden.core.windows import PSEUDO_NAMES, substitute
 from patchwarden.documents import parse_documents
 from patchwarden.documents.window import WindowDocument, timing
@@ -103,6 +104,18 @@ def check_targets(targets: TargetResolver, doc: WindowDocument) -> None:
             )
 
 
+def check_schedule_fires(doc: WindowDocument, stored: WindowRecord | None, at: datetime) -> None:
+    """A schedule with no run left after ``at`` (an ``at()`` in the past, a cron whose year
+    field lies in the past) is refused, as AWS does.  Re-applying a window with the schedule
+    it already has is not: an ``at()`` window that has run can still be applied unchanged."""
+    if stored is not None and stored.document["spec"].get("Schedule") == doc.spec.Schedule:
+        return
+    try:
+        check_fires(parse_schedule(doc.spec.Schedule), at, timezone=doc.spec.ScheduleTimezone)
+    except InputError as exc:
+        raise InputError(f"{doc.source}: spec: {exc}") from None
+
+
 def store_window(
     windows: WindowRepository, checks: WindowChecks, doc: WindowDocument, at: datetime
 ) -> tuple[WindowRecord, bool]:
@@ -113,6 +126,7 @@ def store_window(
     check_runbooks(checks.runbooks, doc)
     check_targets(checks.targets, doc)
     stored = windows.by_name(doc.name, lock=True)
+    check_schedule_fires(doc, stored, at)
     enabled = doc.spec.Enabled
     created_at = at if stored is None else stored.created_at
     handled_until = at if stored is None else max(stored.handled_until, at)

@@ -15,7 +15,7 @@ from patchwarden.errors import PatchwardenError
 from patchwarden.pipeline.governance import operations
 from patchwarden.server.auth import Operator, Viewer
 from patchwarden.server.db import Now, ReadDB, WriteDB
-from patchwarden.server.errors import bad_request, not_found
+from patchwarden.server.errors import ApiError, bad_request, not_found
 from patchwarden.server.governance.api import GovernanceDB
 from patchwarden.server.schemas import Body
 
@@ -92,6 +92,8 @@ def approve(
         execution_id = operations.approve(gov, who.actor, run_id, body.approve, body.comment, at)
     except LookupError:
         raise not_found(f"remediation {run_id}") from None
+    except PermissionError as exc:
+        raise ApiError(403, "forbidden", str(exc)) from None
     except PatchwardenError as exc:
         raise bad_request(str(exc)) from None
     run = views.run(session, run_id)

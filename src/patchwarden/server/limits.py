@@ -1,0 +1,245 @@
+"""The server's edge: what a request may be before anything parses it.
+
+An ASGI middleware, outside FastAPI's routing, that for every request with a body
+(any method but GET/HEAD, which pass through untouched: the idle poll costs two substring
+tests):
+
+- refuses a URL (path or query string) holding a NUL character: 400 ``invalid_request``
+  (PostgreSQL's text columns cannot store one; SQLite could, so both backends answer alike);
+- refuses at once, 401/403, a body sent to an authenticated route without a valid
+  credential, before reading a byte of it (FastAPI reads and parses a body before it runs the
+  route's auth dependency, so the check is made here as well);
+- enforces the route's body limit (:data:`LIMITS`, default :data:`DEFAULT_LIMIT`): at once
+  when ``Content-Length`` says more, else while the body streams in, 413 ``too_large``;
+- refuses a body with a NUL character (raw, or a JSON ``\\u0000`` escape) or JSON nested
+  deeper than :data:`MAX_DEPTH`: 400 ``invalid_request``, before ``json.loads`` recurses.
+
+The body read here is handed on to the application as one message (no second copy).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from itertools import accumulate
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from patchwarden.adapters.storage.tokens import TOKEN_PREFIX
+from patchwarden.server.auth import bearer, operator
+from patchwarden.server.db import is_unavailable
+from patchwarden.server.errors import ApiError, error_body, unavailable
+from patchwarden.server.fleet.polling import polling
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+KiB = 1024
+MiB = 1024 * KiB
+DEFAULT_LIMIT = 64 * KiB
+"""Registration, commands, tokens, activations, tags, patch groups, remediations…"""
+DOCUMENT_LIMIT = 1 * MiB
+"""Documents: baselines, ``apply``, maintenance windows, conformance packs, governance."""
+REPORT_LIMIT = 8 * MiB
+"""A result: up to 1,000,000 characters of output plus the compliance report of every
+package of the node."""
+INVENTORY_LIMIT = 32 * MiB
+"""A full inventory: up to 200,000 items of about 150 bytes."""
+MAX_DEPTH = 64
+"""How deeply JSON arrays and objects may nest (the deepest document is about 8)."""
+
+LIMITS: tuple[tuple[frozenset[str], re.Pattern[str], int], ...] = (
+    (frozenset({"POST"}), re.compile(r"/api/v1/agent/invocations/[^/]+/?"), REPORT_LIMIT),
+    (frozenset({"PUT", "PATCH"}), re.compile(r"/api/v1/agent/inventory/?"), INVENTORY_LIMIT),
+    (
+        frozenset({"POST", "PUT", "PATCH"}),
+        re.compile(
+            r"/api/v1/(apply|baselines(/.*)?|windows(/.*)?|conformance-packs/.*"
+            r"|governance/.*|rules(/.*)?)"
+        ),
+        DOCUMENT_LIMIT,
+    ),
+)
+"""(methods, path, limit in bytes) of the routes allowed more than :data:`DEFAULT_LIMIT`."""
+PUBLIC = frozenset({("POST", "/api/v1/register")})
+"""Routes with a body that take no credential (everything else under ``/api/v1`` does)."""
+
+
+def limit_for(method: str, path: str) -> int:
+    """The body limit of ``method path``."""
+    for methods, pattern, limit in LIMITS:
+        if method in methods and pattern.fullmatch(path):
+            return limit
+    return DEFAULT_LIMIT
+
+
+# -- the body's content ------------------------------------------------------------------
+
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_STRING = re.compile(rb'"[^"]*"')
+_NUL_ESCAPE = re.compile(rb"(?:^|[^\\])(?:\\\\)*\\u0000")
+_KEEP = b'"[]{}'
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in _KEEP)
+_DEPTH_STEP = [0] * 256
+for _open, _close in (b"[]", b"{}"):
+    _DEPTH_STEP[_open], _DEPTH_STEP[_close] = 1, -1
+
+
+def nesting(body: bytes) -> int:
+    """How deeply the arrays and objects of the JSON text ``body`` nest (brackets inside
+    strings do not count).  Linear, in C loops but for one step per bracket."""
+    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:  # the common case: no scan at all
+        return 0
+    if b"\\" in body:
+        body = _ESCAPE.sub(b"", body)  # escapes hold no quote or bracket that counts
+    # quotes and brackets only; quotes alternate open/close, so an adjacent pair is an
+    # empty string or two strings with nothing between them: dropping it hides no bracket
+    skeleton = body.translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in skeleton:  # strings holding brackets (rare)
+        skeleton = _STRING.sub(b"", skeleton)
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, skeleton)), default=0)
+
+
+def body_problem(body: bytes) -> str | None:
+    """Why ``body`` is refused (one line), or None."""
+    if b"\x00" in body or (b"\\u0000" in body and _NUL_ESCAPE.search(body)):
+        return "the body holds a NUL character (\\u0000), which is not accepted"
+    if nesting(body) > MAX_DEPTH:
+        return f"the body's JSON nests deeper than {MAX_DEPTH} levels"
+    return None
+
+
+def url_problem(scope: Scope) -> str | None:
+    """Why the URL is refused (one line), or None."""
+    query: bytes = scope.get("query_string", b"")
+    if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+        return "the URL holds a NUL character (%00), which is not accepted"
+    return None
+
+
+# -- the middleware ----------------------------------------------------------------------
+
+
+class TooLarge(Exception):
+    """The body passed its limit."""
+
+
+async def _answer(send: Send, status: int, code: str, message: str) -> None:
+    headers = {"Retry-After": "1"} if status == 503 else None
+    response = JSONResponse(error_body(code, message), status_code=status, headers=headers)
+    await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+async def _credential_problem(scope: Scope) -> ApiError | None:
+    """401/403 when the request has no valid credential (what the route's auth dependency
+    would answer, only earlier); None when it has one (the route checks the role)."""
+    request = Request(scope)
+    try:
+        ident, secret = bearer(request)
+        if ident.startswith(TOKEN_PREFIX):
+            await run_in_threadpool(operator, request)
+        elif await polling(request).nodes.known(ident, secret) is None:
+            return ApiError(401, "unauthenticated", "missing or invalid credentials")
+    except ApiError as exc:
+        return exc
+    return None
+
+
+async def _read(receive: Receive, limit: int) -> bytes | None:
+    """The whole body (None when the client went away); :class:`TooLarge` past ``limit``."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        if chunk:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class EdgeLimits:
+    """The middleware (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        problem = url_problem(scope)
+        if problem:
+            await _answer(send, 400, "invalid_request", problem)
+            return
+        method: str = scope["method"]
+        if method in ("GET", "HEAD"):  # no body is read on these routes
+            await self.app(scope, receive, send)
+            return
+        await self._with_body(scope, receive, send, method)
+
+    async def _with_body(self, scope: Scope, receive: Receive, send: Send, method: str) -> None:
+        path: str = scope["path"]
+        limit = limit_for(method, path)
+        length = _content_length(scope)
+        if length is not None and length > limit:
+            await _answer(send, 413, "too_large", _too_large(limit))
+            return
+        if path.startswith("/api/v1/") and (method, path.rstrip("/")) not in PUBLIC:
+            try:
+                refused = await _credential_problem(scope)
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                refused = unavailable()
+            if refused is not None:
+                await _answer(send, refused.status, refused.code, refused.message)
+                return
+        try:
+            body = await _read(receive, limit)
+        except TooLarge:
+            await _answer(send, 413, "too_large", _too_large(limit))
+            return
+        if body is None:
+            return  # the client is gone: nobody to answer
+        problem = body_problem(body)
+        if problem:
+            await _answer(send, 400, "invalid_request", problem)
+            return
+        handed = False
+
+        async def replay() -> Message:
+            nonlocal handed
+            if handed:
+                return await receive()  # a disconnect, when the client goes away
+            handed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _too_large(limit: int) -> str:
+    size = f"{limit // MiB} MiB" if limit >= MiB else f"{limit // KiB} KiB"
+    return f"the request body is larger than this endpoint accepts ({size})"
