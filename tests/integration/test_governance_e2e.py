@@ -30,10 +30,12 @@ def server(fleet_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
 
 
 def quick_pack() -> dict[str, Any]:
-    """The shipped pack with the grace period of its install remediation removed."""
+    """The shipped pack with its install remediation made automatic (it ships manual)
+    and its grace period removed."""
     pack: dict[str, Any] = yaml.safe_load(PACK.read_text())
     for remediation in pack["spec"]["Remediations"]:
         remediation["GracePeriodSeconds"] = 0
+        remediation["Automatic"] = True
     return pack
 
 
@@ -82,7 +84,7 @@ def test_patching_essentials_remediates_and_the_score_rises(
             "spec": {
                 "parameters": {"NodeId": {"type": "String"}},
                 "mainSteps": [
-                    {"name": "page", "action": "notify", "inputs": {"Url": "http://127.0.0.1:9/x"}}
+                    {"name": "page", "action": "notify", "inputs": {"Destination": "nowhere"}}
                 ],
             },
         }
@@ -102,6 +104,13 @@ def test_patching_essentials_remediates_and_the_score_rises(
                 },
             },
         }
+        settings = {
+            "WebhookDestinations": {"nowhere": "http://127.0.0.1:9/x"},
+            "AllowHttpDestinations": True,
+            "AllowPrivateDestinations": True,
+        }
+        r = api.put("/api/v1/governance/settings", json=settings)
+        assert r.status_code == 200, r.text
         r = api.post("/api/v1/apply", json=[quick_pack(), failing, owner_rule])
         assert r.status_code == 200, r.text
         first = score(api)

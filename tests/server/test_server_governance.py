@@ -82,8 +82,14 @@ def test_always_failing_runbook_stops_and_records_an_exception(api: Api) -> None
     node = api.register()
     failing = runbook(
         "notify-nowhere",
-        [{"name": "tell", "action": "notify", "inputs": {"Url": "http://127.0.0.1:9/hook"}}],
+        [{"name": "tell", "action": "notify", "inputs": {"Destination": "nowhere"}}],
     )
+    settings = {
+        "WebhookDestinations": {"nowhere": "http://127.0.0.1:9/hook"},
+        "AllowHttpDestinations": True,
+        "AllowPrivateDestinations": True,
+    }
+    api.ok("PUT", "/api/v1/governance/settings", json=settings)
     doc = rule(
         "tagged",
         {
@@ -151,8 +157,8 @@ def test_shell_needs_an_admin_switch(api: Api) -> None:
     operator = api.token("operator")
     body = {"RunShellScriptEnabled": True}
     assert api.call("PUT", "/api/v1/governance/settings", operator, json=body).status_code == 403
-    assert api.ok("PUT", "/api/v1/governance/settings", json=body) == body
-    assert api.ok("GET", "/api/v1/governance/settings", operator) == body
+    assert api.ok("PUT", "/api/v1/governance/settings", json=body).items() >= body.items()
+    assert api.ok("GET", "/api/v1/governance/settings", operator).items() >= body.items()
 
 
 def test_bad_documents_are_400_naming_the_field(api: Api) -> None:

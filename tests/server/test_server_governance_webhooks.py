@@ -14,6 +14,7 @@ from governance_helpers import apply, remediation, rule, runbook
 from sqlalchemy import func, select
 
 from patchwarden.adapters.storage.governance_tables import RunbookExecutionRow
+from patchwarden.core.runbook.destinations import WebhookTarget
 from patchwarden.errors import InputError
 from patchwarden.pipeline.governance import operations, runbooks
 from patchwarden.pipeline.governance.context import Governance
@@ -24,14 +25,21 @@ from patchwarden.server.db import Database
 from patchwarden.server.governance.api import notifier
 from patchwarden.server.governance.wiring import SessionUnitOfWork
 
-HOOK = "http://hooks.example/page"
-PAGE = runbook("page", [{"name": "tell", "action": "notify", "inputs": {"Url": HOOK}}])
+HOOK = "page-hook"
+"""A webhook destination (``https://hooks.example/page``), set up by :func:`_destination`."""
+PAGE = runbook("page", [{"name": "tell", "action": "notify", "inputs": {"Destination": HOOK}}])
 
 
 @pytest.fixture(autouse=True)
 def _no_background_loops(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATCHWARDEN_GOVERNANCE_INTERVAL", "0")
     monkeypatch.setenv("PATCHWARDEN_SCHEDULER_INTERVAL", "0")
+
+
+@pytest.fixture(autouse=True)
+def _destination(api: Api) -> None:
+    body = {"WebhookDestinations": {HOOK: "https://hooks.example/page"}}
+    api.ok("PUT", "/api/v1/governance/settings", json=body)
 
 
 def executions(db: Database) -> int:
@@ -47,8 +55,8 @@ class CommittedOnly:
     db: Database
     sent: list[tuple[str, Mapping[str, object]]] = field(default_factory=list)
 
-    def send(self, destination: str, payload: Mapping[str, object]) -> Delivery:
-        self.sent.append((destination, dict(payload)))
+    def send(self, target: WebhookTarget, payload: Mapping[str, object]) -> Delivery:
+        self.sent.append((target.name, dict(payload)))
         with self.db.read() as session:
             waiting = session.scalars(select(RunbookExecutionRow.status)).all()
         assert waiting and all(status == "InProgress" for status in waiting), waiting
@@ -82,7 +90,8 @@ def test_the_tick_sends_after_the_commit_and_reports_the_outcome(api: Api) -> No
         "Success",
     )
     view = api.ok("GET", f"/api/v1/runbook-executions/{run['execution_id']}")
-    assert view["steps"][0]["outputs"] == {"StatusCode": 202}
+    assert view["steps"][0]["outputs"] == {"Delivered": True}
+    assert view["steps"][0]["message"] == "delivered"
     assert view["steps"][0]["waiting"] == {}
 
 

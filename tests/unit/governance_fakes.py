@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from patchwarden.core.remediation import Phase, RecordException, RemediationState
 from patchwarden.core.rules import Evaluation, NodeSnapshot
 from patchwarden.core.runbook import Execution
+from patchwarden.core.runbook.destinations import Destinations, WebhookTarget
 from patchwarden.pipeline.governance.context import Governance, Outbox
 from patchwarden.pipeline.governance.records import (
     ACTIVE,
@@ -43,6 +44,9 @@ class World:
     remediations: dict[str, dict[str, Any]] = field(default_factory=dict)
     packs: dict[str, dict[str, Any]] = field(default_factory=dict)
     shell: bool = False
+    destinations: Destinations = field(
+        default_factory=lambda: Destinations({"ops-chat": "https://hooks.example/runbook"})
+    )
     evaluations: list[tuple[str, str, str, str, datetime]] = field(default_factory=list)
     latest: dict[Key, LatestResult] = field(default_factory=dict)
     nodes: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -83,6 +87,12 @@ class FakeDocuments:
 
     def shell_enabled(self) -> bool:
         return self.w.shell
+
+    def destinations(self) -> Destinations:
+        return self.w.destinations
+
+    def set_destinations(self, destinations: Destinations, actor: str, at: datetime) -> None:
+        self.w.destinations = destinations
 
     def mark_periodic(self, rule: str, at: datetime) -> None:
         self.w.rules[rule] = replace(self.w.rules[rule], last_periodic_at=at)
@@ -386,7 +396,7 @@ class FakeNotifier:
     answer: Delivery = field(default_factory=lambda: Delivery(status_code=204))
     sent: list[tuple[str, Mapping[str, object]]] = field(default_factory=list)
 
-    def send(self, destination: str, payload: Mapping[str, object]) -> Delivery:
-        self.log.append(f"send {destination}")
-        self.sent.append((destination, dict(payload)))
+    def send(self, target: WebhookTarget, payload: Mapping[str, object]) -> Delivery:
+        self.log.append(f"send {target.name}")
+        self.sent.append((target.name, dict(payload)))
         return self.answer

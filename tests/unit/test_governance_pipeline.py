@@ -31,7 +31,8 @@ from patchwarden.pipeline.governance.records import Delivery
 from patchwarden.pipeline.governance.tick import tick
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-HOOK = "http://hooks.example/runbook"
+HOOK = "ops-chat"
+"""The webhook destination the fakes' world has configured."""
 NODE = {"NodeId": "mi-1"}
 
 
@@ -63,7 +64,7 @@ INSTALL = {
     "action": "runCommand",
     "inputs": {"DocumentName": "RunPatchBaseline", "NodeId": "{{NodeId}}"},
 }
-NOTIFY = {"name": "tell", "action": "notify", "inputs": {"Url": HOOK, "Message": "hi"}}
+NOTIFY = {"name": "tell", "action": "notify", "inputs": {"Destination": HOOK, "Message": "hi"}}
 TAG = {
     "name": "tag",
     "action": "addTags",
@@ -164,7 +165,7 @@ def test_a_notify_step_only_queues_its_webhook() -> None:
     stored = runbooks.start(gov, "page", NODE, at(0), "alice")
     assert stored.execution.status.value == "InProgress"
     (queued,) = outbox.drain()
-    assert (queued.execution_id, queued.step, queued.attempt, queued.url) == (
+    assert (queued.execution_id, queued.step, queued.attempt, queued.destination) == (
         stored.id,
         "tell",
         1,
@@ -188,7 +189,8 @@ def test_tick_sends_webhooks_after_the_commit_and_reports_their_outcome() -> Non
     assert uow.log == ["begin", "commit"] * 3 + [f"send {HOOK}", "begin", "commit"]
     (execution,) = world.executions.values()
     assert execution["execution"].status.value == "Success"
-    assert execution["execution"].steps["tell"].outputs == {"StatusCode": 204}
+    assert execution["execution"].steps["tell"].outputs == {"Delivered": True}
+    assert execution["execution"].steps["tell"].message == "delivered"
     assert world.nodes["mi-1"] == {"Owner": "ops"}
     (run,) = world.runs.values()
     assert run["status"] == "SUCCEEDED"
@@ -203,11 +205,11 @@ def test_a_failed_webhook_fails_its_step() -> None:
     stored = committed(uow, notifier, start, at(0))
     (execution,) = world.executions.values()
     assert execution["execution"].status.value == "Failed"
-    assert execution["execution"].steps["tell"].message == "webhook failed: connection refused"
+    assert execution["execution"].steps["tell"].message == "not delivered (attempt 1)"
     notifier.answer = Delivery(status_code=500)
     stored = committed(uow, notifier, start, at(1))
     assert world.executions[stored.id]["execution"].steps["tell"].message == (
-        "webhook answered 500"
+        "not delivered (attempt 1)"
     )
 
 

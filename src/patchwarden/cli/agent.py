@@ -1,4 +1,4 @@
-"""``patchwarden agent register|run|rotate-credential``."""
+"""``patchwarden agent register|run|rotate-credential|install-service``."""
 
 from __future__ import annotations
 
@@ -62,6 +62,12 @@ def _rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _install_service(args: argparse.Namespace) -> int:
+    from patchwarden.cli.services import install_agent
+
+    return install_agent(_state_dir(args), Path(args.unit_dir), not args.no_enable)
+
+
 def register(sub: Any) -> None:
     """Add ``agent``."""
     agent = sub.add_parser("agent", help="the node agent")
@@ -81,5 +87,18 @@ def register(sub: Any) -> None:
     run.set_defaults(handler=_run)
     rot = asub.add_parser("rotate-credential", help="get a new node credential")
     rot.set_defaults(handler=_rotate)
-    for p in (reg, run, rot):
+    svc = asub.add_parser(
+        "install-service",
+        help="write the systemd unit running this patchwarden's agent, then "
+        "systemctl daemon-reload and enable --now (docs/services.md)",
+    )
+    svc.add_argument(
+        "--unit-dir",
+        default="/etc/systemd/system",
+        metavar="DIR",
+        help="where to write patchwarden-agent.service (default /etc/systemd/system)",
+    )
+    svc.add_argument("--no-enable", action="store_true", help="only write the unit (no systemctl)")
+    svc.set_defaults(handler=_install_service)
+    for p in (reg, run, rot, svc):
         p.add_argument("--state-dir", metavar="DIR", help="default <data dir>/agent")

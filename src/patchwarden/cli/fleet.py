@@ -89,13 +89,75 @@ def _get(args: argparse.Namespace) -> int:
     if kind == "findings":  # get findings [NODE]: the node's, or the fleet's
         url = f"/api/v1/nodes/{args.name}/findings" if args.name else path
         found = api.call("GET", url)
-        rows = found if args.format == "json" else found["findings"]
-        show(args, rows, columns[1:] if args.name else columns)
+        if args.format == "json":
+            show(args, found, columns)
+        else:
+            if args.name and not found.get("findings"):  # not assessed, or no database?
+                found = {**found, "vulnerability_database": _database(api)}
+            _show_findings(found, columns[1:] if args.name else columns)
+    elif kind == "compliance" and args.name and args.format != "json":
+        _show_node_compliance(api.call("GET", f"{path}/{args.name}"), columns)
     elif args.name:
         show(args, api.call("GET", f"{path}/{args.name}"), columns)
     else:
         show(args, api.call("GET", path), columns)
     return 0
+
+
+NON_COMPLIANT_STATES = ("MISSING", "FAILED", "INSTALLED_REJECTED", "INSTALLED_PENDING_REBOOT")
+PATCH_COLUMNS = ["name", "arch", "installed_version", "available_version", "state", "severity"]
+
+
+def _show_node_compliance(view: dict[str, Any], columns: list[str]) -> None:
+    """``get compliance NODE``: the summary lines, then the node's non-compliant patches
+    (MISSING, FAILED, INSTALLED_REJECTED, INSTALLED_PENDING_REBOOT) as a table."""
+    from patchwarden.cli.api import print_table
+
+    for key in columns:
+        print(f"{key}: {printable(view.get(key))}")
+    patches = [p for p in view.get("patches") or [] if p.get("state") in NON_COMPLIANT_STATES]
+    order = {state: n for n, state in enumerate(NON_COMPLIANT_STATES)}
+    patches.sort(key=lambda p: (order[p["state"]], str(p.get("name"))))
+    if not patches:
+        print("patches: none missing or failed")
+        return
+    print(f"patches: {len(patches)} not compliant")
+    print_table(patches, PATCH_COLUMNS)
+
+
+def _database(api: Any) -> dict[str, Any]:
+    """``GET /api/v1/findings/database`` (empty from a server without it)."""
+    from patchwarden.errors import PatchwardenError
+
+    try:
+        answer = api.call("GET", "/api/v1/findings/database")
+    except PatchwardenError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
+def _show_findings(found: dict[str, Any], columns: list[str]) -> None:
+    """``get findings [NODE]``: the table, or why there is none (no vulnerability database
+    on the server, the node never assessed) instead of an empty table."""
+    import sys
+
+    from patchwarden.cli.api import print_table
+
+    database = found.get("vulnerability_database") or {}
+    rows = found.get("findings") or []
+    missing = database.get("available") is False
+    if missing and not rows:
+        print(f"no findings: {printable(database.get('message'))}")
+        return
+    if missing:
+        print(f"patchwarden: warning: {printable(database.get('message'))}", file=sys.stderr)
+    if not rows and "assessed_at" in found and found.get("assessed_at") is None:
+        print("no findings: this node's inventory has not been assessed yet")
+        return
+    if not rows:
+        print("no findings")
+        return
+    print_table(rows, columns)
 
 
 def _describe(args: argparse.Namespace) -> int:
@@ -171,6 +233,8 @@ def _apply(args: argparse.Namespace) -> int:
     applied = ServerApi(args).call("POST", "/api/v1/apply", json=raw)["applied"]
     for item in applied:
         print(printable(f"{item['kind']} {item['name']} {item['result']}"))
+        for line in item.get("automatic_actions") or []:
+            print(printable(f"  {line}"))
     return 0
 
 

@@ -74,6 +74,13 @@ def _remediation(args: argparse.Namespace) -> int:
             show(args, value, [])
             return 0
         show(args, value["remediations"], columns)
+        if value.get("pending"):
+            print("\npending automatic starts (the server starts these on its own):")
+            show(
+                args,
+                value["pending"],
+                ["rule", "resource_id", "runbook", "phase", "due_at", "attempt"],
+            )
         if value["exceptions"]:
             print()
             show(
@@ -114,7 +121,9 @@ def register(sub: Any) -> None:
     start = msub.add_parser("start", help="run a rule's remediation on a resource now")
     start.add_argument("rule", metavar="RULE")
     start.add_argument("resource_id", metavar="RESOURCE_ID")
-    listed = msub.add_parser("list", help="remediation runs and exceptions")
+    listed = msub.add_parser(
+        "list", help="remediation runs, pending automatic starts (with their time), exceptions"
+    )
     listed.add_argument("--rule")
     approve = msub.add_parser("approve", help="approve (or --reject) a waiting run")
     approve.add_argument("id", metavar="REMEDIATION_ID")

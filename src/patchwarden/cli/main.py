@@ -160,13 +160,21 @@ def build_parser() -> argparse.ArgumentParser:
     _vulnerability_options(scan)
     scan.set_defaults(handler=_scan)
 
-    install = sub.add_parser("install", help="install the approved missing patches")
+    install = sub.add_parser(
+        "install",
+        help="install the approved missing patches (then reboots if needed, as on AWS)",
+        description="Install the approved missing patches at the approved versions. Like "
+        "AWS-RunPatchBaseline, the default RebootOption is RebootIfNeeded: the host reboots "
+        "after installing when a patch was installed or a reboot is pending "
+        "(--reboot-option NoReboot to avoid).",
+    )
     _common_node_options(install)
     install.add_argument(
         "--reboot-option",
         choices=REBOOT_OPTIONS,
         default="RebootIfNeeded",
-        help="reboot after installing (AWS RebootOption; default RebootIfNeeded)",
+        help="AWS RebootOption; default RebootIfNeeded: reboot the host after installing "
+        "when needed; NoReboot: never reboot",
     )
     install.add_argument(
         "--dry-run", action="store_true", help="print what would be installed; change nothing"

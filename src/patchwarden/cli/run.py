@@ -13,12 +13,15 @@ from patchwarden.cli.progress import progress
 from patchwarden.core.model import Compliance
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from patchwarden.adapters.state import LocalState
+    from patchwarden.core.model import Package
     from patchwarden.core.report import Report
     from patchwarden.core.suppression import Suppression
     from patchwarden.core.vuln import Finding
-    from patchwarden.pipeline.install import OverridePatch, RebootAction
-    from patchwarden.ports import AdvisoryStore, PackageManager
+    from patchwarden.pipeline.install import OverridePatch, RebootAction, RebootOption
+    from patchwarden.ports import AdvisoryStore, InstallOutcome, PackageManager
 
 
 def _state() -> LocalState:
@@ -64,7 +67,7 @@ def run_scan(
     extra: dict[str, Any] = _vuln_arguments(vulns, pm, state) if vulns else {}
     with progress("scanning packages…"):
         report = scan(pm, baseline, now(), state=state, refresh=refresh, **extra)
-    sys.stdout.write(_render(report, fmt, show_all))
+    sys.stdout.write(_render(report, fmt, show_all, _options(root, baseline_file)))
     code = 1 if fail_on_nc and report.summary.compliance is Compliance.NON_COMPLIANT else 0
     if vulns and vulns.fail_on and _gate(report.vulnerabilities or (), vulns.fail_on):
         code = 1
@@ -175,6 +178,7 @@ def run_install(
     overrides = _override_list(override_list) if override_list else ()
     pm = _pm(root)
     state = _state()
+    option = pipeline.RebootOption.parse(reboot_option)
     if dry_run:
         decision = pipeline.dry_run(pm, baseline, now(), state=state, override_list=overrides)
         for pkg in decision.install:
@@ -185,25 +189,78 @@ def run_install(
             print(f"would fail {name}:{arch}: {why}")
         if not decision.install and not decision.blocked:
             print("nothing to install: no approved patch is missing")
+        else:
+            print(_dry_run_total(len(decision.install), len(decision.blocked), option))
         return 0
     if os.geteuid() != 0:
         from patchwarden.errors import EnvironmentProblem
 
         raise EnvironmentProblem("installing packages needs root")
+    if root == "/":
+        pm = _Announcing(pm, option)
     with progress("installing patches…"):
         report = pipeline.install(
             pm,
             baseline,
             now(),
             state=state,
-            reboot_option=pipeline.RebootOption.parse(reboot_option),
+            reboot_option=option,
             reboot=_reboot_action(root),
             refresh=refresh,
             override_list=overrides,
         )
-    sys.stdout.write(_render(report, fmt, show_all=False))
+    sys.stdout.write(_render(report, fmt, False, _options(root, baseline_file)))
     failed = report.summary.counts.get("FAILED", 0)
     return 1 if failed else 0
+
+
+def _packages(n: int) -> str:
+    return f"{n} package{'' if n == 1 else 's'}"
+
+
+def _dry_run_total(count: int, blocked: int, option: RebootOption) -> str:
+    """The last line of ``install --dry-run``: counts, then what the reboot option does."""
+    fail = f", {blocked} would fail" if blocked else ""
+    if option.value == "NoReboot":
+        then = "NoReboot: no reboot (the node may stay INSTALLED_PENDING_REBOOT)"
+    elif count:
+        then = (
+            "RebootIfNeeded: the host would reboot afterwards (--reboot-option NoReboot to avoid)"
+        )
+    else:
+        then = "RebootIfNeeded: no reboot unless one is already pending"
+    return f"would install {_packages(count)}{fail}; {then}"
+
+
+class _Announcing:
+    """The package manager of an install on ``/``: says on stderr what it installs and
+    whether the host reboots, right before the package manager changes anything."""
+
+    def __init__(self, pm: PackageManager, option: RebootOption) -> None:
+        self._pm = pm
+        self._option = option
+        self.scheme = pm.scheme
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pm, name)
+
+    def install(self, packages: Sequence[Package]) -> list[InstallOutcome]:
+        names = ", ".join(f"{p.name} {p.version}" for p in packages[:5])
+        more = f" +{len(packages) - 5} more" if len(packages) > 5 else ""
+        if self._option.value == "NoReboot":
+            then = "NoReboot: the host is not rebooted"
+        else:
+            then = (
+                "RebootIfNeeded (the default, as on AWS): the host reboots afterwards if "
+                "needed; --reboot-option NoReboot to avoid"
+            )
+        print(
+            f"patchwarden: installing {_packages(len(packages))} on this host "
+            f"({names}{more}); {then}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return self._pm.install(packages)
 
 
 def _override_list(path: Path) -> tuple[OverridePatch, ...]:
@@ -222,11 +279,21 @@ def _override_list(path: Path) -> tuple[OverridePatch, ...]:
     return parse_override_list(documents[0], str(path))
 
 
-def _render(report: Report, fmt: str, show_all: bool) -> str:
+def _options(root: str, baseline_file: Path | None) -> tuple[str, ...]:
+    """The ``--root``/``--baseline`` of this run, for the table's ``next:`` command."""
+    import shlex
+
+    return (
+        *(("--root", shlex.quote(root)) if root != "/" else ()),
+        *(("--baseline", shlex.quote(str(baseline_file))) if baseline_file else ()),
+    )
+
+
+def _render(report: Report, fmt: str, show_all: bool, options: tuple[str, ...] = ()) -> str:
     if fmt == "table":
         from patchwarden.render.table import render as render_table
 
-        return render_table(report, show_all=show_all)
+        return render_table(report, show_all=show_all, options=options)
     from patchwarden.render import RENDERERS
 
     return RENDERERS[fmt](report)

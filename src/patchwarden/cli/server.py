@@ -130,6 +130,21 @@ def _activation_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _install_service(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from patchwarden.cli.services import install_server
+
+    return install_server(
+        _database_url(args),
+        args.host,
+        args.port,
+        Path(args.unit_dir),
+        Path(args.env_file),
+        not args.no_enable,
+    )
+
+
 def register(sub: Any) -> None:
     """Add ``server``, ``token`` and ``activation``."""
     server = sub.add_parser("server", help="run the fleet server (FastAPI on uvicorn)")
@@ -152,6 +167,29 @@ def register(sub: Any) -> None:
     migrate = ssub.add_parser("migrate", help="apply the database migrations and exit")
     _database_option(migrate)
     migrate.set_defaults(handler=_migrate)
+    svc = ssub.add_parser(
+        "install-service",
+        help="write the systemd unit running this patchwarden's server, then "
+        "systemctl daemon-reload and enable --now (docs/services.md)",
+    )
+    _database_option(svc)
+    svc.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    svc.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    svc.add_argument(
+        "--unit-dir",
+        default="/etc/systemd/system",
+        metavar="DIR",
+        help="where to write patchwarden-server.service (default /etc/systemd/system)",
+    )
+    svc.add_argument(
+        "--env-file",
+        default="/etc/patchwarden/server.env",
+        metavar="FILE",
+        help="EnvironmentFile (mode 0600) holding the database URL, which never goes into "
+        "the world-readable unit (default /etc/patchwarden/server.env)",
+    )
+    svc.add_argument("--no-enable", action="store_true", help="only write the files (no systemctl)")
+    svc.set_defaults(handler=_install_service)
     local = ssub.add_parser(
         "token", help="create a token directly in the server's database (recovery)"
     )

@@ -64,6 +64,8 @@ _failed: dict[str, FailedKey] = {}
 retried in this process until one of them changes (the failure would repeat)."""
 _broken: tuple[Path, datetime] | None = None
 """The unreadable database file (and its time) last warned about."""
+_missing: Path | None = None
+"""The missing database file last warned about."""
 
 
 def _database_time(path: Path) -> datetime | None:
@@ -108,10 +110,19 @@ def assess_pending(db: Database, settings: ServerSettings, *, limit: int = BATCH
     """One round: assess up to ``limit`` pending nodes against the vulnerability database
     (opened once); the number assessed.  Nothing happens without a database file; a file
     that cannot be read logs a warning (once per file version) and assesses nothing."""
+    global _missing
     path = settings.vulndb_path
     db_time = _database_time(path)
     if db_time is None:
+        if _missing != path:
+            log.warning(
+                "no vulnerability database at %s: uploaded inventories are not assessed and "
+                "there are no findings (run `patchwarden db update` or `db import`)",
+                path,
+            )
+            _missing = path
         return 0
+    _missing = None
     fleet = FleetAssessment(
         SqlAssessmentQueue(db.read),
         SqlStoredInventories(db.read, db.engine),

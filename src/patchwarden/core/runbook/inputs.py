@@ -25,7 +25,7 @@ _FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "branch": ({"Choices"}, {"Default"}),
     "approve": (set(), {"MinRequiredApprovals", "Approvers", "Message"}),
     "waitForCompliance": ({"NodeId"}, {"RuleName", "DesiredCompliance"}),
-    "notify": ({"Url"}, {"Message", "Payload"}),
+    "notify": (set(), {"Destination", "Url", "Message", "Payload"}),
 }
 ACTIONS = tuple(_FIELDS)
 
@@ -78,6 +78,11 @@ def check_inputs(action: str, inputs: Mapping[str, object], where: str) -> None:
         count = inputs.get("MinRequiredApprovals", 1)
         if not is_reference(count) and (not isinstance(count, int) or not 1 <= count <= 10):
             raise InputError(f"{where}.MinRequiredApprovals: must be an integer from 1 to 10")
+    elif action == "notify":
+        # ``Url`` is parsed only to be refused by name: the governance use cases accept
+        # admin-configured destinations only (core.runbook.destinations.step_refusal)
+        if ("Destination" in inputs) == ("Url" in inputs):
+            raise InputError(f"{where}.Destination: required input is missing")
     elif action in ("addTags", "removeTags"):
         key = "Tags" if action == "addTags" else "TagKeys"
         value = inputs[key]

@@ -84,7 +84,8 @@ def handle(book: Runbook, execution: Execution, event: Event, now: datetime) -> 
         if event.attempt is not None and event.attempt != run.attempts:
             return Transition(execution)
         if isinstance(event, StepSucceeded):
-            return _after(book, execution, Outcome(ok=True, outputs=event.outputs), now, [])
+            outcome = Outcome(ok=True, message=event.message, outputs=event.outputs)
+            return _after(book, execution, outcome, now, [])
         return _after(book, execution, Outcome(ok=False, message=event.message), now, [])
     return _approval(book, execution, event, now)
 

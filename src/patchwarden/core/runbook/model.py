@@ -18,7 +18,7 @@ validated from plain values; every problem is one :class:`InputError` naming the
         isEnd: true
       - name: tell
         action: notify
-        inputs: {Url: "https://hooks.example/patch", Message: "{{NodeId}} failed"}
+        inputs: {Destination: ops-chat, Message: "{{NodeId}} failed"}
 """
 
 from __future__ import annotations

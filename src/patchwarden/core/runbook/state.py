@@ -82,6 +82,7 @@ class StepSucceeded:
     outputs: Mapping[str, object] = field(default_factory=dict)
     attempt: int | None = None
     """When given, an event for another attempt than the current one is ignored."""
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,11 +148,12 @@ class ChangeTags:
 
 @dataclass(frozen=True)
 class Notify:
-    """POST a JSON message to a webhook; report the outcome."""
+    """POST a JSON message to a webhook destination (a name an admin configured, never a
+    URL); report the outcome."""
 
     step: str
     attempt: int
-    url: str
+    destination: str
     payload: Mapping[str, object]
 
 

@@ -27,7 +27,7 @@ def deliver(
     for _ in range(MAX_ROUNDS):
         if not pending:
             break
-        outcomes = [(n, notifier.send(n.url, n.payload)) for n in pending]
+        outcomes = [(n, notifier.send(n.target, n.payload)) for n in pending]
         sent += len(outcomes)
         _, pending = uow.run(partial(_report, outcomes=tuple(outcomes), at=at))
     return sent

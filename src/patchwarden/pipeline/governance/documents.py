@@ -12,6 +12,7 @@ from patchwarden.core.conformance import ConformancePack, parse_pack
 from patchwarden.core.remediation import parse_remediation
 from patchwarden.core.rules import Rule
 from patchwarden.core.runbook import parse_runbook
+from patchwarden.core.runbook.destinations import runbook_refusal
 from patchwarden.core.runbook.text import substitute
 from patchwarden.documents.governance import ConformancePackDocument
 from patchwarden.errors import InputError
@@ -64,10 +65,14 @@ def put_runbook(
     at: datetime,
     pack: str | None = None,
 ) -> bool:
-    """Create or replace a runbook; True when created."""
+    """Create or replace a runbook; True when created.  A ``notify`` step must name a
+    webhook destination an admin configured (never a URL)."""
     found = store.runbook(name)
     _owned(found, "runbook", name, pack)
-    parse_runbook(name, dict(spec))
+    book = parse_runbook(name, dict(spec))
+    refusal = runbook_refusal(book, store.destinations().urls)
+    if refusal is not None:
+        raise InputError(refusal)
     store.save_runbook(name, _envelope("Runbook", name, spec), pack, at)
     return found is None
 

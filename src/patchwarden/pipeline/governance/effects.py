@@ -19,7 +19,9 @@ from patchwarden.core.runbook import (
     RunCommand,
     StepFailed,
     StepSucceeded,
+    parse_runbook,
 )
+from patchwarden.core.runbook.destinations import WebhookTarget, step_refusal
 from patchwarden.errors import PatchwardenError
 from patchwarden.pipeline.governance import catalog, evaluation
 from patchwarden.pipeline.governance.context import Governance
@@ -48,8 +50,8 @@ def perform(gov: Governance, stored: StoredExecution, action: Action, at: dateti
     if isinstance(action, ChangeTags):
         return _change_tags(gov, stored, action, at)
     if isinstance(action, Notify):
-        _queue(gov, stored.id, action.step, action.attempt, action.url, action.payload, at)
-    elif isinstance(action, AwaitApprovals):
+        return _notify(gov, stored, action, at)
+    if isinstance(action, AwaitApprovals):
         waiting: dict[str, Any] = {
             "approvals": action.required,
             "approvers": list(action.approvers),
@@ -114,32 +116,54 @@ def _change_tags(
     return StepSucceeded(action.step, {"Tags": tags}, action.attempt)
 
 
+def _notify(gov: Governance, stored: StoredExecution, action: Notify, at: datetime) -> Event | None:
+    """A ``notify`` step: only a destination an admin configured is called (checked again
+    here: the runbook was stored earlier, the destination may have been removed since)."""
+    inputs = parse_runbook(stored.runbook, stored.spec).step(action.step).inputs
+    destinations = gov.catalog.destinations()
+    refusal = step_refusal(action.step, inputs, destinations.urls)
+    target = destinations.target(action.destination)
+    if refusal is not None or target is None:
+        return StepFailed(action.step, refusal or "no such destination", action.attempt)
+    _queue(gov, stored.id, action.step, action.attempt, target, action.payload, at)
+    return None
+
+
 def _queue(
     gov: Governance,
     execution_id: str,
     step: str,
     attempt: int,
-    url: str,
+    target: WebhookTarget,
     payload: Mapping[str, object],
     at: datetime,
 ) -> None:
-    """Queue a webhook; the step waits for its outcome.  It is claimed (``queued_at``) only
-    when the outbox's owner sends it, else the next tick does."""
+    """Queue a webhook; the step waits for its outcome (it shows the destination's name,
+    never its URL).  It is claimed (``queued_at``) only when the outbox's owner sends it,
+    else the next tick does."""
     claimed = at.isoformat() if gov.outbox.delivers else None
-    waiting = {"webhook": url, "payload": dict(payload), "attempt": attempt, "queued_at": claimed}
+    waiting = {
+        "webhook": target.name,
+        "payload": dict(payload),
+        "attempt": attempt,
+        "queued_at": claimed,
+    }
     gov.executions.set_waiting(execution_id, step, waiting)
     if gov.outbox.delivers:
-        gov.outbox.queue(Notification(execution_id, step, attempt, url, dict(payload)))
+        gov.outbox.queue(Notification(execution_id, step, attempt, target, dict(payload)))
+
+
+DELIVERED = "delivered"
 
 
 def delivered(notification: Notification, delivery: Delivery) -> Event:
-    """The event a webhook's outcome is for its step."""
+    """The event a webhook's outcome is for its step: "delivered" or "not delivered
+    (attempt N)", nothing of what answered (a status, a body, an error) — readers of an
+    execution must not learn what lives at an address (an SSRF / port-scan oracle)."""
     step, attempt = notification.step, notification.attempt
-    if delivery.status_code is None:
-        return StepFailed(step, f"webhook failed: {delivery.error}", attempt)
     if not delivery.ok:
-        return StepFailed(step, f"webhook answered {delivery.status_code}", attempt)
-    return StepSucceeded(step, {"StatusCode": delivery.status_code}, attempt)
+        return StepFailed(step, f"not delivered (attempt {attempt})", attempt)
+    return StepSucceeded(step, {"Delivered": True}, attempt, message=DELIVERED)
 
 
 def check(gov: Governance, stored: StoredExecution, at: datetime) -> Event | None:
@@ -165,8 +189,14 @@ def check(gov: Governance, stored: StoredExecution, at: datetime) -> Event | Non
     if "webhook" in waiting:
         queued = waiting.get("queued_at")
         if queued is None or at - datetime.fromisoformat(str(queued)) >= REDELIVER_AFTER:
+            name = str(waiting["webhook"])
+            target = gov.catalog.destinations().target(name)
+            if target is None:  # removed by an admin since the step was queued
+                return StepFailed(
+                    step, f"step {step}: webhook destination {name!r} is not configured", attempt
+                )
             payload = waiting.get("payload") or {}
-            _queue(gov, stored.id, step, int(attempt or 0), str(waiting["webhook"]), payload, at)
+            _queue(gov, stored.id, step, int(attempt or 0), target, payload, at)
         return None
     if "desired" in waiting:
         return _compliance(gov, stored, step, waiting, at)

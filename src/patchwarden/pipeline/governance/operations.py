@@ -1,6 +1,7 @@
 """What operators do to governance through the API, each one audited in the transaction
-that makes it: evaluate rules now, delete a rule, switch RunShellScript, deploy and delete
-packs, start and approve remediations, accept and lift exceptions.
+that makes it: evaluate rules now, delete a rule, switch RunShellScript, set webhook
+destinations, deploy and delete packs, start and approve remediations, accept and lift
+exceptions.
 
 Unknown things are ``LookupError`` (the API's 404); refusals are ``PatchwardenError``."""
 
@@ -10,6 +11,7 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
 
+from patchwarden.core.runbook.destinations import Destinations, check_destinations
 from patchwarden.documents.governance import ConformancePackDocument
 from patchwarden.pipeline.governance import apply, documents, evaluation, remediation, runbooks
 from patchwarden.pipeline.governance.context import Governance
@@ -37,6 +39,19 @@ def set_shell(gov: Governance, actor: str, enabled: bool, at: datetime) -> None:
     """Allow (or forbid) runbooks to run RunShellScript."""
     gov.documents.set_shell(enabled, actor, at)
     gov.audit.record(actor, "governance.shell", "RunShellScript", at, {"enabled": enabled})
+
+
+def set_destinations(gov: Governance, actor: str, destinations: Destinations, at: datetime) -> None:
+    """Replace the webhook destinations of ``notify`` steps (InputError: a bad name or URL;
+    a destination still named by a runbook may be removed: its steps then fail)."""
+    check_destinations(destinations)
+    gov.documents.set_destinations(destinations, actor, at)
+    detail = {
+        "destinations": sorted(destinations.urls),
+        "allow_http": destinations.allow_http,
+        "allow_private": destinations.allow_private,
+    }
+    gov.audit.record(actor, "governance.destinations", "WebhookDestinations", at, detail)
 
 
 def deploy_pack(

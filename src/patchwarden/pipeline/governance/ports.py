@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from patchwarden.core.remediation import Phase, RecordException, RemediationState
 from patchwarden.core.rules import Evaluation, NodeSnapshot
 from patchwarden.core.runbook import Execution
+from patchwarden.core.runbook.destinations import Destinations, WebhookTarget
 from patchwarden.pipeline.governance.records import (
     CommandOutcome,
     CommandRequest,
@@ -43,6 +44,10 @@ class RuleCatalog(Protocol):
 
     def shell_enabled(self) -> bool:
         """Whether an admin enabled RunShellScript in runbooks."""
+        ...
+
+    def destinations(self) -> Destinations:
+        """The webhook destinations an admin configured."""
         ...
 
     def mark_periodic(self, rule: str, at: datetime) -> None:
@@ -111,6 +116,14 @@ class DocumentStore(Protocol):
 
     def set_shell(self, enabled: bool, actor: str, at: datetime) -> None:
         """Enable or disable RunShellScript in runbooks."""
+        ...
+
+    def destinations(self) -> Destinations:
+        """The webhook destinations an admin configured."""
+        ...
+
+    def set_destinations(self, destinations: Destinations, actor: str, at: datetime) -> None:
+        """Replace the webhook destinations and their switches."""
         ...
 
 
@@ -289,8 +302,10 @@ class AuditLog(Protocol):
 
 
 class Notifier(Protocol):
-    """Outbound webhooks: called only outside any write transaction."""
+    """Outbound webhooks: called only outside any write transaction.  The implementation
+    resolves the target's host and refuses addresses in private ranges (unless the target
+    allows them) at the moment it connects: only it knows what it connects to."""
 
-    def send(self, destination: str, payload: Mapping[str, object]) -> Delivery:
-        """POST ``payload`` as JSON to ``destination``; never raises for a failed send."""
+    def send(self, target: WebhookTarget, payload: Mapping[str, object]) -> Delivery:
+        """POST ``payload`` as JSON to ``target``; never raises for a failed send."""
         ...

@@ -10,6 +10,7 @@ from typing import Any
 
 from patchwarden.core.remediation import RemediationState
 from patchwarden.core.runbook import Execution, Status
+from patchwarden.core.runbook.destinations import WebhookTarget
 
 ACTIVE = (Status.IN_PROGRESS.value, Status.WAITING.value, Status.PENDING.value)
 """Statuses of a runbook execution that still runs."""
@@ -119,13 +120,20 @@ class Notification:
     execution_id: str
     step: str
     attempt: int
-    url: str
+    target: WebhookTarget
     payload: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def destination(self) -> str:
+        """The destination's name (what executions show; never its URL)."""
+        return self.target.name
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """How a webhook went: an HTTP status, or the error that kept it from being sent."""
+    """How a webhook went: an HTTP status, or the error that kept it from being sent.  For
+    the server's log only: a step shows just "delivered" / "not delivered (attempt N)", so
+    that what answered (or did not) at the target never reaches the execution's readers."""
 
     status_code: int | None = None
     error: str = ""

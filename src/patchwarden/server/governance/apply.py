@@ -1,5 +1,6 @@
 """``POST /api/v1/apply`` for governance documents, inside the request's transaction (the
-documents route owns it; applying a document sends no webhook)."""
+documents route owns it; applying a document sends no webhook).  Each answer carries
+``automatic_actions``: what the document makes the server do on its own, and when."""
 
 from __future__ import annotations
 
@@ -22,4 +23,9 @@ def apply_document(
     applied = apply.apply_document(detached(session), who.actor, doc, at)
     if applied is None:
         return None
-    return {"kind": applied.kind, "name": applied.name, "result": applied.result}
+    return {
+        "kind": applied.kind,
+        "name": applied.name,
+        "result": applied.result,
+        "automatic_actions": list(applied.automatic_actions),
+    }

@@ -60,12 +60,17 @@ def node_compliance(
     state: Annotated[list[str] | None, Query(description="patch states to keep")] = None,
 ) -> dict[str, Any]:
     """A node's summary and patch states (DescribeInstancePatches)."""
-    exists, record = reads.node_compliance(session, node_id)
-    if not exists:
+    node, record = reads.node_compliance(session, node_id)
+    if node is None:
         raise not_found(f"node {node_id}")
     if record is None:
         raise not_found(f"compliance of node {node_id} (no RunPatchBaseline reported yet)")
-    view = compliance_view(record, items=True)
+    view = {
+        **compliance_view(record, items=True),
+        "node_name": node.name,
+        "patch_group": node.patch_group,
+        "operating_system": node.operating_system,
+    }
     if state:
         wanted = set(state)
         view["patches"] = [p for p in view["patches"] if p.get("state") in wanted]

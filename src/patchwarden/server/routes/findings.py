@@ -14,20 +14,43 @@ from patchwarden.core.vuln import FindingStatus, Severity
 from patchwarden.pipeline.assess import display_order
 from patchwarden.render.json import finding_dict
 from patchwarden.server.auth import Viewer
-from patchwarden.server.db import ReadDB
+from patchwarden.server.db import ReadDB, Settings
 from patchwarden.server.errors import bad_request, not_found
+from patchwarden.server.settings import ServerSettings
 
 router = APIRouter(prefix="/api/v1", tags=["findings"])
+
+
+def _database(settings: ServerSettings) -> dict[str, Any]:
+    """Whether the server has a vulnerability database to assess inventories against:
+    without one there are no findings, and an empty list must not read as "none found"."""
+    path = settings.vulndb_path
+    available = path.is_file()
+    return {
+        "available": available,
+        "message": None
+        if available
+        else f"no vulnerability database on the server at {path}: findings are not assessed "
+        "(run `patchwarden db update` or `patchwarden db import` on the server)",
+    }
 
 
 def _time(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
+@router.get("/findings/database")
+def vulnerability_database(_: Viewer, settings: Settings) -> dict[str, Any]:
+    """Whether the server has a vulnerability database (``available``), and what to do
+    when it has none (``message``)."""
+    return _database(settings)
+
+
 @router.get("/nodes/{node_id}/findings")
 def node_findings(node_id: str, _: Viewer, session: ReadDB) -> dict[str, Any]:
     """The node's findings (open ones and those CLOSED within 30 days), most severe first;
-    ``assessed_at`` is ``null`` while the node was never assessed."""
+    ``assessed_at`` is ``null`` while the node was never assessed (``GET
+    /api/v1/findings/database`` says whether the server has a database to assess with)."""
     found = reads.node_findings(session, node_id)
     if found is None:
         raise not_found(f"node {node_id}")
@@ -53,12 +76,14 @@ def _choice(name: str, value: str | None, allowed: list[str]) -> str | None:
 def fleet_findings(
     _: Viewer,
     session: ReadDB,
+    settings: Settings,
     severity: str | None = None,
     status: str | None = None,
     package: str | None = None,
 ) -> dict[str, Any]:
     """Findings of every active node, filtered by severity, status and package name, with
-    counts per severity (of the filtered list)."""
+    counts per severity (of the filtered list); ``vulnerability_database.available`` is
+    false when the server has no database (then there are no findings to list)."""
     rows = reads.active_findings(
         session,
         severity=_choice("severity", severity, [s.value for s in Severity]),
@@ -70,6 +95,7 @@ def fleet_findings(
     return {
         "count": len(rows),
         "counts": {s.value: counts.get(s.value, 0) for s in Severity},
+        "vulnerability_database": _database(settings),
         "findings": [
             {"node_id": node_id, "hostname": hostname, **finding_dict(f)}
             for node_id, hostname, f in rows

@@ -6,15 +6,18 @@ Rules, runbooks and packs are created with ``POST /api/v1/apply`` (or ``PUT
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter
+from pydantic import Field
 
 from patchwarden.adapters.storage.governance import views
+from patchwarden.core.runbook.destinations import Destinations
 from patchwarden.errors import PatchwardenError
 from patchwarden.pipeline.governance import operations
-from patchwarden.server.auth import Admin, Operator, Viewer
+from patchwarden.server.auth import Admin, Operator, Principal, Viewer
 from patchwarden.server.db import Now, ReadDB
 from patchwarden.server.errors import bad_request, not_found
 from patchwarden.server.governance.api import GovernanceDB
@@ -29,10 +32,14 @@ class EvaluateBody(StrictBody):
     rule: str | None = None
 
 
-class ShellSetting(StrictBody):
-    """``PUT /api/v1/governance/settings``."""
+class Settings(StrictBody):
+    """``PUT /api/v1/governance/settings``: what is given changes, the rest stays.
+    ``WebhookDestinations`` (name → URL) replaces the whole set of destinations."""
 
-    RunShellScriptEnabled: bool
+    RunShellScriptEnabled: bool | None = None
+    WebhookDestinations: dict[str, str] | None = Field(default=None, max_length=100)
+    AllowHttpDestinations: bool | None = None
+    AllowPrivateDestinations: bool | None = None
 
 
 @router.get("/rules")
@@ -98,14 +105,57 @@ def list_runbooks(_: Viewer, session: ReadDB) -> dict[str, Any]:
     return {"runbooks": [asdict(r) for r in views.runbooks(session)]}
 
 
+def _settings(shell: bool, destinations: Destinations, who: Principal) -> dict[str, Any]:
+    """The settings as the API shows them: URLs in full to admins only (they may hold a
+    secret token), others see scheme and host."""
+    urls = dict(destinations.urls)
+    if who.role != "admin":
+        urls = {name: _origin(url) for name, url in urls.items()}
+    return {
+        "RunShellScriptEnabled": shell,
+        "WebhookDestinations": urls,
+        "AllowHttpDestinations": destinations.allow_http,
+        "AllowPrivateDestinations": destinations.allow_private,
+    }
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}/…"
+
+
 @router.put("/governance/settings")
-def put_settings(body: ShellSetting, who: Admin, gov: GovernanceDB, at: Now) -> dict[str, Any]:
-    """Admin only: allow runbooks to run RunShellScript (audited)."""
-    operations.set_shell(gov, who.actor, body.RunShellScriptEnabled, at)
-    return {"RunShellScriptEnabled": body.RunShellScriptEnabled}
+def put_settings(body: Settings, who: Admin, gov: GovernanceDB, at: Now) -> dict[str, Any]:
+    """Admin only: allow runbooks to run RunShellScript, define the webhook destinations
+    ``notify`` steps may name (each change audited)."""
+    if body.RunShellScriptEnabled is not None:
+        operations.set_shell(gov, who.actor, body.RunShellScriptEnabled, at)
+    current = gov.catalog.destinations()
+    wanted = replace(
+        current,
+        urls=current.urls if body.WebhookDestinations is None else body.WebhookDestinations,
+        allow_http=(
+            current.allow_http if body.AllowHttpDestinations is None else body.AllowHttpDestinations
+        ),
+        allow_private=(
+            current.allow_private
+            if body.AllowPrivateDestinations is None
+            else body.AllowPrivateDestinations
+        ),
+    )
+    if wanted != current:
+        try:
+            operations.set_destinations(gov, who.actor, wanted, at)
+        except PatchwardenError as exc:
+            raise bad_request(str(exc)) from None
+    return _settings(gov.catalog.shell_enabled(), wanted, who)
 
 
 @router.get("/governance/settings")
-def get_settings(_: Viewer, session: ReadDB) -> dict[str, Any]:
-    """The governance switches."""
-    return {"RunShellScriptEnabled": views.shell_enabled(session)}
+def get_settings(who: Viewer, session: ReadDB) -> dict[str, Any]:
+    """The governance switches and webhook destinations."""
+    return _settings(views.shell_enabled(session), views.destinations(session), who)

@@ -75,10 +75,12 @@ def list_remediations(
     resource_id: str | None = None,
     limit: int = 100,
 ) -> dict[str, Any]:
-    """Remediation runs (newest first) and the state of every (rule, resource)."""
+    """Remediation runs (newest first), the state of every (rule, resource), the automatic
+    runs the server will start on its own (``pending``, soonest first) and exceptions."""
     return {
         "remediations": [asdict(r) for r in views.runs(session, rule, resource_id, limit)],
         "states": [asdict(s) for s in views.states(session, rule, resource_id)],
+        "pending": [asdict(p) for p in views.pending(session, rule, resource_id)],
         "exceptions": _exceptions(session, rule),
     }
 

@@ -20,9 +20,12 @@ from patchwarden.adapters.storage.governance_tables import (
     RuleRow,
     RunbookRow,
 )
+from patchwarden.core.runbook.destinations import Destinations
 from patchwarden.pipeline.governance.records import StoredRule, StoredRunbook
 
 SHELL_SETTING = "RunShellScriptEnabled"
+DESTINATIONS_SETTING = "WebhookDestinations"
+"""Key of the webhook destinations in ``gov_settings`` (a JSON value: no migration)."""
 
 
 def _rule(row: RuleRow) -> StoredRule:
@@ -64,6 +67,11 @@ class SqlDocuments:
         """Whether an admin enabled RunShellScript in runbooks."""
         row = self.session.get(GovernanceSetting, SHELL_SETTING)
         return bool(row and row.value.get("enabled"))
+
+    def destinations(self) -> Destinations:
+        """The webhook destinations an admin configured."""
+        row = self.session.get(GovernanceSetting, DESTINATIONS_SETTING)
+        return Destinations.from_json(row.value if row else None)
 
     def pack_exists(self, name: str) -> bool:
         """Whether a pack of that name is deployed."""
@@ -156,5 +164,16 @@ class SqlDocuments:
         self.session.merge(
             GovernanceSetting(
                 key=SHELL_SETTING, value={"enabled": enabled}, modified_at=at, modified_by=actor
+            )
+        )
+
+    def set_destinations(self, destinations: Destinations, actor: str, at: datetime) -> None:
+        """Replace the webhook destinations and their switches."""
+        self.session.merge(
+            GovernanceSetting(
+                key=DESTINATIONS_SETTING,
+                value=destinations.to_json(),
+                modified_at=at,
+                modified_by=actor,
             )
         )

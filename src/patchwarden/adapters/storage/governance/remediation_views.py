@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patchwarden.adapters.storage.governance_tables import (
+    RemediationConfigRow,
     RemediationExceptionRow,
     RemediationExecutionRow,
     RemediationStateRow,
@@ -47,6 +48,19 @@ class StateView:
     phase: str
     attempts: int
     due_at: str | None
+
+
+@dataclass(frozen=True)
+class PendingView:
+    """An automatic run the server will start on its own: at ``due_at`` (MARKED), or as
+    soon as the execution controls admit it (QUEUED)."""
+
+    rule: str
+    resource_id: str
+    runbook: str
+    phase: str
+    due_at: str | None
+    attempt: int
 
 
 @dataclass(frozen=True)
@@ -141,6 +155,34 @@ def states(session: Session, rule: str | None, resource_id: str | None) -> list[
         StateView(s.rule, s.resource_id, s.phase, s.state.get("attempts", 0), s.state.get("due_at"))
         for s in session.scalars(query)
     ]
+
+
+def pending(session: Session, rule: str | None, resource_id: str | None) -> list[PendingView]:
+    """Automatic runs not started yet, soonest first: marked (due at a time) or queued
+    behind the execution controls.  Marks of a manual remediation, or under an exception,
+    start nothing and are left out."""
+    query = (
+        select(RemediationStateRow, RemediationConfigRow)
+        .join(RemediationConfigRow, RemediationConfigRow.rule == RemediationStateRow.rule)
+        .where(RemediationStateRow.phase.in_(("MARKED", "QUEUED")))
+    )
+    if rule:
+        query = query.where(RemediationStateRow.rule == rule)
+    if resource_id:
+        query = query.where(RemediationStateRow.resource_id == resource_id)
+    found = []
+    for state, config in session.execute(query).all():
+        raw = state.state
+        if not config.config.get("Automatic") or raw.get("in_exception"):
+            continue
+        if state.phase == "QUEUED" and raw.get("manual_run"):
+            continue
+        attempt = int(raw.get("attempts", 0)) + 1
+        due = raw.get("due_at") if state.phase == "MARKED" else None
+        found.append(
+            PendingView(state.rule, state.resource_id, config.runbook, state.phase, due, attempt)
+        )
+    return sorted(found, key=lambda p: (p.due_at or "", p.rule, p.resource_id))
 
 
 def exceptions(session: Session, rule: str | None) -> list[ExceptionView]:

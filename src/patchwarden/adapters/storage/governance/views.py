@@ -23,6 +23,7 @@ from patchwarden.adapters.storage.governance_tables import (
 from patchwarden.adapters.storage.tables import Node
 from patchwarden.core.conformance import score
 from patchwarden.core.rules import ComplianceType
+from patchwarden.core.runbook.destinations import Destinations
 
 Results = dict[str, dict[str, ComplianceType]]
 """rule → resource → latest compliance."""
@@ -206,3 +207,8 @@ def packs(session: Session) -> list[tuple[PackScoreView, str, Mapping[str, Any]]
 def shell_enabled(session: Session) -> bool:
     """Whether an admin enabled RunShellScript in runbooks."""
     return SqlDocuments(session).shell_enabled()
+
+
+def destinations(session: Session) -> Destinations:
+    """The webhook destinations an admin configured."""
+    return SqlDocuments(session).destinations()

@@ -105,9 +105,12 @@ def reported(
     ]
 
 
-def node_compliance(session: Session, node_id: str) -> tuple[bool, Compliance | None]:
-    """Whether the node exists, and its compliance (None before its first report)."""
-    if session.get(Node, node_id) is None:
-        return False, None
+def node_compliance(session: Session, node_id: str) -> tuple[NodeLabel | None, Compliance | None]:
+    """The node (None when there is no such node), and its compliance (None before its
+    first report)."""
+    node = session.get(Node, node_id)
+    if node is None:
+        return None, None
+    label = NodeLabel(node.name, node.patch_group, node.operating_system)
     record = session.get(ComplianceRecord, node_id)
-    return True, _compliance(record) if record is not None else None
+    return label, _compliance(record) if record is not None else None
