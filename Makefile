@@ -7,7 +7,7 @@ DEB_PACKAGES := dpkg-dev apt-utils lz4 xz-utils rpm dnf createrepo-c
 DEB_TOOLS    := dpkg-deb dpkg-scanpackages apt-ftparchive lz4 xz rpm rpmbuild dnf createrepo_c modifyrepo_c
 PYTEST_ARGS  ?= -n auto
 
-.PHONY: run test venv dev-deps debian-deps postgres lint typecheck unit bench clean
+.PHONY: run test venv dev-deps debian-deps postgres lint typecheck unit bench clean fuzz-api
 
 $(BIN)/patchwarden: pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -60,6 +60,14 @@ postgres:
 	  echo "starting PostgreSQL"; \
 	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start && \
 	  for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; }
+
+## make fuzz-api: schemathesis against the server's OpenAPI document, on SQLite and PostgreSQL
+## (no 5xx, no undocumented status); FUZZ_EXAMPLES cases per operation, bounded by FUZZ_TIMEOUT.
+FUZZ_EXAMPLES ?= 100
+FUZZ_TIMEOUT  ?= 900
+fuzz-api: dev-deps postgres
+	PATCHWARDEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) timeout $(FUZZ_TIMEOUT) \
+	  $(BIN)/pytest -q -n 2 -p no:cacheprovider -m fuzz tests/fuzz
 
 unit: dev-deps
 	$(BIN)/pytest tests/unit -q

@@ -292,6 +292,23 @@ def test_risk_acceptance_and_lifting_it() -> None:
     assert remediation_runs.tick(gov, at(3)) == 1
 
 
+def test_exceptions_refuse_unknown_rules_and_resources() -> None:
+    world = World(nodes={"mi-1": {}})
+    book(world, "tag", TAG)
+    tag_rule(world, Remediation=remediated("tag"))
+    tag_rule(world, "bare")
+    gov = governance(world)
+    with pytest.raises(LookupError, match="rule nope"):
+        operations.accept_risk(gov, "bob", "nope", "mi-1", "legacy", None, at(0))
+    with pytest.raises(LookupError, match="remediation configuration of rule bare"):
+        operations.accept_risk(gov, "bob", "bare", "mi-1", "legacy", None, at(0))
+    with pytest.raises(InputError) as unknown:
+        operations.accept_risk(gov, "bob", "owned", "mi-404", "legacy", None, at(0))
+    assert "mi-404" in str(unknown.value) and "\n" not in str(unknown.value)
+    assert world.exceptions == {} and world.states == {}
+    assert not [entry for entry in world.audit if "exception" in entry[1]]
+
+
 def test_pack_documents_belong_to_their_pack() -> None:
     world = World()
     store = governance(world).documents

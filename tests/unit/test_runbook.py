@@ -24,6 +24,7 @@ from patchwarden.core.runbook import (
     parse_runbook,
     start,
 )
+from patchwarden.core.runbook.destinations import step_refusal
 from patchwarden.errors import InputError
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -60,7 +61,7 @@ PATCH = {
         {
             "name": "tell",
             "action": "notify",
-            "inputs": {"Url": "http://hook/x", "Message": "{{NodeId}} failed"},
+            "inputs": {"Destination": "ops-chat", "Message": "{{NodeId}} failed"},
             "isEnd": True,
         },
         {
@@ -99,9 +100,7 @@ def test_retries_then_on_failure_step_and_is_end() -> None:
     t = handle(book, t.execution, StepFailed("patch", "again"), T0)
     assert t.execution.steps["patch"].status is Status.FAILED
     assert t.actions == (
-        Notify(
-            "tell", 1, "http://hook/x", {"runbook": "patch", "step": "tell", "message": "n1 failed"}
-        ),
+        Notify("tell", 1, "ops-chat", {"runbook": "patch", "step": "tell", "message": "n1 failed"}),
     )
     t = handle(book, t.execution, StepSucceeded("tell"), T0)
     assert t.execution.status is Status.SUCCESS  # tell isEnd; done stays Pending
@@ -300,7 +299,7 @@ def test_unresolved_output_reference_fails_the_step() -> None:
             {
                 "name": "b",
                 "action": "notify",
-                "inputs": {"Url": "http://h", "Message": "{{a.Nothing}}"},
+                "inputs": {"Destination": "ops-chat", "Message": "{{a.Nothing}}"},
             },
         ]
     }
@@ -356,3 +355,25 @@ def test_parameters_are_checked() -> None:
         start(book, {"NodeId": "n", "Operation": "Reboot"}, T0)
     with pytest.raises(InputError, match="not a parameter"):
         start(book, {"NodeId": "n", "X": "1"}, T0)
+
+
+def test_notify_takes_a_destination_never_a_url() -> None:
+    def notify(**inputs: Any) -> dict[str, Any]:
+        return {"mainSteps": [{"name": "tell", "action": "notify", "inputs": inputs}]}
+
+    with pytest.raises(InputError) as url:
+        parse_runbook("page", notify(Url="http://10.0.0.1/", Message="hi"))
+    message = str(url.value)
+    assert message.endswith(
+        "step tell: notify takes a Destination (an admin-configured webhook name), not a Url"
+    )
+    assert "\n" not in message
+    with pytest.raises(InputError) as both:
+        parse_runbook("page", notify(Url="http://10.0.0.1/", Destination="ops-chat"))
+    assert "step tell" in str(both.value) and "not a Url" in str(both.value)
+    with pytest.raises(InputError, match="Destination: required input is missing"):
+        parse_runbook("page", notify(Message="hi"))
+    book = parse_runbook("page", notify(Destination="ops-chat", Payload={"team": "ops"}))
+    assert book.step("tell").inputs["Destination"] == "ops-chat"
+    # a stored runbook parsed before this check is refused at send time in the same words
+    assert step_refusal("tell", {"Url": "http://h"}, ["ops-chat"]) == message.split(".Url: ")[1]

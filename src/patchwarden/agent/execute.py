@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,8 @@ class Outcome:
 
     result: wire.InvocationResult
     inventory: Inventory | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)
+    """The report's summary counts (patches per state; empty when the run failed early)."""
 
 
 class Executor:
@@ -118,7 +121,22 @@ class Executor:
             summary_line(report),
             report_dict(report),
         )
-        return Outcome(result, report.inventory)
+        return Outcome(result, report.inventory, dict(report.summary.counts))
+
+
+def ended_line(delivery: wire.Delivery, outcome: Outcome, seconds: float) -> str:
+    """The agent's one log line of an ended invocation: ids, operation, status, response
+    code, duration and the summary counts (or why it failed early)."""
+    result = outcome.result
+    counts = ", ".join(f"{k} {v}" for k, v in outcome.counts.items() if v)
+    if not outcome.counts:
+        first = result.output.splitlines()[0] if result.output else ""
+        counts = first[:200] or "no report"
+    return (
+        f"invocation {delivery.invocation_id} of command {delivery.command_id}: "
+        f"{delivery.operation} {result.status} (response code {result.response_code}) "
+        f"in {seconds:.1f} s: {counts or 'no patches'}"
+    )
 
 
 def summary_line(report: Report) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from patchwarden import wire
 from patchwarden.agent.client import NodeApi, Refused, ServerUnavailable
-from patchwarden.agent.execute import Executor, baseline_of, summary_line
+from patchwarden.agent.execute import Executor, baseline_of, ended_line, summary_line
 from patchwarden.agent.journal import Journal
 from patchwarden.agent.register import AgentConfig, node_facts
 from patchwarden.agent.upload import Uploader
@@ -102,6 +102,15 @@ class Agent:
                     f"re-scanned: {summary_line(report)}",
                     stored,
                 )
+            log.info(
+                "invocation %s of command %s: %s %s (response code %s) after a restart: %s",
+                delivery.invocation_id,
+                delivery.command_id,
+                operation,
+                result.status,
+                result.response_code,
+                result.output.splitlines()[0] if result.output else "",
+            )
             self.journal.finish(delivery.invocation_id, result)
 
     def flush(self) -> None:
@@ -128,12 +137,14 @@ class Agent:
             log.warning("result of %s refused again without its report: %s", invocation_id, exc)
 
     def execute(self, delivery: wire.Delivery) -> None:
-        """Run one invocation (once: the journal remembers it), report it, then upload the
-        inventory it collected."""
+        """Run one invocation (once: the journal remembers it), log one line when it ends,
+        report it, then upload the inventory it collected."""
         if self.journal.seen(delivery.invocation_id):
             return
         self.journal.start(delivery)
+        started = time.monotonic()
         outcome = self.executor.run(delivery)
+        log.info("%s", ended_line(delivery, outcome, time.monotonic() - started))
         self.journal.finish(delivery.invocation_id, outcome.result)
         self.flush()
         self.upload_inventory(outcome.inventory)

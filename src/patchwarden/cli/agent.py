@@ -29,13 +29,25 @@ def _register(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+QUIET_LOGGERS = ("httpx", "httpcore")
+"""HTTP client loggers (a line per request at INFO): WARNING unless ``--log-level debug``."""
+
+
+def configure_logging(level: str = "info") -> None:
+    """The agent's logging: ``level`` for its own lines (one per ended invocation at INFO);
+    the HTTP request lines of every poll only at ``debug``."""
     import logging
 
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(name)s %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+
+
+def _run(args: argparse.Namespace) -> int:
     from patchwarden.agent.loop import Agent
     from patchwarden.agent.register import AgentConfig
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(args.log_level)
     agent = Agent(
         AgentConfig.load(_state_dir(args)),
         poll_wait=args.poll_wait,
@@ -84,6 +96,12 @@ def register(sub: Any) -> None:
     run.add_argument("--once", action="store_true", help="one round, then exit")
     run.add_argument("--poll-wait", type=float, default=20.0, metavar="SECONDS")
     run.add_argument("--inventory-interval", type=float, default=3600.0, metavar="SECONDS")
+    run.add_argument(
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="info: one line per ended invocation; debug: also every HTTP request",
+    )
     run.set_defaults(handler=_run)
     rot = asub.add_parser("rotate-credential", help="get a new node credential")
     rot.set_defaults(handler=_rotate)

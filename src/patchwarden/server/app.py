@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from patchwarden import __version__, rule_plugins
 from patchwarden.adapters.storage import dispatch, make_engine, tokens, upgrade
-from patchwarden.server import audit, errors, governance, vulns
+from patchwarden.server import audit, errors, governance, openapi, vulns
 from patchwarden.server.db import Database, Session
 from patchwarden.server.fleet.nodecache import CHECKIN_SECONDS, NodeCache
 from patchwarden.server.fleet.polling import Polling
@@ -112,6 +112,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.settings = conf
     app.state.polling = polls
     errors.install(app)
+    openapi.install(app)  # the error statuses the routes really answer, 400 not 422
     app.add_middleware(EdgeLimits)  # sizes, NUL and nesting before anything parses a body
     governance_routers = (governance_router, conformance_router, remediations_router)
     for router in (*ROUTERS, windows_router, *governance_routers):

@@ -5,6 +5,10 @@ nodes ``<node id>.<secret>``.  The id finds the row; the secret is checked again
 SHA-256 in constant time (see :mod:`patchwarden.adapters.storage.secrets` for why a fast
 hash is right for random secrets).  Operator tokens cannot act as nodes and node
 credentials cannot call operator endpoints.
+
+Every refusal here is recorded with :mod:`patchwarden.server.refusals` (audited, coalesced
+per client address; a wrong secret counts against the address's budget, which the edge
+middleware enforces before any secret is looked up).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from patchwarden.adapters.storage.tokens import TOKEN_PREFIX, find_token
 from patchwarden.adapters.storage.tokens import make_token as make_token  # re-exported
 from patchwarden.server.db import database, settings
 from patchwarden.server.errors import ApiError
+from patchwarden.server.fleet.nodecache import KnownNode
 from patchwarden.server.fleet.polling import polling
+from patchwarden.server.refusals import AUTH, Refusals, claimed, source_of
 
 ROLES = ("viewer", "operator", "admin")
 """Operator roles, weakest first: each one can do what the ones before it can."""
@@ -48,15 +54,30 @@ def _unauthenticated(message: str = "missing or invalid credentials") -> ApiErro
     return ApiError(401, "unauthenticated", message)
 
 
+def refusals(request: Request) -> Refusals:
+    """The process's refusals (budget and audit)."""
+    return polling(request).nodes.refusals
+
+
+def refuse(
+    request: Request, actor: str, error: ApiError, *, wrong_secret: bool = False
+) -> ApiError:
+    """Record the refusal ``error`` of the request's credential; return it (to raise)."""
+    refusals(request).refused(
+        source_of(request), AUTH, actor, error.status, error.code, wrong_secret=wrong_secret
+    )
+    return error
+
+
 def bearer(request: Request) -> tuple[str, str]:
     """(id, secret) of the ``Authorization: Bearer`` header; 401 when absent or malformed."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or "." not in value:
-        raise _unauthenticated()
+        raise refuse(request, "anonymous", _unauthenticated())
     ident, _, secret = value.strip().partition(".")
     if not ident or not secret:
-        raise _unauthenticated()
+        raise refuse(request, "anonymous", _unauthenticated())
     return ident, secret
 
 
@@ -64,10 +85,12 @@ def operator(request: Request) -> Principal:
     """The operator behind the request's token (any role)."""
     ident, secret = bearer(request)
     if not ident.startswith(TOKEN_PREFIX):
-        raise ApiError(403, "forbidden", "this endpoint needs an operator API token")
-    row = find_token(database(request).read, ident.removeprefix(TOKEN_PREFIX))
+        forbidden = ApiError(403, "forbidden", "this endpoint needs an operator API token")
+        raise refuse(request, claimed("node", ident), forbidden)
+    token_id = ident.removeprefix(TOKEN_PREFIX)
+    row = find_token(database(request).read, token_id)
     if row is None or row.revoked or not verify(secret, row.secret_hash):
-        raise _unauthenticated()
+        raise refuse(request, claimed("token-id", token_id), _unauthenticated(), wrong_secret=True)
     return Principal("operator", row.id, row.name, row.role)
 
 
@@ -78,24 +101,36 @@ def require(role: str) -> Callable[[Request], Principal]:
     def check(request: Request) -> Principal:
         who = operator(request)
         if ROLES.index(who.role) < needed:
-            raise ApiError(403, "forbidden", f"this needs the {role} role (token has {who.role})")
+            weak = ApiError(403, "forbidden", f"this needs the {role} role (token has {who.role})")
+            raise refuse(request, claimed("token-id", who.id), weak)
         return who
 
     return check
 
 
+async def node_credential(request: Request) -> tuple[str, KnownNode]:
+    """The node id and cached node of the request's valid credential; 401/403 (recorded)
+    otherwise.  Deregistered nodes are refused."""
+    ident, secret = bearer(request)
+    if ident.startswith(TOKEN_PREFIX):
+        forbidden = ApiError(
+            403, "forbidden", "this endpoint is for registered nodes (agents) only"
+        )
+        raise refuse(request, claimed("token-id", ident.removeprefix(TOKEN_PREFIX)), forbidden)
+    found = await polling(request).nodes.known(ident, secret)
+    if found is None:
+        raise refuse(request, claimed("node", ident), _unauthenticated(), wrong_secret=True)
+    if found.deregistered:
+        gone = ApiError(403, "forbidden", f"node {ident} is deregistered")
+        raise refuse(request, claimed("node", ident), gone)
+    return ident, found
+
+
 async def node(request: Request) -> Principal:
     """The node behind the request's credential (from the process's node cache: no
     database read once the node is known, :mod:`patchwarden.server.fleet.nodecache`)."""
-    ident, secret = bearer(request)
-    if ident.startswith(TOKEN_PREFIX):
-        raise ApiError(403, "forbidden", "this endpoint is for registered nodes (agents) only")
+    ident, found = await node_credential(request)
     cache = polling(request).nodes
-    found = await cache.known(ident, secret)
-    if found is None:
-        raise _unauthenticated()
-    if found.deregistered:
-        raise ApiError(403, "forbidden", f"node {ident} is deregistered")
     if cache.checked_in(ident, found, settings(request).clock.now()):  # every request is a ping
         await run_in_threadpool(cache.flush_checkins)
     return Principal("node", ident, found.name, "node")

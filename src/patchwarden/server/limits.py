@@ -4,6 +4,10 @@ An ASGI middleware, outside FastAPI's routing, that for every request with a bod
 (any method but GET/HEAD, which pass through untouched: the idle poll costs two substring
 tests):
 
+- answers 429 ``too_many_requests`` (``Retry-After``), to every method, a request carrying a
+  credential or registering from a client address past its failed-secret budget
+  (:mod:`patchwarden.server.refusals`), before any secret is looked up or hashed (with no
+  failure anywhere, one test of an empty dict);
 - refuses a URL (path or query string) holding a NUL character: 400 ``invalid_request``
   (PostgreSQL's text columns cannot store one; SQLite could, so both backends answer alike);
 - refuses at once, 401/403, a body sent to an authenticated route without a valid
@@ -29,10 +33,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from patchwarden.adapters.storage.tokens import TOKEN_PREFIX
-from patchwarden.server.auth import bearer, operator
+from patchwarden.server.auth import bearer, node_credential, operator
 from patchwarden.server.db import is_unavailable
 from patchwarden.server.errors import ApiError, error_body, unavailable
-from patchwarden.server.fleet.polling import polling
+from patchwarden.server.fleet.polling import Polling
+from patchwarden.server.refusals import AUTH, REGISTER, Refusals, claimed, source_of
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -130,8 +135,12 @@ class TooLarge(Exception):
     """The body passed its limit."""
 
 
-async def _answer(send: Send, status: int, code: str, message: str) -> None:
-    headers = {"Retry-After": "1"} if status == 503 else None
+async def _answer(
+    send: Send, status: int, code: str, message: str, retry_after: int | None = None
+) -> None:
+    if status == 503:
+        retry_after = 1
+    headers = None if retry_after is None else {"Retry-After": str(retry_after)}
     response = JSONResponse(error_body(code, message), status_code=status, headers=headers)
     await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
     await send({"type": "http.response.body", "body": response.body})
@@ -141,12 +150,12 @@ async def _credential_problem(scope: Scope) -> ApiError | None:
     """401/403 when the request has no valid credential (what the route's auth dependency
     would answer, only earlier); None when it has one (the route checks the role)."""
     request = Request(scope)
-    try:
-        ident, secret = bearer(request)
+    try:  # each refusal is recorded (audit, budget) by the auth module
+        ident, _ = bearer(request)
         if ident.startswith(TOKEN_PREFIX):
             await run_in_threadpool(operator, request)
-        elif await polling(request).nodes.known(ident, secret) is None:
-            return ApiError(401, "unauthenticated", "missing or invalid credentials")
+        else:
+            await node_credential(request)
     except ApiError as exc:
         return exc
     return None
@@ -185,6 +194,13 @@ class EdgeLimits:
             await _answer(send, 400, "invalid_request", problem)
             return
         method: str = scope["method"]
+        refusals = _refusals(scope)
+        if (
+            refusals is not None
+            and refusals.retry_after(source_of(scope)) is not None  # no failure: a dict test
+            and await _throttled(scope, method, refusals, send)
+        ):
+            return
         if method in ("GET", "HEAD"):  # no body is read on these routes
             await self.app(scope, receive, send)
             return
@@ -228,6 +244,35 @@ class EdgeLimits:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+def _refusals(scope: Scope) -> Refusals | None:
+    polls: Polling | None = getattr(getattr(scope.get("app"), "state", None), "polling", None)
+    return None if polls is None else polls.nodes.refusals
+
+
+async def _throttled(scope: Scope, method: str, refusals: Refusals, send: Send) -> bool:
+    """Answer 429 when the request carries a credential or registers (its address is past
+    its failed-secret budget); whether it was answered."""
+    source = source_of(scope)
+    header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+    registering = method == "POST" and scope["path"].rstrip("/") == "/api/v1/register"
+    if header is None and not registering:
+        return False
+    wait = refusals.retry_after(source)
+    if wait is None:
+        return False
+    if registering:
+        action, actor = REGISTER, "anonymous"  # the body (the activation id) is not read
+    else:
+        ident = (header or b"").decode("latin-1").partition(" ")[2].strip().partition(".")[0]
+        kind = "token-id" if ident.startswith(TOKEN_PREFIX) else "node"
+        action = AUTH
+        actor = claimed(kind, ident.removeprefix(TOKEN_PREFIX)) if ident else "anonymous"
+    refusals.refused(source, action, actor, 429, "too_many_requests")
+    message = f"too many failed credentials from {source}; retry in {wait} s"
+    await _answer(send, 429, "too_many_requests", message, retry_after=wait)
+    return True
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from patchwarden.core.runbook.inputs import is_reference
+from patchwarden.core.runbook.inputs import is_reference, notify_url_refusal
 from patchwarden.core.runbook.model import Runbook
 from patchwarden.errors import InputError
 
@@ -151,11 +151,8 @@ def step_refusal(step: str, inputs: Mapping[str, object], configured: Iterable[s
     """Why a ``notify`` step cannot be sent: it gives a ``Url`` (only admin-configured
     destinations may be called), its ``Destination`` is no literal name, or no such
     destination is configured.  ``None``: it can."""
-    if "Url" in inputs:
-        return (
-            f"step {step}: notify takes a Destination an admin configured "
-            "(PUT /api/v1/governance/settings), not a Url"
-        )
+    if "Url" in inputs:  # the parser refuses it too; a runbook stored before may not
+        return notify_url_refusal(step)
     name = inputs.get("Destination")
     if not isinstance(name, str) or not name or is_reference(name):
         return f"step {step}: Destination must be the name of a webhook destination"

@@ -25,7 +25,7 @@ _FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "branch": ({"Choices"}, {"Default"}),
     "approve": (set(), {"MinRequiredApprovals", "Approvers", "Message"}),
     "waitForCompliance": ({"NodeId"}, {"RuleName", "DesiredCompliance"}),
-    "notify": (set(), {"Destination", "Url", "Message", "Payload"}),
+    "notify": ({"Destination"}, {"Message", "Payload"}),
 }
 ACTIONS = tuple(_FIELDS)
 
@@ -49,9 +49,18 @@ def duration(value: object, where: str) -> timedelta:
     return delta
 
 
-def check_inputs(action: str, inputs: Mapping[str, object], where: str) -> None:
-    """Required/unknown inputs and the literal values that can be checked before running."""
+def notify_url_refusal(step: str) -> str:
+    """Why a ``notify`` step giving a ``Url`` is refused (one line, naming the step)."""
+    return f"step {step}: notify takes a Destination (an admin-configured webhook name), not a Url"
+
+
+def check_inputs(action: str, inputs: Mapping[str, object], where: str, step: str = "") -> None:
+    """Required/unknown inputs and the literal values that can be checked before running
+    (``step``: the step's name, for the messages that name it)."""
     required, optional = _FIELDS[action]
+    if action == "notify" and "Url" in inputs:
+        # only admin-configured destinations may be called, never a URL of the runbook's
+        raise InputError(f"{where}.Url: {notify_url_refusal(step or '?')}")
     for key in sorted(required - set(inputs)):
         raise InputError(f"{where}.{key}: required input is missing")
     for key in sorted(set(inputs) - required - optional):
@@ -78,11 +87,6 @@ def check_inputs(action: str, inputs: Mapping[str, object], where: str) -> None:
         count = inputs.get("MinRequiredApprovals", 1)
         if not is_reference(count) and (not isinstance(count, int) or not 1 <= count <= 10):
             raise InputError(f"{where}.MinRequiredApprovals: must be an integer from 1 to 10")
-    elif action == "notify":
-        # ``Url`` is parsed only to be refused by name: the governance use cases accept
-        # admin-configured destinations only (core.runbook.destinations.step_refusal)
-        if ("Destination" in inputs) == ("Url" in inputs):
-            raise InputError(f"{where}.Destination: required input is missing")
     elif action in ("addTags", "removeTags"):
         key = "Tags" if action == "addTags" else "TagKeys"
         value = inputs[key]

@@ -135,7 +135,7 @@ def _step(raw: object, where: str) -> Step:
     inputs = raw.get("inputs", {})
     if not isinstance(inputs, Mapping):
         raise InputError(f"{where}.inputs: must be a mapping")
-    check_inputs(action, inputs, f"{where}.inputs")
+    check_inputs(action, inputs, f"{where}.inputs", name)
     on_failure = raw.get("onFailure", "Abort")
     if not isinstance(on_failure, str) or not (
         on_failure in ("Abort", "Continue") or on_failure.startswith("step:")

@@ -116,8 +116,7 @@ def _perform(
         extra = inputs.get("Payload") or {}
         if isinstance(extra, Mapping):
             payload.update({str(k): v for k, v in extra.items()})
-        key = "Destination" if "Destination" in inputs else "Url"
-        return None, run, [Notify(step.name, attempt, _text(inputs, key), payload)]
+        return None, run, [Notify(step.name, attempt, _text(inputs, "Destination"), payload)]
     if action == "sleep":
         if "Duration" in inputs:
             until = now + duration(inputs["Duration"], "inputs.Duration")

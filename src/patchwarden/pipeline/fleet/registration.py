@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from patchwarden.pipeline.fleet.errors import Forbidden, Unauthenticated
+from patchwarden.pipeline.fleet.errors import FleetError, Forbidden, Unauthenticated
 from patchwarden.pipeline.fleet.ports import ActivationRepository, AuditLog, NodeRepository, Secrets
 from patchwarden.pipeline.fleet.records import HostFacts, NewNode, Registered
 
@@ -62,6 +62,13 @@ def register_node(
     audit.record(f"activation:{grant.id}", "node.register", node_id, at, {"tags": tags})
     node_added(node_id)
     return Registered(node_id, f"{node_id}.{secret}", tags)
+
+
+def wrong_secret(refusal: FleetError) -> bool:
+    """Whether a refusal of :func:`register_node` means a wrong activation code (or an
+    unknown activation): a guess, which the server counts against the caller's budget of
+    failed secrets; an expired or exhausted activation is not."""
+    return isinstance(refusal, Unauthenticated) and refusal.code == "invalid_activation"
 
 
 def rotate_credential(

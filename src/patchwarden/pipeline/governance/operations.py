@@ -13,6 +13,7 @@ from datetime import datetime
 
 from patchwarden.core.runbook.destinations import Destinations, check_destinations
 from patchwarden.documents.governance import ConformancePackDocument
+from patchwarden.errors import InputError
 from patchwarden.pipeline.governance import apply, documents, evaluation, remediation, runbooks
 from patchwarden.pipeline.governance.context import Governance
 from patchwarden.pipeline.governance.records import RemediationRun
@@ -106,7 +107,18 @@ def accept_risk(
     until: datetime | None,
     at: datetime,
 ) -> None:
-    """A RemediationException: no automatic runs until ``until`` (or until lifted)."""
+    """A RemediationException: no automatic runs until ``until`` (or until lifted).
+
+    The rule must exist (``LookupError``) and have a remediation configuration
+    (``LookupError``), and the resource must be a known node (``InputError`` naming it):
+    nothing is stored otherwise (AWS PutRemediationExceptions)."""
+    if gov.documents.rule(rule) is None:
+        raise LookupError(f"rule {rule}")
+    if gov.catalog.remediation(rule) is None:
+        raise LookupError(f"remediation configuration of rule {rule}")
+    unknown = [node for node in (resource_id,) if not gov.nodes.exists(node)]
+    if unknown:
+        raise InputError(f"resource_id: unknown resource ids (no such node): {', '.join(unknown)}")
     remediation.accept_risk(gov, rule, resource_id, reason, until, at, actor)
     detail = {"reason": reason, "expires_at": str(until)}
     gov.audit.record(actor, "remediation.exception", f"{rule}/{resource_id}", at, detail)

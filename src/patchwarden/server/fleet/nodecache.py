@@ -16,6 +16,11 @@ most once per ``SEEN_WRITE_SECONDS`` per node, and in batches: requests record i
 ``CHECKIN_SECONDS`` (a background task of the app, off the poll path).  A node whose
 stored check-in is older than half the Online threshold (5 minutes) is written at once, so
 a node coming back is Online at once everywhere; a polling node never gets there.
+
+**Refusals.**  The cache also holds the process's :class:`~patchwarden.server.refusals.Refusals`
+(the failed-secret budget per client address and the coalesced audit of refused requests):
+:meth:`NodeCache.flush_checkins` writes their due audit entries too, in a transaction of
+their own and only when something was refused.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from patchwarden.adapters.storage.credentials import (
 from patchwarden.adapters.storage.secrets import verify
 from patchwarden.ports import Clock
 from patchwarden.server.db import Database, Reader
+from patchwarden.server.refusals import Refusals
 
 SEEN_WRITE_SECONDS = 60.0
 """A node's check-in is written at most this often."""
@@ -77,6 +83,7 @@ class NodeCache:
         self._following: asyncio.Future[None] | None = None
         self._checkins: dict[str, datetime] = {}
         self._lock = threading.Lock()
+        self.refusals = Refusals(db, clock)
 
     async def known(self, node_id: str, secret: str) -> KnownNode | None:
         """The node when ``secret`` is its current credential, else None."""
@@ -110,10 +117,12 @@ class NodeCache:
         return urgent
 
     def flush_checkins(self) -> int:
-        """Write the recorded check-ins in one statement; how many."""
+        """Write the recorded check-ins in one statement; how many.  Then the refusals'
+        due audit entries (:meth:`Refusals.flush`: nothing, no SQL, when none was refused)."""
         with self._lock:
             batch, self._checkins = self._checkins, {}
         if not batch:
+            self.refusals.flush()
             return 0
         try:
             write_checkins(self.db.write, batch)
@@ -122,6 +131,7 @@ class NodeCache:
                 for node_id, at in batch.items():
                     self._checkins.setdefault(node_id, at)
             raise
+        self.refusals.flush()
         return len(batch)
 
     def _load(self, db: Database, node_id: str) -> KnownNode | None:

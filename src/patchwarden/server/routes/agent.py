@@ -16,11 +16,13 @@ from patchwarden.pipeline.fleet import command_records, reports
 from patchwarden.pipeline.fleet.command_records import CommandRecord, InvocationRecord
 from patchwarden.render.json_decode import report_from_dict
 from patchwarden.server import governance
-from patchwarden.server.auth import NodeCaller
+from patchwarden.server.auth import NodeCaller, refusals
 from patchwarden.server.db import Now, WriteDB, database, settings
+from patchwarden.server.errors import ApiError
 from patchwarden.server.fleet.commands import resolver
 from patchwarden.server.fleet.polling import QUIET, polling
 from patchwarden.server.outcomes import answered
+from patchwarden.server.refusals import ACCESS, claimed, source_of
 from patchwarden.server.schemas import Body
 
 router = APIRouter(prefix="/api/v1/agent", tags=["agent"])
@@ -86,23 +88,36 @@ class ReportedResult(Body):
 
 @router.post("/invocations/{invocation_id}", response_model=None)
 def report_result(
-    invocation_id: str, body: ReportedResult, who: NodeCaller, session: WriteDB, at: Now
+    request: Request,
+    invocation_id: str,
+    body: ReportedResult,
+    who: NodeCaller,
+    session: WriteDB,
+    at: Now,
 ) -> dict[str, Any]:
     """Record the final status, output and compliance report of the caller's invocation.
     Reporting again is harmless: the first final status stays.  The command's rollup is
     refreshed here unless another transaction holds the command (a claim or a report of
-    another node): then that command's next claim, report or sweep rolls it up."""
+    another node): then that command's next claim, report or sweep rolls it up.  Another
+    node's invocation is refused 403 and recorded as ``access.refused``."""
     report = None if body.report is None else report_from_dict(body.report)  # 400 if malformed
     result = command_records.ReportedResult(body.status, body.response_code, body.output, report)
-    with answered():
-        outcome = reports.report_result(
-            SqlInvocationReports(session),
-            who.id,
-            invocation_id,
-            result,
-            at,
-            lambda: governance.changed(session, who.id, at),  # change-triggered rules
-        )
+    try:
+        with answered():
+            outcome = reports.report_result(
+                SqlInvocationReports(session),
+                who.id,
+                invocation_id,
+                result,
+                at,
+                lambda: governance.changed(session, who.id, at),  # change-triggered rules
+            )
+    except ApiError as exc:
+        if exc.status == 403:  # another node's invocation
+            refusals(request).refused(
+                source_of(request), ACCESS, claimed("node", who.id), exc.status, exc.code
+            )
+        raise
     return {
         "accepted": outcome.accepted,
         "status": outcome.status,

@@ -115,9 +115,14 @@ def add_exception(
     """Accept the risk for a (rule, resource) until ``expires_at``: no automatic runs."""
     if body.expires_at is not None and body.expires_at.tzinfo is None:
         raise bad_request("expires_at: give a time zone (e.g. 2026-06-30T00:00:00Z)")
-    operations.accept_risk(
-        gov, who.actor, body.rule, body.resource_id, body.reason, body.expires_at, at
-    )
+    try:
+        operations.accept_risk(
+            gov, who.actor, body.rule, body.resource_id, body.reason, body.expires_at, at
+        )
+    except LookupError as exc:
+        raise not_found(str(exc)) from None
+    except PatchwardenError as exc:
+        raise bad_request(str(exc)) from None
     return {"exceptions": _exceptions(session, body.rule)}
 
 
