@@ -114,3 +114,41 @@ def test_tag_add_and_remove(tmp_path: Path) -> None:
         assert pw(server.url, admin, "tag", "add", node, "nokey").returncode == 2
     finally:
         server.stop()
+
+
+def test_tokens_and_activations_from_the_command_line(tmp_path: Path) -> None:
+    """`token list|revoke` exist (they were API-only) and `delete activations ID` works as
+    `delete --help` says (it expires the activation: registered nodes stay, as on AWS)."""
+    server = Server(tmp_path / "home", f"sqlite:///{tmp_path / 'server.db'}")
+    try:
+        admin = server.admin_token
+        made = pw(
+            server.url, admin, "token", "create", "--role", "viewer", "--name", "v", "-o", "json"
+        )
+        viewer = json.loads(made.stdout)
+        listed = pw(server.url, admin, "token", "list", "-o", "json")
+        assert listed.returncode == 0, listed.stderr
+        assert {t["name"] for t in json.loads(listed.stdout)} >= {"initial-admin", "v"}
+        assert viewer["token"] not in listed.stdout  # never the secrets
+        revoked = pw(server.url, admin, "token", "revoke", viewer["id"])
+        assert revoked.returncode == 0 and "revoked" in revoked.stdout, revoked.stderr
+        gone = pw(server.url, viewer["token"], "get", "nodes")
+        assert gone.returncode == 2, gone.stderr
+
+        act = json.loads(pw(server.url, admin, "activation", "create", "-o", "json").stdout)
+        deleted = pw(server.url, admin, "delete", "activations", act["activation_id"])
+        assert deleted.returncode == 0, deleted.stderr
+        left = json.loads(pw(server.url, admin, "get", "activations", "-o", "json").stdout)
+        (entry,) = [a for a in left if a["activation_id"] == act["activation_id"]]
+        assert entry["expired"] is True  # AWS DeleteActivation: no new registrations
+    finally:
+        server.stop()
+
+
+def test_db_update_offline_points_at_db_import(tmp_path: Path) -> None:
+    env = {**os.environ, "PATCHWARDEN_HOME": str(tmp_path)}
+    argv = [exe(), "db", "update", "--feed", "debian-tracker"]
+    argv += ["--url", "debian-tracker=https://127.0.0.1:9/tracker.json"]  # nothing listens
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 3, done.stderr
+    assert "patchwarden db import" in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -85,17 +85,31 @@ def register(sub: Any) -> None:
     agent = sub.add_parser("agent", help="the node agent")
     asub = agent.add_subparsers(dest="agent_command", metavar="COMMAND", required=True)
     reg = asub.add_parser("register", help="register this node (or a --root) with a server")
-    reg.add_argument("--server", required=True, metavar="URL")
-    reg.add_argument("--activation-id", required=True)
-    reg.add_argument("--activation-code", required=True)
-    reg.add_argument("--tag", action="append", metavar="K=V")
+    reg.add_argument("--server", required=True, metavar="URL", help="the server's base URL")
+    reg.add_argument("--activation-id", required=True, help="from `patchwarden activation create`")
+    reg.add_argument("--activation-code", required=True, help="shown once by `activation create`")
+    reg.add_argument(
+        "--tag", action="append", metavar="K=V", help="a tag of this node (repeatable)"
+    )
     reg.add_argument("--name", help="node name (default: the activation's, else the hostname)")
     reg.add_argument("--root", default="/", metavar="DIR", help="manage this root (sandboxes)")
     reg.set_defaults(handler=_register)
     run = asub.add_parser("run", help="run the agent (long-poll for commands)")
     run.add_argument("--once", action="store_true", help="one round, then exit")
-    run.add_argument("--poll-wait", type=float, default=20.0, metavar="SECONDS")
-    run.add_argument("--inventory-interval", type=float, default=3600.0, metavar="SECONDS")
+    run.add_argument(
+        "--poll-wait",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="long-poll wait for commands (default 20)",
+    )
+    run.add_argument(
+        "--inventory-interval",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="upload the inventory at least this often (default 3600)",
+    )
     run.add_argument(
         "--log-level",
         default="info",

@@ -40,19 +40,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     update.set_defaults(handler=_update)
 
     status = sub.add_parser("status", help="each feed's age and record count")
-    status.add_argument("--format", "-f", choices=("table", "json"), default="table")
+    status.add_argument(
+        "--format", "-f", choices=("table", "json"), default="table", help="output format"
+    )
     status.add_argument("--max-age", metavar="AGE", help="stale after AGE (default 3d)")
     _db_option(status)
     status.set_defaults(handler=_status)
 
     imp = sub.add_parser("import", help="import a database file or raw feed files (offline)")
-    imp.add_argument("path", metavar="FILE|DIR")
+    imp.add_argument(
+        "path", metavar="FILE|DIR", help="feed files or an exported database to import"
+    )
     imp.add_argument("--feed", metavar="NAME", help="the feed the raw files belong to")
     _db_option(imp)
     imp.set_defaults(handler=_import)
 
     export = sub.add_parser("export", help="write a copy of the database (for `db import`)")
-    export.add_argument("file", metavar="FILE")
+    export.add_argument("file", metavar="FILE", help="where to write the copy")
     export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     _db_option(export)
     export.set_defaults(handler=_export)
@@ -77,7 +81,7 @@ def _update(args: argparse.Namespace) -> int:
     from patchwarden.adapters.http import HttpDownloader
     from patchwarden.cli.common import now
     from patchwarden.cli.progress import progress
-    from patchwarden.errors import InputError
+    from patchwarden.errors import AdapterError, InputError
     from patchwarden.pipeline import dbupdate
 
     db = _open(args)
@@ -109,6 +113,13 @@ def _update(args: argparse.Namespace) -> int:
     try:
         with progress("updating the vulnerability database…"):
             result = dbupdate.update(db, downloader, feeds, now())
+    except AdapterError as exc:
+        if "download failed" not in str(exc):
+            raise
+        raise AdapterError(
+            f"{exc} — without access to the feeds (an air-gapped site), import feed files or "
+            "a database exported elsewhere: patchwarden db import FILE|DIR"
+        ) from None
     finally:
         downloader.close()
     _print_change(result)

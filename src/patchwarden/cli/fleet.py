@@ -182,6 +182,7 @@ DELETABLE: dict[str, str] = {
     "MaintenanceWindow": KINDS["MaintenanceWindow"][0],
     "ConformancePack": "/api/v1/conformance-packs",
     "Rule": "/api/v1/rules",
+    "activations": KINDS["activations"][0],
 }
 """What ``delete KIND NAME`` removes, and where."""
 DELETE_ALIASES = {
@@ -202,7 +203,8 @@ def _delete(args: argparse.Namespace) -> int:
     if kind not in DELETABLE:
         raise InputError(f"delete: {kind} cannot be deleted; one of {', '.join(DELETABLE)} can")
     ServerApi(args).call("DELETE", f"{DELETABLE[kind]}/{args.name}")
-    print(f"{kind} {args.name} deleted")
+    done = "expired (registered nodes stay)" if kind == "activations" else "deleted"
+    print(f"{kind} {args.name} {done}")
     return 0
 
 
@@ -331,28 +333,55 @@ def register(sub: Any) -> None:
         ("remove", "remove tags (KEY, or KEY=VALUE to remove only that value)", "K[=V]"),
     ):
         p = tsub.add_parser(name, help=helptext)
-        p.add_argument("node", metavar="NODE_ID")
-        p.add_argument("tags", nargs="+", metavar=metavar)
+        p.add_argument("node", metavar="NODE_ID", help="the node (mi-…)")
+        p.add_argument(
+            "tags", nargs="+", metavar=metavar, help="tags (KEY=VALUE to add, KEY to remove)"
+        )
         add_connection_options(p)
         p.set_defaults(handler=_tag)
     cmd = sub.add_parser("command", help="RunPatchBaseline commands on the fleet")
     csub = cmd.add_subparsers(dest="command_action", metavar="COMMAND", required=True)
     send = csub.add_parser("send", help="send AWS-RunPatchBaseline")
-    send.add_argument("--operation", required=True, choices=("Scan", "Install"))
     send.add_argument(
-        "--reboot-option", default="RebootIfNeeded", choices=("RebootIfNeeded", "NoReboot")
+        "--operation", required=True, choices=("Scan", "Install"), help="RunPatchBaseline Operation"
     )
-    send.add_argument("--instance-ids", nargs="+", metavar="ID")
+    send.add_argument(
+        "--reboot-option",
+        default="RebootIfNeeded",
+        choices=("RebootIfNeeded", "NoReboot"),
+        help="after an Install (AWS RebootOption; default RebootIfNeeded)",
+    )
+    send.add_argument("--instance-ids", nargs="+", metavar="ID", help="target these nodes")
     send.add_argument("--tag", action="append", metavar="K=V", help="target nodes with this tag")
-    send.add_argument("--patch-group", action="append", metavar="GROUP")
+    send.add_argument(
+        "--patch-group", action="append", metavar="GROUP", help="target a patch group (repeatable)"
+    )
     send.add_argument("--all", action="store_true", help="every registered node")
-    send.add_argument("--max-concurrency", default="50")
-    send.add_argument("--max-errors", default="0")
+    send.add_argument(
+        "--max-concurrency",
+        default="50",
+        help="nodes at a time: a number or a percentage (default 50)",
+    )
+    send.add_argument(
+        "--max-errors",
+        default="0",
+        help="errors before stopping: a number or a percentage (default 0)",
+    )
     send.add_argument("--timeout-seconds", type=int, default=600, help="delivery timeout")
     send.add_argument("--snapshot-id", help="pin one baseline evaluation (a GUID)")
-    send.add_argument("--baseline-override", action="append", metavar="BASELINE")
-    send.add_argument("--install-override", action="append", metavar="NAME.ARCH")
-    send.add_argument("--comment")
+    send.add_argument(
+        "--baseline-override",
+        action="append",
+        metavar="BASELINE",
+        help="judge against this server baseline instead (BaselineOverride)",
+    )
+    send.add_argument(
+        "--install-override",
+        action="append",
+        metavar="NAME.ARCH",
+        help="Install exactly these patches (InstallOverrideList; repeatable)",
+    )
+    send.add_argument("--comment", help="a comment stored with the command")
     add_connection_options(send)
     send.set_defaults(handler=_send)
     for name, helptext in (
@@ -362,12 +391,14 @@ def register(sub: Any) -> None:
     ):
         p = csub.add_parser(name, help=helptext)
         if name != "list":
-            p.add_argument("id", metavar="COMMAND_ID")
+            p.add_argument("id", metavar="COMMAND_ID", help="the command")
         add_connection_options(p)
         p.set_defaults(handler=_command)
 
     apply = sub.add_parser("apply", help="create or update documents on the server")
-    apply.add_argument("-f", "--file", required=True, metavar="FILE|DIR")
+    apply.add_argument(
+        "-f", "--file", required=True, metavar="FILE|DIR", help="documents to create or replace"
+    )
     add_connection_options(apply)
     apply.set_defaults(handler=_apply)
     for verb, handler, need_name in (
@@ -375,9 +406,15 @@ def register(sub: Any) -> None:
         ("describe", _describe, True),
         ("delete", _delete, True),
     ):
-        p = sub.add_parser(verb, help=f"{verb} server resources ({', '.join(KINDS)})")
-        p.add_argument("kind", metavar="KIND")
-        p.add_argument("name", metavar="NAME", nargs=None if need_name else "?")
+        kinds = DELETABLE if verb == "delete" else KINDS
+        p = sub.add_parser(verb, help=f"{verb} server resources ({', '.join(kinds)})")
+        p.add_argument("kind", metavar="KIND", help=f"one of: {', '.join(kinds)}")
+        p.add_argument(
+            "name",
+            metavar="NAME",
+            nargs=None if need_name else "?",
+            help="the resource's name or id" + ("" if need_name else " (default: list them)"),
+        )
         if verb == "get":
             p.add_argument("--rules", action="store_true", help="compliance per rule")
         add_connection_options(p)

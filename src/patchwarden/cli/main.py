@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Convert AWS patch-baseline JSON to a PatchBaseline document. A "
         "BaselineOverride (no Name) is named imported-<os>-<hash of its content>.",
     )
-    imp.add_argument("file", type=Path)
+    imp.add_argument("file", type=Path, help="`aws ssm get-patch-baseline` JSON")
     imp.add_argument("--output", "-o", type=Path, help="write the document here")
     imp.add_argument(
         "--aws-strict",

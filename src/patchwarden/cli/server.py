@@ -73,6 +73,22 @@ def _token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token_list(args: argparse.Namespace) -> int:
+    from patchwarden.cli.api import ServerApi, show
+
+    listed = ServerApi(args).call("GET", "/api/v1/tokens")
+    show(args, listed, ["id", "name", "role", "created_at", "created_by", "revoked_at"])
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    from patchwarden.cli.api import ServerApi
+
+    ServerApi(args).call("DELETE", f"/api/v1/tokens/{args.id}")
+    print(f"token {args.id} revoked")
+    return 0
+
+
 def _local_token_create(args: argparse.Namespace) -> int:
     """``server token create``: a token straight into the server's database (no API call,
     no token needed: for whoever can read the server's files), printed once."""
@@ -160,7 +176,10 @@ def register(sub: Any) -> None:
     server.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this certificate")
     server.add_argument("--tls-key", metavar="FILE", help="... and this private key")
     server.add_argument(
-        "--log-level", default="info", choices=("debug", "info", "warning", "error")
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="server log level (default info)",
     )
     server.set_defaults(handler=_serve)
     ssub = server.add_subparsers(dest="server_command", metavar="COMMAND")
@@ -200,7 +219,9 @@ def register(sub: Any) -> None:
         "server's files, e.g. when the last admin token was lost); shown once, audited "
         "as system",
     )
-    lcreate.add_argument("--role", required=True, choices=("viewer", "operator", "admin"))
+    lcreate.add_argument(
+        "--role", required=True, choices=("viewer", "operator", "admin"), help="the token's role"
+    )
     lcreate.add_argument("--name", help="a unique name (default recovery-ROLE-TIMESTAMP)")
     lcreate.add_argument(
         "--format", "-o", choices=("table", "json"), default="table", help="output format"
@@ -211,10 +232,19 @@ def register(sub: Any) -> None:
     token = sub.add_parser("token", help="operator API tokens")
     tsub = token.add_subparsers(dest="token_command", metavar="COMMAND", required=True)
     create = tsub.add_parser("create", help="create a token (shown once)")
-    create.add_argument("--role", required=True, choices=("viewer", "operator", "admin"))
+    create.add_argument(
+        "--role", required=True, choices=("viewer", "operator", "admin"), help="the token's role"
+    )
     create.add_argument("--name", required=True, help="a unique name (audit log actor)")
     add_connection_options(create)
     create.set_defaults(handler=_token_create)
+    tlist = tsub.add_parser("list", help="list tokens (never their secrets)")
+    add_connection_options(tlist)
+    tlist.set_defaults(handler=_token_list)
+    revoke = tsub.add_parser("revoke", help="revoke a token (the last admin token cannot be)")
+    revoke.add_argument("id", metavar="TOKEN_ID", help="the token's id (see `token list`)")
+    add_connection_options(revoke)
+    revoke.set_defaults(handler=_token_revoke)
 
     act = sub.add_parser("activation", help="hybrid activations for registering agents")
     asub = act.add_subparsers(dest="activation_command", metavar="COMMAND", required=True)
@@ -223,7 +253,7 @@ def register(sub: Any) -> None:
     acreate.add_argument("--expires-in", default="24h", help="e.g. 24h, 7d (at most 30d)")
     acreate.add_argument("--tag", action="append", metavar="K=V", help="default node tag")
     acreate.add_argument("--name", help="default node name")
-    acreate.add_argument("--description")
+    acreate.add_argument("--description", help="free text shown in `activation list`")
     add_connection_options(acreate)
     acreate.set_defaults(handler=_activation_create)
     alist = asub.add_parser("list", help="list activations")

@@ -157,11 +157,11 @@ def _register_server(wsub: Any) -> None:
     add_connection_options(history)
     history.set_defaults(handler=_history)
     execution = wsub.add_parser("execution", help="one execution: its tasks, waves and invocations")
-    execution.add_argument("execution_id")
+    execution.add_argument("execution_id", help="the window execution")
     add_connection_options(execution)
     execution.set_defaults(handler=_execution)
     cancel = wsub.add_parser("cancel", help="cancel a running execution")
-    cancel.add_argument("execution_id")
+    cancel.add_argument("execution_id", help="the window execution")
     add_connection_options(cancel)
     cancel.set_defaults(handler=_cancel)
 
