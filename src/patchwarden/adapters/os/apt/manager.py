@@ -129,7 +129,8 @@ class AptPackageManager:
 
         names = {name for name, _ in installed}
         choices = self._choices(lists, names, native)
-        phasing = apt_root.phasing(self._base, conf, os.environ)
+        chroot = apt_root.in_chroot(self._runner, conf)
+        phasing = apt_root.phasing(self._base, conf, os.environ, chroot=chroot)
         policy = AptPolicy(files, file_prios, specific, phasing)
         inst_pkgs: list[InstalledPackage] = []
         updates: list[Package] = []

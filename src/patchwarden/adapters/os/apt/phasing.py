@@ -85,6 +85,8 @@ class Phasing:
     """``APT::Get::Never-Include-Phased-Updates`` (or update-manager's spelling)."""
     reproducible: bool = False
     """``SOURCE_DATE_EPOCH`` is set: apt includes every phased update."""
+    chroot: bool = False
+    """apt runs in a chroot (``ischroot -t`` says so): apt includes every phased update."""
 
     def excluded(self, source: str, version: str, percentage: int) -> bool:
         """Whether this machine is outside the phase of ``source`` ``version`` (apt's
@@ -93,7 +95,7 @@ class Phasing:
             return False
         if self.never_include:
             return True
-        if not self.machine_id or self.reproducible:
+        if not self.machine_id or self.reproducible or self.chroot:
             return False
         return phase_draw(source, version, self.machine_id) > percentage
 

@@ -10,10 +10,15 @@ from pathlib import Path
 from patchwarden.adapters.os.apt.conf import get, get_bool
 from patchwarden.adapters.os.apt.phasing import Phasing
 from patchwarden.adapters.os.apt.policy import Pin, parse_preferences
+from patchwarden.errors import PatchwardenError
+from patchwarden.ports import Runner
 
 
-def phasing(base: Path, conf: dict[str, str], environ: Mapping[str, str]) -> Phasing:
-    """apt's phased-update settings for this root (see :class:`.phasing.Phasing`)."""
+def phasing(
+    base: Path, conf: dict[str, str], environ: Mapping[str, str], *, chroot: bool = False
+) -> Phasing:
+    """apt's phased-update settings for this root (see :class:`.phasing.Phasing`);
+    ``chroot``: apt on this machine runs in a chroot (:func:`in_chroot`)."""
 
     def flag(name: str) -> bool:
         return get_bool(conf, f"APT::Get::{name}", get_bool(conf, f"Update-Manager::{name}"))
@@ -31,7 +36,18 @@ def phasing(base: Path, conf: dict[str, str], environ: Mapping[str, str]) -> Pha
         always_include=flag("Always-Include-Phased-Updates"),
         never_include=flag("Never-Include-Phased-Updates"),
         reproducible="SOURCE_DATE_EPOCH" in environ,
+        chroot=chroot,
     )
+
+
+def in_chroot(runner: Runner, conf: dict[str, str]) -> bool:
+    """Whether apt would consider itself in a chroot: it runs ``ischroot -t`` (exit 0: a
+    chroot, or cannot tell) from ``Dir::Bin::ischroot``; a missing program means no."""
+    program = get(conf, "Dir::Bin::ischroot") or "/usr/bin/ischroot"
+    try:
+        return runner.run([program, "-t"]).returncode == 0
+    except PatchwardenError:
+        return False
 
 
 def preferences(base: Path) -> list[Pin]:
