@@ -148,6 +148,22 @@ class FindingHistory(Protocol):
         ...
 
 
+class AuditLog(Protocol):
+    """The server's audit log (fleet, windows and governance use cases), written in the
+    transaction that makes the change."""
+
+    def record(
+        self,
+        actor: str,
+        action: str,
+        target: str,
+        at: datetime,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add one entry."""
+        ...
+
+
 class StateStore(ReleaseDates, InstallLog, FindingHistory, Protocol):
     """The local state of one machine: every role above (``adapters.state.LocalState``).
     Use cases ask for the narrow role they use; a scan on a host needs them all."""

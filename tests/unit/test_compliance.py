@@ -135,12 +135,6 @@ def test_pending_reboot_is_non_compliant() -> None:
     assert result.summary.severity is ComplianceLevel.HIGH
 
 
-def test_install_override_list_installs_are_installed_other() -> None:
-    inv = inventory([sec("openssl", "3.0-1")])
-    result = evaluate(inv, baseline(), NOW, installed_other=frozenset({("openssl", "amd64")}))
-    assert one(result, "openssl").state is S.INSTALLED_OTHER
-
-
 @pytest.mark.parametrize(
     ("action", "state", "compliance"),
     [

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from types import MappingProxyType
 
 from patchwarden.core.baseline import Judge, PatchBaseline, UpdateChoice, bind, preferred
@@ -52,7 +53,6 @@ def evaluate(
     operation: Operation = Operation.SCAN,
     pending_reboot: frozenset[Key] = frozenset(),
     failed: Mapping[Key, str] = _NO_FAILURES,
-    installed_other: frozenset[Key] = frozenset(),
 ) -> ComplianceResult:
     """Judge every installed package of ``inventory`` against ``baseline`` at ``now``.
 
@@ -61,15 +61,14 @@ def evaluate(
     in ``inventory.updates`` → MISSING on Scan, FAILED on Install (a phased update apt
     keeps back is not missing: it is the item's ``deferred_version``); installed version on
     RejectedPatches with BLOCK → INSTALLED_REJECTED; in ``pending_reboot`` →
-    INSTALLED_PENDING_REBOOT; in ``installed_other`` (InstallOverrideList installs) →
-    INSTALLED_OTHER; installed version approved → INSTALLED; otherwise INSTALLED_OTHER.
+    INSTALLED_PENDING_REBOOT; installed version approved → INSTALLED; otherwise
+    INSTALLED_OTHER (an InstallOverrideList install the baseline does not approve, too).
     """
     run = _Run(
         bind(baseline, product=inventory.os.product, now=now, scheme=inventory.scheme),
         operation,
         pending_reboot,
         failed,
-        installed_other,
     )
     updates: dict[Key, list[Package]] = {}
     for update in inventory.updates:
@@ -109,7 +108,6 @@ class _Run:
     operation: Operation
     pending_reboot: frozenset[Key]
     failed: Mapping[Key, str]
-    installed_other: frozenset[Key]
 
     def judge_one(self, record: InstalledPackage, candidates: Sequence[Package]) -> PatchItem:
         """The state of one installed (name, arch); the order of the tests is the spec."""
@@ -140,9 +138,6 @@ class _Run:
         if key in self.pending_reboot:
             detail = "installed, reboot pending"
             return notes.item(PatchState.INSTALLED_PENDING_REBOOT, level, detail)
-        if key in self.installed_other:
-            detail = "installed from InstallOverrideList"
-            return notes.item(PatchState.INSTALLED_OTHER, level, detail)
         if verdict.approved:
             return notes.item(PatchState.INSTALLED, level, notes.unapproved())
         if verdict.rejected:
@@ -162,7 +157,7 @@ class _Notes:
     choice: UpdateChoice | None
     deferred: Package | None
 
-    @property
+    @cached_property
     def candidate(self) -> Package | None:
         """The package manager's own pick when it is newer than what the item reports."""
         top = preferred(self.candidates, self.judge.scheme)

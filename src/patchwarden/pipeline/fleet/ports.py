@@ -28,21 +28,7 @@ from patchwarden.pipeline.fleet.records import (
     TargetSelection,
     TokenRecord,
 )
-
-
-class AuditLog(Protocol):
-    """The audit log, written in the transaction that makes the change."""
-
-    def record(
-        self,
-        actor: str,
-        action: str,
-        target: str,
-        at: datetime,
-        detail: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Add one entry."""
-        ...
+from patchwarden.ports import AuditLog as AuditLog  # one definition, re-exported
 
 
 class BaselineSource(Protocol):

@@ -25,6 +25,7 @@ from patchwarden.pipeline.governance.records import (
     StoredRunbook,
     Tracked,
 )
+from patchwarden.ports import AuditLog as AuditLog  # one definition, re-exported
 
 
 class RuleCatalog(Protocol):
@@ -283,21 +284,6 @@ class CommandResults(Protocol):
 
     def outcome(self, command_id: str) -> CommandOutcome | None:
         """The command once terminal (``None`` while it runs, or when unknown)."""
-        ...
-
-
-class AuditLog(Protocol):
-    """The audit log, written in the transaction that makes the change."""
-
-    def record(
-        self,
-        actor: str,
-        action: str,
-        target: str,
-        at: datetime,
-        detail: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Add one entry."""
         ...
 
 
