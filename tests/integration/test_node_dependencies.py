@@ -71,11 +71,10 @@ assert outcome.result.status == "Success", outcome.result.output
 loaded = sorted({m.split(".")[0] for m in sys.modules} & set(BLOCKED))
 print(json.dumps({"loaded": loaded, "missing": outcome.result.report["summary"]["MISSING"]}))
 """
-    env_home = tmp_path / "home"
     proc = _run(code, str(sandbox_node.root), str(tmp_path / "agent"))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, proc.stderr  # an import of a blocked module would fail it
     last = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert last["loaded"] == [] and last["missing"] > 0, (last, env_home)
+    assert last["loaded"] == [] and last["missing"] > 0, last
 
 
 def test_the_server_command_names_the_extra_it_needs(tmp_path: Path) -> None:
@@ -86,7 +85,5 @@ main(["server", "--port", "0", "--database-url", "sqlite:///" + sys.argv[1]])
 """
     proc = _run(code, str(tmp_path / "server.db"))
     assert proc.returncode == 3, proc.stderr
-    assert proc.stderr.strip().splitlines() == [
-        proc.stderr.strip().splitlines()[0]
-    ]  # one line, no traceback
-    assert "pip install 'patchwarden[server]'" in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()  # one line, no traceback
+    assert "pip install 'patchwarden[server]'" in line
