@@ -418,3 +418,333 @@ class InventoryAck(NamedTuple):
         """Read and check one object."""
         f = Fields(raw, path)
         return cls(f.text("content_hash"), f.integer("installed_count"), f.integer("update_count"))
+
+
+# -- the node component: facts of a root, evaluation on the server -----------------------
+#
+# A node on an old Python runs ``patchwarden.node`` (stdlib only).  It does what must happen
+# on the node and nothing else: it refreshes and reads its package manager's files, uploads
+# them content-addressed, runs the exact installs the server orders, and reports.  The
+# server rebuilds the root from its blob store and evaluates it with the same pipeline as
+# ``patchwarden scan`` / ``install``:
+#
+#   POST /api/v1/agent/blobs/missing      BlobQuery      -> BlobQuery (the ones it lacks)
+#   PUT  /api/v1/agent/blobs/{sha256}     gzip body of one file (checked against the hash)
+#   POST /api/v1/agent/facts              RootFacts      -> InventoryAck (periodic inventory)
+#   POST /api/v1/agent/invocations/{id}/evaluate  EvaluateRequest -> Evaluation
+#
+# A fact set naming a blob the server lacks is answered 409 ``missing_blobs``.
+
+MANAGERS = ("apt",)
+"""Package managers the node component collects facts for."""
+
+EVALUATE_PHASES = ("scan", "plan", "conclude")
+"""``scan``: judge the facts (Scan; the answer has the report).  ``plan``: decide an
+Install (the answer has the order to carry out).  ``conclude``: judge the facts after the
+node carried out the order (the answer has the Install report and whether to reboot)."""
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def is_sha256(text: Any) -> bool:
+    """64 lower-case hex characters."""
+    return isinstance(text, str) and len(text) == 64 and set(text) <= _HEX
+
+
+def safe_relative_path(path: str) -> bool:
+    """A ``/``-separated path inside a root: relative, no ``..``/``.`` parts, no NUL."""
+    if not path or path.startswith("/") or "\x00" in path or "\\" in path:
+        return False
+    return all(part not in ("", ".", "..") for part in path.split("/"))
+
+
+class FactFile(NamedTuple):
+    """One file the package manager reads, by content: its path in the root, SHA-256, size."""
+
+    path: str
+    sha256: str
+    size: int
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object."""
+        return dict(self._asdict())
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "file") -> "FactFile":
+        """Read and check one object."""
+        f = Fields(raw, path)
+        rel = f.text("path", max_length=4096)
+        if not safe_relative_path(rel):
+            raise WireError("{}.path: must be a relative path inside the root".format(path))
+        digest = f.text("sha256")
+        if not is_sha256(digest):
+            raise WireError("{}.sha256: must be 64 lower-case hex characters".format(path))
+        size = f.integer("size")
+        if size < 0:
+            raise WireError("{}.size: must not be negative".format(path))
+        return cls(rel, digest, size)
+
+
+class RootFacts(NamedTuple):
+    """What a node's package manager reads from its root, and the few facts that are not
+    files.  The server holds every file by hash (:class:`BlobQuery`)."""
+
+    manager: str
+    """``apt`` (:data:`MANAGERS`)."""
+    root: str
+    """The node's root directory: ``/`` on a host, another directory for a sandbox."""
+    hostname: str
+    files: List[FactFile]
+    boot_time: Optional[int] = None
+    """The node's last boot (seconds since the epoch); ``None`` for a root other than ``/``."""
+    in_chroot: bool = False
+    """``ischroot -t`` exited 0 on the node (apt then includes every phased update)."""
+    arch: str = ""
+    """The native architecture (``dpkg --print-architecture``)."""
+    agent_version: str = ""
+    collected_at: Optional[str] = None
+    """ISO 8601 time of collection (UTC)."""
+
+    def hashes(self) -> List[str]:
+        """The distinct blobs the facts name, sorted."""
+        return sorted({f.sha256 for f in self.files})
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object."""
+        out = dict(self._asdict())
+        out["files"] = [f.to_json() for f in self.files]
+        return out
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "facts") -> "RootFacts":
+        """Read and check one object."""
+        f = Fields(raw, path)
+        manager = f.text("manager")
+        if manager not in MANAGERS:
+            raise WireError(
+                "{}.manager: must be one of {}, got {!r}".format(path, ", ".join(MANAGERS), manager)
+            )
+        files = [FactFile.from_json(item.raw, item.path) for item in f.objects("files")]
+        if len({x.path for x in files}) != len(files):
+            raise WireError("{}.files: a path is listed twice".format(path))
+        return cls(
+            manager=manager,
+            root=f.text("root", max_length=4096),
+            hostname=f.text("hostname", "", max_length=256),
+            files=files,
+            boot_time=f.optional_integer("boot_time"),
+            in_chroot=f.flag("in_chroot", False),
+            arch=f.text("arch", "", max_length=32),
+            agent_version=f.text("agent_version", "", max_length=32),
+            collected_at=f.optional_text("collected_at"),
+        )
+
+
+class BlobQuery(NamedTuple):
+    """``POST /api/v1/agent/blobs/missing``: the node names hashes; the answer names the
+    ones the server lacks (the node then PUTs each body)."""
+
+    hashes: List[str]
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object (``missing`` in the answer, ``hashes`` in the question)."""
+        return {"hashes": list(self.hashes)}
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "query", key: str = "hashes") -> "BlobQuery":
+        """Read and check one object (``key="missing"`` for the answer)."""
+        f = Fields(raw, path)
+        found = f.texts(key)
+        for i, h in enumerate(found):
+            if not is_sha256(h):
+                raise WireError("{}.{}[{}]: must be a SHA-256 in hex".format(path, key, i))
+        return cls(found)
+
+
+class PlannedPackage(NamedTuple):
+    """One exact version an Install order puts on the node."""
+
+    name: str
+    arch: str
+    version: str
+    spec: str
+    """What the package manager is asked for (apt: ``name=version`` or ``name:arch=version``)."""
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object."""
+        return dict(self._asdict())
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "package") -> "PlannedPackage":
+        """Read and check one object."""
+        f = Fields(raw, path)
+        spec = f.text("spec", max_length=600)
+        if not spec or spec.startswith("-") or any(c.isspace() for c in spec):
+            raise WireError("{}.spec: must be a package spec, got {!r}".format(path, spec))
+        return cls(
+            f.text("name", max_length=256),
+            f.text("arch", "", max_length=32),
+            f.text("version", max_length=256),
+            spec,
+        )
+
+
+class BlockedPackage(NamedTuple):
+    """A missing patch the order leaves out, and why (it reports FAILED)."""
+
+    name: str
+    arch: str
+    reason: str
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object."""
+        return dict(self._asdict())
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "blocked") -> "BlockedPackage":
+        """Read and check one object."""
+        f = Fields(raw, path)
+        return cls(
+            f.text("name", max_length=256),
+            f.text("arch", "", max_length=32),
+            f.text("reason", "", max_length=4000),
+        )
+
+
+class InstallOrder(NamedTuple):
+    """What a node carries out for an Install: these exact versions, in one transaction
+    (and each on its own when the transaction fails, so one bad patch does not hold back
+    the others)."""
+
+    packages: List[PlannedPackage]
+    blocked: List[BlockedPackage]
+    lock_timeout: int = 300
+    """Seconds to wait for the package manager's lock."""
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object."""
+        return {
+            "packages": [p.to_json() for p in self.packages],
+            "blocked": [b.to_json() for b in self.blocked],
+            "lock_timeout": self.lock_timeout,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "order") -> "InstallOrder":
+        """Read and check one object."""
+        f = Fields(raw, path)
+        return cls(
+            [PlannedPackage.from_json(i.raw, i.path) for i in f.objects("packages", [])],
+            [BlockedPackage.from_json(i.raw, i.path) for i in f.objects("blocked", [])],
+            f.integer("lock_timeout", 300),
+        )
+
+
+class PackageResult(NamedTuple):
+    """How installing one ordered package went on the node (the server still checks the
+    new facts: a package counts as installed only when the node's database says so)."""
+
+    name: str
+    arch: str
+    returncode: int
+    error: str = ""
+    """The package manager's most telling error line (empty on success)."""
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object."""
+        return dict(self._asdict())
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "result") -> "PackageResult":
+        """Read and check one object."""
+        f = Fields(raw, path)
+        return cls(
+            f.text("name", max_length=256),
+            f.text("arch", "", max_length=32),
+            f.integer("returncode"),
+            f.text("error", "", max_length=4000),
+        )
+
+
+class EvaluateRequest(NamedTuple):
+    """``POST /api/v1/agent/invocations/{id}/evaluate``."""
+
+    phase: str
+    """:data:`EVALUATE_PHASES`."""
+    facts: RootFacts
+    order: Optional[InstallOrder] = None
+    """``conclude``: the order the node carried out (as the ``plan`` answer gave it)."""
+    results: Optional[List[PackageResult]] = None
+    """``conclude``: how each ordered package went."""
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object."""
+        return _drop_none(
+            {
+                "phase": self.phase,
+                "facts": self.facts.to_json(),
+                "order": None if self.order is None else self.order.to_json(),
+                "results": None if self.results is None else [r.to_json() for r in self.results],
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "evaluate") -> "EvaluateRequest":
+        """Read and check one object."""
+        f = Fields(raw, path)
+        phase = f.text("phase")
+        if phase not in EVALUATE_PHASES:
+            raise WireError(
+                "{}.phase: must be one of {}, got {!r}".format(
+                    path, ", ".join(EVALUATE_PHASES), phase
+                )
+            )
+        order = f.optional_mapping("order")
+        results = f.objects("results") if f.raw.get("results") is not None else None
+        if phase == "conclude" and (order is None or results is None):
+            raise WireError("{}: the conclude phase needs order and results".format(path))
+        return cls(
+            phase,
+            RootFacts.from_json(f.mapping("facts"), path + ".facts"),
+            None if order is None else InstallOrder.from_json(order, path + ".order"),
+            None if results is None else [PackageResult.from_json(i.raw, i.path) for i in results],
+        )
+
+
+class Evaluation(NamedTuple):
+    """The server's answer to an :class:`EvaluateRequest`."""
+
+    report: Optional[Dict[str, Any]] = None
+    """``scan`` and ``conclude``: the compliance report (``scan --format json``'s object),
+    which the node sends back with its :class:`InvocationResult`."""
+    order: Optional[InstallOrder] = None
+    """``plan``: what to install (no packages: nothing to do; then ``conclude`` at once)."""
+    reboot: bool = False
+    """``conclude``: RebootIfNeeded and something was installed: reboot the node now."""
+
+    def to_json(self) -> Dict[str, Any]:
+        """The JSON object."""
+        return _drop_none(
+            {
+                "report": self.report,
+                "order": None if self.order is None else self.order.to_json(),
+                "reboot": self.reboot,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: Any, path: str = "answer") -> "Evaluation":
+        """Read and check one object."""
+        f = Fields(raw, path)
+        order = f.optional_mapping("order")
+        return cls(
+            f.optional_mapping("report"),
+            None if order is None else InstallOrder.from_json(order, path + ".order"),
+            f.flag("reboot", False),
+        )
+
+
+UPDATE_AGENT_DOCUMENT = "AWS-UpdateSSMAgent"
+"""The command that upgrades (or, with ``allowDowngrade``, rolls back) the node component:
+parameters ``version`` (default: the server's own bundle) and ``allowDowngrade``
+(``"true"``/``"false"``), AWS spelling."""

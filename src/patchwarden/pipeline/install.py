@@ -138,45 +138,53 @@ def _rejected_in(
     return hits
 
 
-def install(
+@dataclass(frozen=True)
+class Prepared:
+    """An Install's first half: the root before, the baseline that judges it, the decision."""
+
+    before: Inventory
+    baseline: PatchBaseline
+    decision: InstallDecision
+
+
+def prepare(
     pm: PackageManager,
     baseline: PatchBaseline | None,
     now: datetime,
     *,
     state: StateStore | None = None,
-    reboot_option: RebootOption = RebootOption.REBOOT_IF_NEEDED,
-    reboot: RebootAction | None = None,
-    refresh: bool = False,
-    snapshot_id: str = "",
     override_list: Sequence[OverridePatch] = (),
-) -> Report:
-    """RunPatchBaseline Install on one root; returns the post-install report.
-
-    With an ``override_list`` (AWS InstallOverrideList) exactly the listed patches are
-    installed, whatever the baseline says; the report then judges the node against the
-    baseline as a Scan would (what it approves and is still missing stays MISSING), so the
-    listed patches it does not approve are INSTALLED_OTHER.
-    """
-    if refresh:
-        pm.refresh()
+) -> Prepared:
+    """Collect the root and decide what to install (with an ``override_list``: exactly the
+    listed patches, whatever the baseline says)."""
     before, chosen = collect(pm, now, state, baseline)
     to_install = override_baseline(chosen, override_list) if override_list else chosen
-    decision = decide(pm, before, to_install, now)
-    failed: dict[tuple[str, str], str] = dict(decision.blocked)
-    installed: list[tuple[str, str, str]] = []
-    if decision.install:
-        try:
-            outcomes = pm.install(decision.install)
-        except AdapterError as exc:
-            outcomes = []
-            failed.update({p.key: str(exc) for p in decision.install})
-        for o in outcomes:
-            if o.ok:
-                installed.append((o.name, o.arch, o.version))
-            else:
-                failed[(o.name, o.arch)] = o.detail or "install failed"
+    return Prepared(before, chosen, decide(pm, before, to_install, now))
+
+
+def conclude(
+    pm: PackageManager,
+    prepared: Prepared,
+    installed: Sequence[tuple[str, str, str]],
+    failed: dict[tuple[str, str], str],
+    now: datetime,
+    *,
+    state: StateStore | None = None,
+    reboot_option: RebootOption = RebootOption.REBOOT_IF_NEEDED,
+    reboot: RebootAction | None = None,
+    snapshot_id: str = "",
+    overridden: bool = False,
+) -> Report:
+    """An Install's second half, once the packages went on (or did not): record the
+    installs, collect the root again, judge it, and reboot when the option says so.
+
+    ``failed`` maps (name, arch) to why it was not installed (blocked or refused);
+    ``overridden``: the patches came from an InstallOverrideList, so the report judges the
+    node as a Scan would (what the baseline approves and is still missing stays MISSING).
+    """
+    chosen = prepared.baseline
     if state is not None and installed:
-        state.record_installs(before.root, installed, now, reboot_pending=True)
+        state.record_installs(prepared.before.root, list(installed), now, reboot_pending=True)
     after, _ = collect(pm, now, state, chosen)
     pending = pending_reboot_keys(after, state)
     do_reboot = reboot_option is RebootOption.REBOOT_IF_NEEDED and bool(installed or pending)
@@ -186,7 +194,7 @@ def install(
         after,
         chosen,
         now,
-        operation=Operation.SCAN if override_list else Operation.INSTALL,
+        operation=Operation.SCAN if overridden else Operation.INSTALL,
         pending_reboot=pending,
         failed=failed,
     )
@@ -208,6 +216,56 @@ def install(
         if state is not None and after.root != "/":
             state.record_boot(after.root, now)
     return report
+
+
+def install(
+    pm: PackageManager,
+    baseline: PatchBaseline | None,
+    now: datetime,
+    *,
+    state: StateStore | None = None,
+    reboot_option: RebootOption = RebootOption.REBOOT_IF_NEEDED,
+    reboot: RebootAction | None = None,
+    refresh: bool = False,
+    snapshot_id: str = "",
+    override_list: Sequence[OverridePatch] = (),
+) -> Report:
+    """RunPatchBaseline Install on one root; returns the post-install report.
+
+    With an ``override_list`` (AWS InstallOverrideList) exactly the listed patches are
+    installed, whatever the baseline says; the report then judges the node against the
+    baseline as a Scan would (what it approves and is still missing stays MISSING), so the
+    listed patches it does not approve are INSTALLED_OTHER.
+    """
+    if refresh:
+        pm.refresh()
+    prepared = prepare(pm, baseline, now, state=state, override_list=override_list)
+    decision = prepared.decision
+    failed: dict[tuple[str, str], str] = dict(decision.blocked)
+    installed: list[tuple[str, str, str]] = []
+    if decision.install:
+        try:
+            outcomes = pm.install(decision.install)
+        except AdapterError as exc:
+            outcomes = []
+            failed.update({p.key: str(exc) for p in decision.install})
+        for o in outcomes:
+            if o.ok:
+                installed.append((o.name, o.arch, o.version))
+            else:
+                failed[(o.name, o.arch)] = o.detail or "install failed"
+    return conclude(
+        pm,
+        prepared,
+        installed,
+        failed,
+        now,
+        state=state,
+        reboot_option=reboot_option,
+        reboot=reboot,
+        snapshot_id=snapshot_id,
+        overridden=bool(override_list),
+    )
 
 
 def dry_run(

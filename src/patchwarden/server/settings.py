@@ -81,6 +81,10 @@ class ServerSettings:
     """Apply the Alembic migrations when the app starts."""
     intervals: Intervals = field(default_factory=Intervals.from_env)
     """The background loops' intervals."""
+    data_dir: Path = field(default_factory=local_settings.data_dir)
+    """Where the server keeps files: ``bundles/`` (the node bundles it serves), ``blobs/``
+    (the fact files nodes upload, by SHA-256) and ``nodes/`` (each node component's rebuilt
+    root, inventory cache and state)."""
     vulndb_path: Path = field(default_factory=local_settings.vulndb_path)
     """The vulnerability database every inventory upload is assessed against (opened
     read-only per assessment; while the file does not exist nothing is assessed)."""

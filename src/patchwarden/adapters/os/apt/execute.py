@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from patchwarden import aptcmd
 from patchwarden.core.model import Package
 from patchwarden.errors import AdapterError
 from patchwarden.ports import InstallPlan, Runner
@@ -24,73 +25,40 @@ _INST = re.compile(r"^Inst (\S+) (?:\[(\S+)\] )?\((\S+) (.*?)\s*\[(\S+)\]\)")
 _REMV = re.compile(r"^Remv (\S+)")
 
 
-def apt_config_text(root: str, arch: str) -> str:
-    """The APT_CONFIG content that confines apt and dpkg to ``root``."""
-    r = root.rstrip("/")
-    return "\n".join(
-        [
-            f'Dir "{r}/";',
-            f'Dir::State::status "{r}/var/lib/dpkg/status";',
-            f'Dir::Etc::Parts "{r}/etc/apt/apt.conf.d";',
-            f'Dir::Log "{r}/var/log/apt";',
-            f'APT::Architecture "{arch}";',
-            'APT::Sandbox::User "root";',
-            'Acquire::Languages "none";',
-            "DPkg::Options {",
-            f'  "--root={r}";',
-            f'  "--admindir={r}/var/lib/dpkg";',
-            f'  "--log={r}/var/log/dpkg.log";',
-            "};",
-            "",
-        ]
-    )
-
-
 @contextmanager
 def apt_env(root: str, arch: str) -> Iterator[dict[str, str]]:
     """Environment for apt-get on ``root`` (an APT_CONFIG file lives as long as the block)."""
-    env = {"DEBIAN_FRONTEND": "noninteractive", "NEEDRESTART_MODE": "l", "LC_ALL": "C.UTF-8"}
     if root == "/":
-        yield env
+        yield aptcmd.environment()
         return
     fd, path = tempfile.mkstemp(prefix="patchwarden-apt-", suffix=".conf")
     try:
         with os.fdopen(fd, "w") as fh:
-            fh.write(apt_config_text(root, arch))
-        yield {**env, "APT_CONFIG": path}
+            fh.write(aptcmd.apt_config_text(root, arch))
+        yield aptcmd.environment(path)
     finally:
         os.unlink(path)
 
 
 def _spec(pkg: Package, arch: str) -> str:
-    if pkg.arch in ("all", arch, ""):
-        return f"{pkg.name}={pkg.version}"
-    return f"{pkg.name}:{pkg.arch}={pkg.version}"
+    return aptcmd.spec(pkg.name, pkg.arch, pkg.version, arch)
 
 
 def update(runner: Runner, root: str, arch: str) -> None:
     """``apt-get update`` (refresh the lists)."""
     with apt_env(root, arch) as env:
-        runner.run(["apt-get", "-q", "update"], env=env, timeout=900, check=True)
+        runner.run(aptcmd.UPDATE, env=env, timeout=900, check=True)
 
 
 def plan(runner: Runner, root: str, arch: str, packages: Sequence[Package]) -> InstallPlan:
     """What ``apt-get install`` of exactly these versions would do (simulation, no lock)."""
     if not packages:
         return InstallPlan((), ())
-    argv = [
-        "apt-get",
-        "-s",
-        "-o",
-        "Debug::NoLocking=1",
-        "--no-install-recommends",
-        "install",
-        *(_spec(p, arch) for p in packages),
-    ]
+    argv = aptcmd.simulate_argv([_spec(p, arch) for p in packages])
     with apt_env(root, arch) as env:
         result = runner.run(argv, env=env, timeout=300)
     if result.returncode != 0:
-        raise AdapterError(_last_error(result.stderr or result.stdout, "apt-get -s install"))
+        raise AdapterError(aptcmd.last_error(result.stderr or result.stdout, "apt-get -s install"))
     actions: list[str] = []
     touched: list[tuple[str, str, str]] = []
     for line in result.stdout.splitlines():
@@ -116,36 +84,16 @@ def install(
     """
     if not packages:
         return {}
-    base = [
-        "apt-get",
-        "-y",
-        "-q",
-        "--no-install-recommends",
-        "-o",
-        f"DPkg::Lock::Timeout={lock_timeout}",
-        "-o",
-        "Dpkg::Options::=--force-confdef",
-        "-o",
-        "Dpkg::Options::=--force-confold",
-        "install",
-    ]
+    specs = [_spec(p, arch) for p in packages]
     with apt_env(root, arch) as env:
-        result = runner.run([*base, *(_spec(p, arch) for p in packages)], env=env, timeout=3600)
+        result = runner.run(aptcmd.install_argv(specs, lock_timeout), env=env, timeout=3600)
         if result.returncode == 0:
             return {}
         if len(packages) == 1:
-            return {packages[0].key: _last_error(result.stderr or result.stdout, "apt-get")}
+            return {packages[0].key: aptcmd.last_error(result.stderr or result.stdout, "apt-get")}
         errors: dict[tuple[str, str], str] = {}
-        for pkg in packages:
-            single = runner.run([*base, _spec(pkg, arch)], env=env, timeout=3600)
+        for pkg, one in zip(packages, specs, strict=True):
+            single = runner.run(aptcmd.install_argv([one], lock_timeout), env=env, timeout=3600)
             if single.returncode != 0:
-                errors[pkg.key] = _last_error(single.stderr or single.stdout, "apt-get")
+                errors[pkg.key] = aptcmd.last_error(single.stderr or single.stdout, "apt-get")
         return errors
-
-
-def _last_error(text: str, what: str) -> str:
-    """The most telling line: dpkg's own error, else apt's first ``E:`` line."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    dpkg = [ln for ln in lines if ln.startswith("dpkg: error")]
-    apt = [ln for ln in lines if ln.startswith("E:")]
-    return f"{what}: {(dpkg or apt or lines[-1:] or ['failed'])[0]}"
