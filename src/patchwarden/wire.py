@@ -525,8 +525,18 @@ class RootFacts(NamedTuple):
                 "{}.manager: must be one of {}, got {!r}".format(path, ", ".join(MANAGERS), manager)
             )
         files = [FactFile.from_json(item.raw, item.path) for item in f.objects("files")]
-        if len({x.path for x in files}) != len(files):
+        paths = {x.path for x in files}
+        if len(paths) != len(files):
             raise WireError("{}.files: a path is listed twice".format(path))
+        for listed in sorted(paths):
+            parts = listed.split("/")
+            for i in range(1, len(parts)):
+                if "/".join(parts[:i]) in paths:
+                    raise WireError(
+                        "{}.files: {} is listed as a file and as a directory".format(
+                            path, "/".join(parts[:i])
+                        )
+                    )
         return cls(
             manager=manager,
             root=f.text("root", max_length=4096),

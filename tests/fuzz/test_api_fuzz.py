@@ -8,6 +8,7 @@ and PostgreSQL: no 5xx, and no status the document does not list.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,12 @@ pytestmark = [
     # Starlette 1.x deprecates httpx in its TestClient (imported on the way); as tests/server
     pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`"),
 ]
+
+# the node component's blob upload takes a gzip body: random bytes, and gzip of random bytes
+schemathesis.openapi.media_type(
+    "application/gzip",
+    st.one_of(st.binary(max_size=512), st.binary(max_size=512).map(gzip.compress)),
+)
 
 PG_BASE_URL = os.environ.get(
     "PATCHWARDEN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -88,6 +88,14 @@ def test_server_request_models_have_the_wire_fields() -> None:
         (schemas.InventoryItem, wire.InventoryItem),
         (schemas.FullInventory, wire.FullInventory),
         (schemas.DeltaInventory, wire.InventoryDelta),
+        (schemas.FactFile, wire.FactFile),
+        (schemas.RootFacts, wire.RootFacts),
+        (schemas.BlobQuery, wire.BlobQuery),
+        (schemas.PlannedPackage, wire.PlannedPackage),
+        (schemas.BlockedPackage, wire.BlockedPackage),
+        (schemas.InstallOrder, wire.InstallOrder),
+        (schemas.PackageResult, wire.PackageResult),
+        (schemas.EvaluateRequest, wire.EvaluateRequest),
     ]
     for model, record in pairs:
         assert set(model.model_fields) == set(record._fields), model.__name__

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ from patchwarden import wire
 from patchwarden.adapters.clock import PINNABLE
 from patchwarden.core.baseline import PatchBaseline
 from patchwarden.core.report import Report
-from patchwarden.errors import InputError, PatchwardenError
+from patchwarden.errors import PatchwardenError
 
 if TYPE_CHECKING:
     from patchwarden.adapters.state import LocalState
@@ -21,18 +20,27 @@ if TYPE_CHECKING:
     from patchwarden.ports import PackageManager
 
 FAILED_EXIT = 1
+UPDATE_AGENT_EXIT = 2
+UPDATE_AGENT_OUTPUT = (
+    f"{wire.UPDATE_AGENT_DOCUMENT}: this agent is installed with pip; "
+    "upgrade it with pip install --upgrade patchwarden"
+)
+
+
+def not_for_this_agent(delivery: wire.Delivery) -> wire.InvocationResult | None:
+    """The answer to a document this (pip-installed) agent does not run, or None.
+    AWS-UpdateSSMAgent upgrades the node component's bundle; pip owns this agent."""
+    if delivery.document_name == wire.UPDATE_AGENT_DOCUMENT:
+        return wire.InvocationResult("Failed", UPDATE_AGENT_EXIT, UPDATE_AGENT_OUTPUT)
+    return None
 
 
 def baseline_of(document: dict[str, Any] | None) -> PatchBaseline | None:
-    """The baseline the server resolved (``None``: the predefined default of the OS)."""
-    if document is None:
-        return None
-    from patchwarden.documents import BaselineDocument, parse_documents
+    """The baseline the server resolved (``None``: the predefined default of the OS):
+    :func:`patchwarden.documents.baseline_of`, imported when first needed."""
+    from patchwarden.documents import baseline_of as read
 
-    (doc,) = parse_documents(json.dumps(document), "baseline.json")
-    if not isinstance(doc, BaselineDocument):
-        raise InputError("the server sent a document that is not a PatchBaseline")
-    return doc.baseline
+    return read(document)
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,9 @@ class Executor:
         """Run one invocation: the result to report and the inventory it collected."""
         from patchwarden.render.json import report_dict
 
+        refused = not_for_this_agent(delivery)
+        if refused is not None:
+            return Outcome(refused)
         params = delivery.parameters
         try:
             baseline = baseline_of(delivery.baseline)
@@ -134,9 +145,14 @@ def ended_line(delivery: wire.Delivery, outcome: Outcome, seconds: float) -> str
         counts = first[:200] or "no report"
     return (
         f"invocation {delivery.invocation_id} of command {delivery.command_id}: "
-        f"{delivery.operation} {result.status} (response code {result.response_code}) "
+        f"{_what(delivery)} {result.status} (response code {result.response_code}) "
         f"in {seconds:.1f} s: {counts or 'no patches'}"
     )
+
+
+def _what(delivery: wire.Delivery) -> str:
+    patching = delivery.document_name != wire.UPDATE_AGENT_DOCUMENT
+    return delivery.operation if patching else delivery.document_name
 
 
 def summary_line(report: Report) -> str:

@@ -13,7 +13,13 @@ from collections.abc import Callable
 
 from patchwarden import wire
 from patchwarden.agent.client import NodeApi, Refused, ServerUnavailable
-from patchwarden.agent.execute import Executor, baseline_of, ended_line, summary_line
+from patchwarden.agent.execute import (
+    Executor,
+    baseline_of,
+    ended_line,
+    not_for_this_agent,
+    summary_line,
+)
 from patchwarden.agent.journal import Journal
 from patchwarden.agent.register import AgentConfig, node_facts
 from patchwarden.agent.upload import Uploader
@@ -77,6 +83,10 @@ class Agent:
         """Invocations started before a crash: never run again; re-scan and report truth."""
         for delivery in self.journal.interrupted():
             operation = delivery.operation
+            refused = not_for_this_agent(delivery)
+            if refused is not None:  # nothing ran: the same answer as at first
+                self.journal.finish(delivery.invocation_id, refused)
+                continue
             try:
                 report = self.executor.scan(
                     baseline_of(delivery.baseline), delivery.parameters.get("SnapshotId", ""), False

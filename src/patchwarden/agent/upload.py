@@ -16,26 +16,8 @@ from pathlib import Path
 
 from patchwarden import wire
 from patchwarden.agent.client import NodeApi, Refused
-from patchwarden.core.model import Inventory, Package
-
-
-def inventory_items(inventory: Inventory) -> list[wire.InventoryItem]:
-    """The installed packages (``kind: installed``) and updates (``kind: update``)."""
-
-    def item(kind: str, pkg: Package) -> wire.InventoryItem:
-        return wire.InventoryItem(
-            kind,
-            pkg.name,
-            pkg.arch,
-            pkg.version,
-            pkg.source_name,
-            pkg.repository,
-            pkg.classification,
-        )
-
-    items = [item("installed", ip.package) for ip in inventory.installed if ip.is_installed]
-    items.extend(item("update", u) for u in inventory.updates)
-    return items
+from patchwarden.core.model import Inventory
+from patchwarden.pipeline.inventory_items import keyed_items
 
 
 class Uploader:
@@ -48,7 +30,7 @@ class Uploader:
 
     def upload(self, inventory: Inventory) -> wire.InventoryAck:
         """Send ``inventory`` (see the module docstring)."""
-        items = {wire.item_hash(i._asdict()): i for i in inventory_items(inventory)}
+        items = keyed_items(inventory)
         digest = wire.content_hash(items)
         collected = inventory.collected_at.isoformat() if inventory.collected_at else None
         answer = None

@@ -8,8 +8,10 @@ one :class:`~patchwarden.errors.InputError` line naming the file and field path.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from patchwarden.documents.baseline import (
     BaselineDocument,
@@ -25,6 +27,9 @@ from patchwarden.documents.envelope import (
     parse_text,
 )
 from patchwarden.errors import InputError
+
+if TYPE_CHECKING:
+    from patchwarden.core.baseline import PatchBaseline
 
 
 def load_suppression_document(metadata: Metadata, spec: object, source: str) -> LoadedDocument:
@@ -122,11 +127,24 @@ def load_documents(path: Path) -> list[LoadedDocument]:
     return documents
 
 
+def baseline_of(document: dict[str, Any] | None) -> PatchBaseline | None:
+    """The baseline of a resolved ``PatchBaseline`` document as the server delivers it with
+    an invocation (``None``: the predefined default of the node's OS); the agent and the
+    server's evaluation of a node component's facts both read it here."""
+    if document is None:
+        return None
+    (doc,) = parse_documents(json.dumps(document), "baseline.json")
+    if not isinstance(doc, BaselineDocument):
+        raise InputError("the server sent a document that is not a PatchBaseline")
+    return doc.baseline
+
+
 __all__ = [
     "KINDS",
     "BaselineDocument",
     "LoadedDocument",
     "baseline_from_aws_json",
+    "baseline_of",
     "from_aws_json",
     "load_documents",
     "parse_documents",

@@ -15,10 +15,12 @@ from patchwarden import __version__, rule_plugins
 from patchwarden.adapters.storage import dispatch, make_engine, tokens, upgrade
 from patchwarden.server import audit, errors, governance, openapi, vulns
 from patchwarden.server.db import Database, Session
+from patchwarden.server.fleet.agent_update import open_bundles
 from patchwarden.server.fleet.nodecache import CHECKIN_SECONDS, NodeCache
 from patchwarden.server.fleet.polling import Polling
 from patchwarden.server.limits import EdgeLimits
 from patchwarden.server.routes import ROUTERS
+from patchwarden.server.routes.agent_bundle import router as agent_bundle_router
 from patchwarden.server.routes.conformance import router as conformance_router
 from patchwarden.server.routes.governance import router as governance_router
 from patchwarden.server.routes.remediations import router as remediations_router
@@ -111,12 +113,14 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.db = db
     app.state.settings = conf
     app.state.polling = polls
+    app.state.bundles = open_bundles(conf.data_dir / "bundles")  # the node bundles it serves
     errors.install(app)
     openapi.install(app)  # the error statuses the routes really answer, 400 not 422
     app.add_middleware(EdgeLimits)  # sizes, NUL and nesting before anything parses a body
     governance_routers = (governance_router, conformance_router, remediations_router)
     for router in (*ROUTERS, windows_router, *governance_routers):
         app.include_router(router)
+    app.include_router(agent_bundle_router)  # /agent: bundles and install.sh, no credential
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:

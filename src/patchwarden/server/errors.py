@@ -1,8 +1,10 @@
-"""Every error as ``{"error": {"code", "message"}}``; the caller's mistakes are 4xx, never 500."""
+"""Every error as ``{"error": {"code", "message"}}`` (a few codes add fields: ``missing`` of
+``missing_blobs``); the caller's mistakes are 4xx, never 500."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,11 +20,15 @@ log = logging.getLogger("patchwarden.server")
 class ApiError(Exception):
     """An error answer: HTTP status, a stable machine code and a one-line message."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.details = details
+        """More fields of the error object (``missing`` of ``missing_blobs``)."""
 
 
 def not_found(what: str) -> ApiError:
@@ -74,9 +80,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
         headers = {"Retry-After": "1"} if exc.status == 503 else None
-        return JSONResponse(
-            error_body(exc.code, exc.message), status_code=exc.status, headers=headers
-        )
+        body: dict[str, Any] = error_body(exc.code, exc.message)
+        if exc.details:
+            body["error"] = {**exc.details, **body["error"]}
+        return JSONResponse(body, status_code=exc.status, headers=headers)
 
     @app.exception_handler(DATABASE_ERRORS)
     async def _database(request: Request, exc: Exception) -> JSONResponse:

@@ -16,7 +16,8 @@ tests):
 - enforces the route's body limit (:data:`LIMITS`, default :data:`DEFAULT_LIMIT`): at once
   when ``Content-Length`` says more, else while the body streams in, 413 ``too_large``;
 - refuses a body with a NUL character (raw, or a JSON ``\\u0000`` escape) or JSON nested
-  deeper than :data:`MAX_DEPTH`: 400 ``invalid_request``, before ``json.loads`` recurses.
+  deeper than :data:`MAX_DEPTH`: 400 ``invalid_request``, before ``json.loads`` recurses
+  (not on the binary routes, :func:`is_binary`: a blob upload is gzip).
 
 The body read here is handed on to the application as one message (no second copy).
 """
@@ -56,11 +57,24 @@ REPORT_LIMIT = 8 * MiB
 package of the node."""
 INVENTORY_LIMIT = 32 * MiB
 """A full inventory: up to 200,000 items of about 150 bytes."""
+FACTS_LIMIT = 16 * MiB
+"""A node component's fact set (up to 50,000 files of about 150 bytes), with an evaluation's
+order and results."""
+BLOB_LIMIT = 256 * MiB
+"""One gzip-compressed fact file (``PUT /api/v1/agent/blobs/{sha256}``)."""
 MAX_DEPTH = 64
 """How deeply JSON arrays and objects may nest (the deepest document is about 8)."""
 
+BLOBS = re.compile(r"/api/v1/agent/blobs/[^/]+/?")
+"""``PUT`` of a blob: a gzip body, not JSON (no NUL or nesting check)."""
 LIMITS: tuple[tuple[frozenset[str], re.Pattern[str], int], ...] = (
     (frozenset({"POST"}), re.compile(r"/api/v1/agent/invocations/[^/]+/?"), REPORT_LIMIT),
+    (frozenset({"PUT"}), BLOBS, BLOB_LIMIT),
+    (
+        frozenset({"POST"}),
+        re.compile(r"/api/v1/agent/(facts|blobs/missing|invocations/[^/]+/evaluate)/?"),
+        FACTS_LIMIT,
+    ),
     (frozenset({"PUT", "PATCH"}), re.compile(r"/api/v1/agent/inventory/?"), INVENTORY_LIMIT),
     (
         frozenset({"POST", "PUT", "PATCH"}),
@@ -82,6 +96,11 @@ def limit_for(method: str, path: str) -> int:
         if method in methods and pattern.fullmatch(path):
             return limit
     return DEFAULT_LIMIT
+
+
+def is_binary(method: str, path: str) -> bool:
+    """Whether ``method path`` takes a binary body (no JSON checks apply)."""
+    return method == "PUT" and BLOBS.fullmatch(path) is not None
 
 
 # -- the body's content ------------------------------------------------------------------
@@ -230,7 +249,7 @@ class EdgeLimits:
             return
         if body is None:
             return  # the client is gone: nobody to answer
-        problem = body_problem(body)
+        problem = None if is_binary(method, path) else body_problem(body)
         if problem:
             await _answer(send, 400, "invalid_request", problem)
             return

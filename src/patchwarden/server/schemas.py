@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -59,3 +59,84 @@ class DeltaInventory(Body):
     content_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     added: list[InventoryItem] = Field(default_factory=list, max_length=200_000)
     removed: list[Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]] = Field(default_factory=list)
+
+
+# -- the node component (``wire.RootFacts`` …): facts of a root, evaluation on the server --
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+MAX_FACT_FILES = 50_000
+"""Files of one fact set (a node with every Debian suite and architecture lists a few
+hundred)."""
+MAX_BLOB_QUERY = 20_000
+"""Hashes of one ``blobs/missing`` question."""
+
+
+class FactFile(Body):
+    """One file the package manager reads: its path in the root, SHA-256 and size."""
+
+    path: Annotated[str, Field(min_length=1, max_length=4096)]
+    sha256: Sha256
+    size: Annotated[int, Field(ge=0)]
+
+
+class RootFacts(Body):
+    """``POST /api/v1/agent/facts``: what a node's package manager reads from its root."""
+
+    manager: Literal["apt"]
+    root: Annotated[str, Field(max_length=4096)]
+    hostname: Short = ""
+    files: Annotated[list[FactFile], Field(max_length=MAX_FACT_FILES)]
+    boot_time: int | None = None
+    in_chroot: bool = False
+    arch: Annotated[str, Field(max_length=32)] = ""
+    agent_version: Annotated[str, Field(max_length=32)] = ""
+    collected_at: datetime | None = None
+
+
+class BlobQuery(Body):
+    """``POST /api/v1/agent/blobs/missing``: which of these blobs the server lacks."""
+
+    hashes: Annotated[list[Sha256], Field(max_length=MAX_BLOB_QUERY)]
+
+
+class PlannedPackage(Body):
+    """One exact version of an Install order."""
+
+    name: Short
+    arch: Annotated[str, Field(max_length=32)] = ""
+    version: Short
+    spec: Annotated[str, Field(min_length=1, max_length=600)]
+
+
+class BlockedPackage(Body):
+    """A missing patch an order leaves out, and why."""
+
+    name: Short
+    arch: Annotated[str, Field(max_length=32)] = ""
+    reason: Annotated[str, Field(max_length=4000)] = ""
+
+
+class InstallOrder(Body):
+    """What a node carries out for an Install (as the ``plan`` phase answered it)."""
+
+    packages: Annotated[list[PlannedPackage], Field(max_length=MAX_FACT_FILES)] = []
+    blocked: Annotated[list[BlockedPackage], Field(max_length=MAX_FACT_FILES)] = []
+    lock_timeout: Annotated[int, Field(ge=0, le=86_400)] = 300
+
+
+class PackageResult(Body):
+    """How installing one ordered package went on the node."""
+
+    name: Short
+    arch: Annotated[str, Field(max_length=32)] = ""
+    returncode: int
+    error: Annotated[str, Field(max_length=4000)] = ""
+
+
+class EvaluateRequest(Body):
+    """``POST /api/v1/agent/invocations/{id}/evaluate``."""
+
+    phase: Literal["scan", "plan", "conclude"]
+    facts: RootFacts
+    order: InstallOrder | None = None
+    results: Annotated[list[PackageResult], Field(max_length=MAX_FACT_FILES)] | None = None

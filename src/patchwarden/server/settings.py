@@ -1,6 +1,6 @@
 """Server settings (a frozen value; the CLI and tests build it), read in this one place:
-the clock, the database, the long-poll and presence limits, and the intervals of the
-background loops (from the environment)."""
+the clock, the database, the long-poll and presence limits, the intervals of the
+background loops and the public URL (from the environment)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from patchwarden.ports import Clock
 SCHEDULER_ENV = "PATCHWARDEN_SCHEDULER_INTERVAL"
 GOVERNANCE_ENV = "PATCHWARDEN_GOVERNANCE_INTERVAL"
 ASSESS_ENV = "PATCHWARDEN_ASSESS_INTERVAL"
+PUBLIC_URL_ENV = "PATCHWARDEN_PUBLIC_URL"
 
 
 def seconds_from_env(name: str, default: float, environ: Mapping[str, str] = os.environ) -> float:
@@ -31,6 +32,18 @@ def seconds_from_env(name: str, default: float, environ: Mapping[str, str] = os.
     if not 0 <= value <= 3600:
         raise InputError(f"{name}: seconds between 0 (off) and 3600, got {text!r}")
     return value
+
+
+def public_url_from_env(environ: Mapping[str, str] = os.environ) -> str | None:
+    """``PATCHWARDEN_PUBLIC_URL`` (``https://patch.example.com``, no trailing slash), ``None``
+    when unset; a one-line :class:`InputError` when it is not an http(s) URL."""
+    text = environ.get(PUBLIC_URL_ENV, "").strip().rstrip("/")
+    if not text:
+        return None
+    scheme, _, rest = text.partition("://")
+    if scheme not in ("http", "https") or not rest or any(c <= " " or c == "\x7f" for c in text):
+        raise InputError(f"{PUBLIC_URL_ENV}: an http:// or https:// URL, got {text!r}")
+    return text
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,9 @@ class ServerSettings:
     """Where the server keeps files: ``bundles/`` (the node bundles it serves), ``blobs/``
     (the fact files nodes upload, by SHA-256) and ``nodes/`` (each node component's rebuilt
     root, inventory cache and state)."""
+    public_url: str | None = field(default_factory=public_url_from_env)
+    """The URL nodes reach this server at, as ``/agent/install.sh`` tells them
+    (``PATCHWARDEN_PUBLIC_URL``); ``None``: the URL of the request for the script."""
     vulndb_path: Path = field(default_factory=local_settings.vulndb_path)
     """The vulnerability database every inventory upload is assessed against (opened
     read-only per assessment; while the file does not exist nothing is assessed)."""

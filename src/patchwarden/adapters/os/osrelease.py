@@ -3,42 +3,12 @@
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import replace
 from pathlib import Path
 
 from patchwarden.core.model import OsInfo
 from patchwarden.errors import EnvironmentProblem
-
-# os-release ID -> (family, SSM OperatingSystem, product prefix)
-_KNOWN: dict[str, tuple[str, str, str]] = {
-    "debian": ("debian", "DEBIAN", "Debian"),
-    "ubuntu": ("debian", "UBUNTU", "Ubuntu"),
-    "raspbian": ("debian", "RASPBIAN", "Raspbian"),
-    "rhel": ("rhel", "REDHAT_ENTERPRISE_LINUX", "RedhatEnterpriseLinux"),
-    "centos": ("rhel", "CENTOS", "CentOS"),
-    "rocky": ("rhel", "ROCKY_LINUX", "RockyLinux"),
-    "almalinux": ("rhel", "ALMA_LINUX", "AlmaLinux"),
-    "ol": ("rhel", "ORACLE_LINUX", "OracleLinux"),
-    "amzn": ("rhel", "AMAZON_LINUX_2023", "AmazonLinux"),
-    "fedora": ("rhel", "FEDORA", "Fedora"),
-}
-
-
-def parse_os_release(text: str) -> dict[str, str]:
-    """Parse os-release ``KEY=value`` lines (shell-quoted values, comments, blank lines)."""
-    fields: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        try:
-            parts = shlex.split(value)
-        except ValueError:
-            parts = [value.strip("\"'")]
-        fields[key.strip()] = parts[0] if parts else ""
-    return fields
+from patchwarden.osnames import os_names, parse_os_release
 
 
 def read_os_info(root: str | Path) -> OsInfo:
@@ -57,39 +27,18 @@ def read_os_info(root: str | Path) -> OsInfo:
 
 def os_info_from_fields(fields: dict[str, str]) -> OsInfo:
     """Map os-release fields to :class:`OsInfo` (family, SSM names)."""
-    os_id = fields.get("ID", "").lower()
-    version_id = fields.get("VERSION_ID", "")
-    likes = fields.get("ID_LIKE", "").lower().split()
-    known = _KNOWN.get(os_id)
-    if known is None:
-        if "debian" in likes or "ubuntu" in likes:
-            known = ("debian", os_id.upper() or "DEBIAN", os_id.capitalize())
-        elif {"rhel", "fedora", "centos"} & set(likes):
-            known = ("rhel", os_id.upper(), os_id.capitalize())
-        else:
-            known = ("", os_id.upper(), os_id.capitalize())
-    family, operating_system, prefix = known
-    if os_id == "centos" and "stream" in fields.get("NAME", "").lower():
-        prefix = "CentOSStream"  # no SSM product string exists for Stream: our choice
-    if os_id == "amzn":
-        operating_system = {"2": "AMAZON_LINUX_2", "2022": "AMAZON_LINUX_2022"}.get(
-            version_id, "AMAZON_LINUX_2023" if version_id.startswith("2023") else "AMAZON_LINUX"
-        )
-        version_id_product = version_id.split(".")[0]
-        product = prefix + (version_id_product if version_id_product != "2018" else "")
-    else:
-        product = prefix + version_id
+    names = os_names(fields)
     codename = fields.get("VERSION_CODENAME", "") or fields.get("UBUNTU_CODENAME", "")
-    if not codename and os_id == "debian":
+    if not codename and names.os_id == "debian":
         codename = _debian_codename_from_pretty(fields.get("PRETTY_NAME", ""))
     return OsInfo(
-        id=os_id,
-        version_id=version_id,
+        id=names.os_id,
+        version_id=names.version_id,
         codename=codename,
-        pretty_name=fields.get("PRETTY_NAME", os_id),
-        family=family,
-        operating_system=operating_system,
-        product=product,
+        pretty_name=fields.get("PRETTY_NAME", names.os_id),
+        family=names.family,
+        operating_system=names.operating_system,
+        product=names.product,
     )
 
 

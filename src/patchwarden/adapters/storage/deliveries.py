@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from patchwarden.adapters.storage import dispatch
 from patchwarden.adapters.storage.commands import command_record, invocation_record
-from patchwarden.adapters.storage.tables import Command, Node
+from patchwarden.adapters.storage.tables import Command, Invocation, Node
 from patchwarden.pipeline.fleet.command_records import CommandRecord, InvocationRecord
 
 
@@ -26,3 +26,15 @@ def claim(
         assert cmd is not None
         found.append((invocation_record(inv), command_record(cmd)))
     return found
+
+
+def invocation_with_command(
+    session: Session, invocation_id: str
+) -> tuple[InvocationRecord, CommandRecord] | None:
+    """An invocation and its command, as they were delivered (``None``: no such one)."""
+    inv = session.get(Invocation, invocation_id)
+    if inv is None:
+        return None
+    cmd = session.get(Command, inv.command_id)
+    assert cmd is not None
+    return invocation_record(inv), command_record(cmd)

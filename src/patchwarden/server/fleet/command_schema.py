@@ -1,17 +1,21 @@
-"""The SendCommand body for AWS-RunPatchBaseline (reference §4, §6), validated."""
+"""The SendCommand body (reference §4, §6), validated: AWS-RunPatchBaseline, and
+AWS-UpdateSSMAgent (which upgrades or rolls back the node component)."""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from patchwarden import wire
+from patchwarden.adapters.bundle import VERSION_PATTERN
 from patchwarden.core.rollout import DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_ERRORS, check_limit
 from patchwarden.errors import InputError
 from patchwarden.server.schemas import Body
 
 DOCUMENTS = ("AWS-RunPatchBaseline", "RunPatchBaseline")
+"""The documents of RunPatchBaseline (a baseline is resolved for them)."""
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 TARGET_KEY = re.compile(r"^(InstanceIds|tag:.{1,128}|tag-key|PatchGroup)$")
 
@@ -73,6 +77,25 @@ class RunParameters(Body):
         return self
 
 
+class UpdateAgentParameters(Body):
+    """AWS-UpdateSSMAgent parameters: the node component's ``version`` (a bundle the server
+    holds; default: the server's own) and ``allowDowngrade`` (``"true"`` to roll back)."""
+
+    version: str | None = Field(default=None, pattern=f"^{VERSION_PATTERN}$")
+    allowDowngrade: Literal["true", "false"] = "false"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aws_lists(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {k: _scalar(v) for k, v in data.items()}
+            if data.get("version") == "":
+                data["version"] = None
+            if isinstance(data.get("allowDowngrade"), bool):
+                data["allowDowngrade"] = "true" if data["allowDowngrade"] else "false"
+        return data
+
+
 class Target(Body):
     """``{Key, Values}``: InstanceIds, ``tag:<K>``, ``tag-key`` or PatchGroup."""
 
@@ -85,8 +108,10 @@ class Target(Body):
 class SendCommand(Body):
     """``POST /api/v1/commands``."""
 
-    DocumentName: Literal["AWS-RunPatchBaseline", "RunPatchBaseline"] = "AWS-RunPatchBaseline"
-    Parameters: RunParameters
+    DocumentName: Literal["AWS-RunPatchBaseline", "RunPatchBaseline", "AWS-UpdateSSMAgent"] = (
+        "AWS-RunPatchBaseline"
+    )
+    Parameters: RunParameters | UpdateAgentParameters
     InstanceIds: list[str] = Field(default_factory=list, max_length=50)
     Targets: list[Target] = Field(default_factory=list, max_length=5)
     MaxConcurrency: str = DEFAULT_MAX_CONCURRENCY
@@ -95,10 +120,22 @@ class SendCommand(Body):
     ExecutionTimeoutSeconds: int = Field(default=7200, ge=1, le=172_800)
     Comment: str = Field(default="", max_length=100)
 
+    @field_validator("Parameters", mode="before")
+    @classmethod
+    def _parameters_of_the_document(cls, value: Any, info: ValidationInfo) -> Any:
+        """Parameters are read as the document's (not as whichever model fits)."""
+        if isinstance(value, dict):
+            agent = info.data.get("DocumentName") == wire.UPDATE_AGENT_DOCUMENT
+            return (UpdateAgentParameters if agent else RunParameters).model_validate(value)
+        return value
+
     @model_validator(mode="after")
     def _targets(self) -> SendCommand:
         if bool(self.InstanceIds) == bool(self.Targets):
             raise ValueError("give either InstanceIds or Targets (exactly one)")
+        agent = self.DocumentName == wire.UPDATE_AGENT_DOCUMENT
+        if agent != isinstance(self.Parameters, UpdateAgentParameters):
+            raise ValueError(f"Parameters are not those of {self.DocumentName}")
         for text, concurrency in ((self.MaxConcurrency, True), (self.MaxErrors, False)):
             try:
                 check_limit(text, concurrency=concurrency)

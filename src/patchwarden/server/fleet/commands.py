@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from patchwarden.adapters.storage.baselines import SqlBaselines
 from patchwarden.adapters.storage.commands import CommandRow, SqlCommands
@@ -14,7 +15,7 @@ from patchwarden.pipeline.fleet.commands import CommandRequest, Fleet, create_co
 from patchwarden.pipeline.fleet.targets import selection
 from patchwarden.server.db import ReadDB, WriteDB
 from patchwarden.server.fleet.baselines import Placed, resolve
-from patchwarden.server.fleet.command_schema import SendCommand
+from patchwarden.server.fleet.command_schema import DOCUMENTS, RunParameters, SendCommand
 from patchwarden.server.fleet.command_views import ParametersLike
 from patchwarden.server.fleet.command_views import invocation_view as invocation_view
 from patchwarden.server.fleet.command_views import view as view
@@ -24,12 +25,15 @@ __all__ = ["fleet", "invocation_view", "request", "resolver", "send", "target_no
 
 
 def request(body: SendCommand) -> CommandRequest:
-    """The use case's request of a validated SendCommand body."""
+    """The use case's request of a validated SendCommand body (only RunPatchBaseline has a
+    baseline: AWS-UpdateSSMAgent carries its parameters alone)."""
+    params = body.Parameters
+    patching = params if isinstance(params, RunParameters) else None
     return CommandRequest(
         document_name=body.DocumentName,
-        parameters=body.Parameters.model_dump(exclude_none=True),
-        baseline_override=body.Parameters.BaselineOverride,
-        snapshot_id=body.Parameters.SnapshotId,
+        parameters=params.model_dump(exclude_none=True),
+        baseline_override=patching.BaselineOverride if patching else None,
+        snapshot_id=patching.SnapshotId if patching else "",
         instance_ids=tuple(body.InstanceIds),
         targets=tuple((t.Key, tuple(t.Values)) for t in body.Targets),
         max_concurrency=body.MaxConcurrency,
@@ -51,8 +55,20 @@ def target_nodes(session: ReadDB, body: SendCommand) -> list[NodeRow]:
     return target_rows(session, selection(body.InstanceIds, targets))
 
 
-def resolver(session: ReadDB, node: Placed, cmd: ParametersLike) -> Resolved:
-    """Baseline for ``node`` under ``cmd``'s BaselineOverride (or its patch group/default)."""
+class CommandLike(ParametersLike, Protocol):
+    """A command, as far as resolving its baseline goes."""
+
+    @property
+    def document_name(self) -> str:
+        """The command's document."""
+        ...
+
+
+def resolver(session: ReadDB, node: Placed, cmd: CommandLike) -> Resolved:
+    """Baseline for ``node`` under ``cmd``'s BaselineOverride (or its patch group/default);
+    none for a document that is not RunPatchBaseline (AWS-UpdateSSMAgent)."""
+    if cmd.document_name not in DOCUMENTS:
+        return None, ""
     return resolve(session, node, cmd.parameters.get("BaselineOverride"))
 
 

@@ -14,6 +14,7 @@ from patchwarden.server.routes.compliance import router as compliance_router
 from patchwarden.server.routes.documents import router as documents_router
 from patchwarden.server.routes.findings import router as findings_router
 from patchwarden.server.routes.inventory import router as inventory_router
+from patchwarden.server.routes.node_facts import router as node_facts_router
 from patchwarden.server.routes.nodes import router as nodes_router
 from patchwarden.server.routes.patch_groups import router as patch_groups_router
 from patchwarden.server.routes.register import router as register_router
@@ -26,6 +27,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     register_router,
     agent_router,
     agent_inventory_router,
+    node_facts_router,
     nodes_router,
     baselines_router,
     patch_groups_router,

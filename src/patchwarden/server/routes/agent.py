@@ -28,7 +28,7 @@ from patchwarden.server.schemas import Body
 router = APIRouter(prefix="/api/v1/agent", tags=["agent"])
 
 
-def _delivery(inv: InvocationRecord, cmd: CommandRecord) -> dict[str, Any]:
+def delivery_body(inv: InvocationRecord, cmd: CommandRecord) -> dict[str, Any]:
     params = {k: v for k, v in cmd.parameters.items() if k != "BaselineOverride"}
     return {
         "invocation_id": inv.id,
@@ -46,7 +46,7 @@ def _claim(request: Request, node_id: str) -> list[dict[str, Any]]:
     with database(request).write() as session, session.begin():
         session.info[QUIET] = True  # the board spent this claim's budget already
         found = deliveries.claim(session, node_id, conf.clock.now(), conf.replica_id, resolver)
-        return [_delivery(inv, cmd) for inv, cmd in found]
+        return [delivery_body(inv, cmd) for inv, cmd in found]
 
 
 @router.get("/commands", response_class=JSONResponse)

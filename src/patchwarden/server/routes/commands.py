@@ -1,10 +1,11 @@
-"""``/api/v1/commands``: send RunPatchBaseline, list, inspect, cancel (operators send)."""
+"""``/api/v1/commands``: send RunPatchBaseline or UpdateSSMAgent, list, inspect, cancel
+(operators send)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from patchwarden.adapters.storage import commands as command_store
 from patchwarden.adapters.storage.audit_log import SqlAuditLog
@@ -14,6 +15,7 @@ from patchwarden.pipeline.fleet import commands
 from patchwarden.server.auth import Operator, Viewer
 from patchwarden.server.db import Now, ReadDB, WriteDB
 from patchwarden.server.errors import not_found
+from patchwarden.server.fleet.agent_update import bundles, with_agent_version
 from patchwarden.server.fleet.command_schema import SendCommand
 from patchwarden.server.fleet.commands import fleet, invocation_view, request, view
 from patchwarden.server.outcomes import answered
@@ -22,8 +24,12 @@ router = APIRouter(prefix="/api/v1/commands", tags=["commands"])
 
 
 @router.post("", status_code=201)
-def send_command(body: SendCommand, who: Operator, session: WriteDB, at: Now) -> dict[str, Any]:
-    """SendCommand for AWS-RunPatchBaseline."""
+def send_command(
+    http: Request, body: SendCommand, who: Operator, session: WriteDB, at: Now
+) -> dict[str, Any]:
+    """SendCommand for AWS-RunPatchBaseline, or AWS-UpdateSSMAgent (``version``: a node
+    bundle the server holds, default its own; ``allowDowngrade``: ``"true"`` to roll back)."""
+    body = with_agent_version(body, bundles(http))
     with answered():
         cmd = commands.send_command(
             fleet(session), SqlAuditLog(session), request(body), who.actor, at

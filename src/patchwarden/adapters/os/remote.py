@@ -1,0 +1,311 @@
+"""A node component's root, rebuilt on the server from its uploaded facts.
+
+For node N the directory ``<data_dir>/nodes/N/root`` holds every file the node listed as a
+symlink to its blob (:mod:`patchwarden.adapters.blobs`) and ``etc/hostname``; the apt
+adapter reads it as it reads any root, and ``apt-get -s`` simulates on it (confined by its
+``APT_CONFIG``).  Nothing is ever installed here: installs run on the node.
+
+What the node knows that is not a file comes from its facts: whether ``ischroot -t``
+succeeds there (apt's phasing), its native architecture, its boot time.  No program the
+node's configuration names runs on the server: ``ischroot`` and ``dpkg
+--print-architecture`` are answered from the facts.
+
+One lock per node (a thread lock and ``flock`` on ``N/lock``) serialises rebuilding and
+evaluating, so two requests of one node never swap files under each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import stat
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from patchwarden import wire
+from patchwarden.adapters.blobs import BlobStore
+from patchwarden.adapters.os.apt.conf import get, read_apt_conf
+from patchwarden.adapters.os.apt.manager import AptPackageManager
+from patchwarden.adapters.runner import LocalRunner
+from patchwarden.adapters.state import LocalState
+from patchwarden.core.model import Inventory, Package
+from patchwarden.errors import AdapterError, EnvironmentProblem, InputError
+from patchwarden.ports import InstallOutcome, InstallPlan, PackageManager, Runner, RunResult
+
+HOSTNAME = "etc/hostname"
+APT_CONF = "etc/apt/apt.conf"
+_APT_CONF_PARTS = "etc/apt/apt.conf.d/"
+SAFE_OPTIONS = (
+    "APT::Default-Release",
+    "APT::Machine-ID",
+    "APT::Get::Phase-Policy",
+    "APT::Get::Always-Include-Phased-Updates",
+    "APT::Get::Never-Include-Phased-Updates",
+    "Update-Manager::Always-Include-Phased-Updates",
+    "Update-Manager::Never-Include-Phased-Updates",
+)
+"""The node's apt options that reach the rebuilt root: those that change which version apt
+chooses.  Every other option (solvers, hooks, ``Dir::*`` …) stays on the node: apt-get runs
+on the server to simulate, and a node's configuration must never name a program for it."""
+_DIRS = (
+    "etc/apt/apt.conf.d",
+    "etc/apt/preferences.d",
+    "var/lib/dpkg",
+    "var/lib/apt/lists/partial",
+    "var/cache/apt/archives/partial",
+    "var/log/apt",
+)
+"""Directories apt expects in a root (created when the facts leave them out)."""
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+class FactRunner:
+    """A :class:`~patchwarden.ports.Runner` that answers what the node measured from its
+    facts and runs everything else (apt-get's simulations) here."""
+
+    def __init__(self, facts: wire.RootFacts, inner: Runner | None = None) -> None:
+        self.facts = facts
+        self.inner = inner or LocalRunner()
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        check: bool = False,
+    ) -> RunResult:
+        """``<ischroot> -t`` and ``dpkg --print-architecture`` from the facts; else run."""
+        call = tuple(argv)
+        if len(call) == 2 and call[1] == "-t":  # apt's chroot test, whatever it is named
+            return RunResult(call, 0 if self.facts.in_chroot else 1, "", "")
+        if call == ("dpkg", "--print-architecture"):
+            if not self.facts.arch:
+                raise AdapterError("the node did not say its architecture (facts.arch)")
+            return RunResult(call, 0, self.facts.arch + "\n", "")
+        return self.inner.run(call, env=env, timeout=timeout, check=check)
+
+
+class RemotePackageManager:
+    """The apt adapter on a rebuilt root: collects and simulates; never installs."""
+
+    scheme = "deb"
+
+    def __init__(self, inner: AptPackageManager, facts: wire.RootFacts) -> None:
+        self.inner = inner
+        self.root = inner.root
+        self.facts = facts
+
+    def collect(self) -> Inventory:
+        """The inventory, with the node's hostname and boot time."""
+        inventory = self.inner.collect()
+        boot = self.facts.boot_time
+        return replace(
+            inventory,
+            hostname=self.facts.hostname or inventory.hostname,
+            last_boot=datetime.fromtimestamp(boot, UTC) if boot is not None else None,
+        )
+
+    def plan(self, packages: Sequence[Package]) -> InstallPlan:
+        """``apt-get -s install`` on the rebuilt root."""
+        return self.inner.plan(packages)
+
+    def refresh(self) -> None:
+        """Refused: the node refreshes its own lists."""
+        raise EnvironmentProblem("package lists are refreshed on the node, not on the server")
+
+    def install(self, packages: Sequence[Package]) -> list[InstallOutcome]:
+        """Refused: installs run on the node."""
+        raise EnvironmentProblem("installs run on the node, not on the server")
+
+    @property
+    def native_arch(self) -> str:
+        """The node's native architecture (its facts, else its dpkg's)."""
+        if self.facts.arch:
+            return self.facts.arch
+        for ip in self.inner.collect().installed:
+            if ip.package.name == "dpkg" and ip.package.arch:
+                return ip.package.arch
+        return ""
+
+
+class RemoteRoot:
+    """One node's rebuilt root while its lock is held: package manager and local state."""
+
+    def __init__(self, pm: RemotePackageManager, state: LocalState) -> None:
+        self._pm = pm
+        self.pm: PackageManager = pm
+        self.state = state
+
+    @property
+    def native_arch(self) -> str:
+        """The node's native architecture."""
+        return self._pm.native_arch
+
+
+class RemoteRoots:
+    """Every node's rebuilt root under ``<data_dir>/nodes``, from blobs in ``blobs``."""
+
+    def __init__(self, data_dir: Path, blobs: BlobStore | None = None) -> None:
+        self.base = Path(data_dir) / "nodes"
+        self.blobs = blobs or BlobStore(Path(data_dir) / "blobs")
+
+    def missing(self, hashes: Sequence[str]) -> list[str]:
+        """The blobs among ``hashes`` the server lacks."""
+        return self.blobs.missing(hashes)
+
+    def node_dir(self, node_id: str) -> Path:
+        """``<data_dir>/nodes/<node_id>``."""
+        if not wire.safe_relative_path(node_id) or "/" in node_id:
+            raise InputError(f"not a node id: {node_id[:80]!r}")
+        return self.base / node_id
+
+    @contextlib.contextmanager
+    def open(self, node_id: str, facts: wire.RootFacts) -> Iterator[RemoteRoot]:
+        """The node's root rebuilt from ``facts``, locked for the block."""
+        here = self.node_dir(node_id)
+        here.mkdir(parents=True, exist_ok=True)
+        with _node_lock(here):
+            root = here / "root"
+            rebuild(root, facts, self.blobs)
+            runner = FactRunner(facts)
+            apt = AptPackageManager(str(root), runner=runner, cache_dir=str(here / "cache"))
+            state = LocalState(here / "state.db")
+            try:
+                yield RemoteRoot(RemotePackageManager(apt, facts), state)
+            finally:
+                state.close()
+
+
+@contextlib.contextmanager
+def _node_lock(here: Path) -> Iterator[None]:
+    key = str(here)
+    with _locks_guard:
+        lock = _locks.setdefault(key, threading.Lock())
+    with lock:
+        fd = os.open(here / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
+
+def rebuild(root: Path, facts: wire.RootFacts, blobs: BlobStore) -> None:
+    """Make ``root`` hold exactly the listed files (symlinks to their blobs) and
+    ``etc/hostname``; directories apt needs are created, apt's own caches left alone."""
+    for f in facts.files:
+        if not wire.safe_relative_path(f.path):  # checked on decode; never trust twice
+            raise InputError(f"facts.files: {f.path[:200]!r} is not inside the root")
+    wanted = {f.path: blobs.path(f.sha256) for f in facts.files if not _generated(f.path)}
+    root.mkdir(parents=True, exist_ok=True)
+    _remove_unlisted(root, wanted)
+    _write(root, APT_CONF, safe_apt_conf(facts, blobs))
+    for rel, blob in sorted(wanted.items()):
+        target = _prepare_parent(root, rel)
+        try:
+            if os.readlink(target) == str(blob):
+                continue
+        except OSError:
+            pass
+        _remove(target)
+        os.symlink(blob, target)
+    _write(root, HOSTNAME, facts.hostname.strip() + "\n")
+    for rel in _DIRS:
+        with contextlib.suppress(OSError, InputError):
+            _make_dirs(root, rel)
+
+
+def _generated(path: str) -> bool:
+    """Files of the rebuilt root written by the server, not linked to the node's: the host
+    name and apt's configuration (:func:`safe_apt_conf`)."""
+    return path in (HOSTNAME, APT_CONF) or path.startswith(_APT_CONF_PARTS)
+
+
+def safe_apt_conf(facts: wire.RootFacts, blobs: BlobStore) -> str:
+    """The rebuilt root's ``etc/apt/apt.conf``: the node's :data:`SAFE_OPTIONS` (read from
+    its ``apt.conf.d/*`` and ``apt.conf`` as apt reads them), nothing else."""
+    with tempfile.TemporaryDirectory(prefix="patchwarden-aptconf-") as tmp:
+        for f in facts.files:
+            if f.path == APT_CONF or f.path.startswith(_APT_CONF_PARTS):
+                link = Path(tmp).joinpath(*f.path.split("/"))
+                link.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(blobs.path(f.sha256), link)
+        options = read_apt_conf(Path(tmp))
+    lines = []
+    for key in SAFE_OPTIONS:
+        value = get(options, key)
+        if value and _SAFE_VALUE.fullmatch(value):
+            lines.append(f'{key} "{value}";')
+    return "".join(line + "\n" for line in lines)
+
+
+_SAFE_VALUE = re.compile(r"[A-Za-z0-9_.:+~/@-]{1,200}")
+
+
+def _write(root: Path, rel: str, text: str) -> None:
+    """A regular file the server writes into the rebuilt root (rewritten only on change)."""
+    path = _prepare_parent(root, rel)
+    if os.path.islink(path) or not _has_text(path, text):
+        _remove(path)
+        path.write_text(text)
+
+
+def _remove_unlisted(root: Path, wanted: Mapping[str, Path]) -> None:
+    """Drop the symlinks of files no longer listed (only this module makes symlinks)."""
+    for dirpath, dirnames, filenames in os.walk(root):  # never follows symlinks
+        for name in [*filenames, *dirnames]:
+            full = Path(dirpath) / name
+            if full.is_symlink() and full.relative_to(root).as_posix() not in wanted:
+                full.unlink()
+
+
+def _prepare_parent(root: Path, rel: str) -> Path:
+    """``root/rel`` with every parent a real directory inside ``root`` (a symlink or file
+    in the way is replaced: it was a listed file that is now a directory)."""
+    parts = rel.split("/")
+    _make_dirs(root, "/".join(parts[:-1]))
+    return root.joinpath(*parts)
+
+
+def _make_dirs(root: Path, rel: str) -> None:
+    here = root
+    for part in [p for p in rel.split("/") if p]:
+        if part in (".", ".."):
+            raise InputError(f"not a path inside the root: {rel!r}")
+        here = here / part
+        try:
+            mode = os.lstat(here).st_mode
+        except FileNotFoundError:
+            here.mkdir()
+            continue
+        if not stat.S_ISDIR(mode):  # a symlink (even to a directory) or a file
+            here.unlink()
+            here.mkdir()
+
+
+def _remove(path: Path) -> None:
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _has_text(path: Path, text: str) -> bool:
+    try:
+        return path.read_text() == text
+    except (OSError, UnicodeDecodeError):
+        return False

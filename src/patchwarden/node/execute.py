@@ -1,0 +1,262 @@
+"""One invocation on the node: RunPatchBaseline (Scan, Install) evaluated by the server,
+and the node component's own upgrade (:mod:`.update`).
+
+An Install: refresh apt's lists, upload the facts, ask the server for the ``plan``, write
+the journal, run exactly the ordered installs (all at once, and each alone when that
+fails), upload the new facts, and ask the server to ``conclude``.
+"""
+
+import contextlib
+import logging
+import os
+import tempfile
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
+
+from patchwarden import aptcmd, wire
+from patchwarden.node import facts as facts_mod
+from patchwarden.node.client import Api, Refused, Unavailable
+from patchwarden.node.process import run_command
+from patchwarden.node.state import Journal, NodeConfig, NodeProblem
+from patchwarden.node.upload import Uploader
+
+log = logging.getLogger("patchwarden.node")
+
+PATCH_DOCUMENTS = ("AWS-RunPatchBaseline", "RunPatchBaseline")
+FAILED_EXIT = 1
+REFUSED_EXIT = 2
+ENVIRONMENT_EXIT = 3
+REBOOT_ARGV = ["shutdown", "-r", "+1", "patchwarden: reboot after patching"]
+SUMMARY_EXTRAS = ("critical_non_compliant", "security_non_compliant", "other_non_compliant")
+RESTARTED = (
+    "the node restarted during the install; it is not run again (check the node's package state)"
+)
+
+Runner = Callable[[List[str], Dict[str, str], Optional[float]], Tuple[int, str, str]]
+"""(argv, extra environment, timeout) → (exit code, stdout, stderr)."""
+
+
+class Outcome(NamedTuple):
+    """The result to report, and what to do once it is reported (reboot, re-exec)."""
+
+    result: wire.InvocationResult
+    after: Optional[Callable[[], None]] = None
+    changed_packages: bool = False
+    """An Install ran apt (the inventory is uploaded again)."""
+
+
+def failed(message: str, code: int) -> Outcome:
+    """A Failed result with a one-line output."""
+    line = " ".join(message.split())
+    return Outcome(wire.InvocationResult("Failed", code, line))
+
+
+def summary_line(report: Dict[str, Any]) -> str:
+    """``Install: NON_COMPLIANT (baseline X): MISSING 1, FAILED 1`` (as the full agent's)."""
+    summary = report.get("summary")
+    summary = summary if isinstance(summary, dict) else {}
+    counts = ", ".join(
+        "{} {}".format(k, v)
+        for k, v in summary.items()
+        if k not in SUMMARY_EXTRAS and isinstance(v, int) and not isinstance(v, bool) and v
+    )
+    baseline = report.get("baseline")
+    name = baseline.get("name", "") if isinstance(baseline, dict) else ""
+    line = "{}: {} (baseline {}): {}".format(
+        report.get("operation", ""), report.get("compliance", ""), name, counts or "no patches"
+    )
+    return line + (" ; rebooted" if report.get("rebooted") else "")
+
+
+def failed_count(report: Optional[Dict[str, Any]]) -> int:
+    """The report's FAILED count."""
+    summary = (report or {}).get("summary")
+    value = summary.get("FAILED", 0) if isinstance(summary, dict) else 0
+    return value if isinstance(value, int) else 0
+
+
+class Executor:
+    """Runs invocations on one registered node."""
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        api: Api,
+        uploader: Uploader,
+        runner: Runner = run_command,
+        updater: Optional[Callable[[wire.Delivery], Outcome]] = None,
+    ) -> None:
+        self.config = config
+        self.root = config.root
+        self.api = api
+        self.uploader = uploader
+        self.runner = runner
+        self.journal = Journal(config.state_dir)
+        self.updater = updater
+
+    # -- apt ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def apt_env(self, arch: str) -> Iterator[Dict[str, str]]:
+        """apt-get's environment; for a root other than ``/`` an ``APT_CONFIG`` file (0600)
+        confines it to the root while the block runs."""
+        if self.root == "/":
+            yield aptcmd.environment()
+            return
+        fd, path = tempfile.mkstemp(prefix="patchwarden-apt-", suffix=".conf")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(aptcmd.apt_config_text(self.root, arch))
+            yield aptcmd.environment(path)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    def refresh(self, arch: str) -> str:
+        """``apt-get update``; a warning line when it failed (empty when it worked)."""
+        try:
+            with self.apt_env(arch) as env:
+                code, out, err = self.runner(list(aptcmd.UPDATE), env, None)
+        except NodeProblem as exc:
+            return "warning: the package lists were not refreshed: {}".format(exc)
+        if code != 0:
+            return "warning: the package lists were not refreshed: {}".format(
+                aptcmd.last_error(err or out, "apt-get update")
+            )
+        return ""
+
+    def carry_out(
+        self, order: wire.InstallOrder, arch: str, timeout: Optional[float]
+    ) -> List[wire.PackageResult]:
+        """Install the ordered versions: together, then each alone when that fails."""
+        packages = order.packages
+        with self.apt_env(arch) as env:
+            argv = aptcmd.install_argv([p.spec for p in packages], order.lock_timeout)
+            code, out, err = self.runner(argv, env, timeout)
+            if code == 0:
+                return [wire.PackageResult(p.name, p.arch, 0) for p in packages]
+            if len(packages) == 1:
+                p = packages[0]
+                return [wire.PackageResult(p.name, p.arch, code, _error(err, out))]
+            log.warning(
+                "installing %d packages together failed (%s); installing each alone",
+                len(packages),
+                _error(err, out),
+            )
+            results = []
+            for p in packages:
+                argv = aptcmd.install_argv([p.spec], order.lock_timeout)
+                code, out, err = self.runner(argv, env, timeout)
+                results.append(
+                    wire.PackageResult(p.name, p.arch, code, "" if code == 0 else _error(err, out))
+                )
+            return results
+
+    # -- invocations --------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        delivery: wire.Delivery,
+        phase: str,
+        facts: wire.RootFacts,
+        order: Optional[wire.InstallOrder] = None,
+        results: Optional[List[wire.PackageResult]] = None,
+    ) -> wire.Evaluation:
+        """Ask the server to judge the facts (uploading again if it lost a blob)."""
+
+        def send(f: wire.RootFacts) -> wire.Evaluation:
+            body = wire.EvaluateRequest(phase, f, order, results)
+            return self.api.evaluate(delivery.invocation_id, body)
+
+        return self.uploader.with_blobs(facts, send)
+
+    def run(self, delivery: wire.Delivery) -> Outcome:
+        """Run one invocation; never raises for the invocation's own failures."""
+        try:
+            if delivery.document_name in PATCH_DOCUMENTS:
+                operation = delivery.operation
+                if operation == "Install":
+                    return self.install(delivery)
+                if operation == "Scan":
+                    return self.scan(delivery)
+                return failed("Operation {!r} is not Scan or Install".format(operation), 2)
+            if delivery.document_name == wire.UPDATE_AGENT_DOCUMENT and self.updater:
+                return self.updater(delivery)
+            return failed(
+                "document {} is not supported by the node component".format(delivery.document_name),
+                REFUSED_EXIT,
+            )
+        except NodeProblem as exc:
+            return failed(str(exc), exc.exit_code)
+        except Refused as exc:
+            return failed(str(exc), REFUSED_EXIT)
+        except Unavailable as exc:
+            return failed("the server is unavailable: {}".format(exc), ENVIRONMENT_EXIT)
+        except OSError as exc:
+            return failed("{}".format(exc), ENVIRONMENT_EXIT)
+
+    def scan(self, delivery: wire.Delivery) -> Outcome:
+        """RunPatchBaseline Scan."""
+        warning = self.refresh(facts_mod.native_arch(self.root))
+        facts = self.uploader.facts()
+        evaluation = self.evaluate(delivery, "scan", facts)
+        report = evaluation.report
+        if report is None:
+            raise Unavailable("the server's scan evaluation has no report")
+        output = "\n".join(x for x in (summary_line(report), warning) if x)
+        return Outcome(wire.InvocationResult("Success", 0, output, report))
+
+    def install(self, delivery: wire.Delivery) -> Outcome:
+        """RunPatchBaseline Install: the server's plan, carried out exactly."""
+        arch = facts_mod.native_arch(self.root)
+        warning = self.refresh(arch)
+        facts = self.uploader.facts()
+        plan = self.evaluate(delivery, "plan", facts)
+        order = plan.order
+        if order is None:
+            raise Unavailable("the server's install plan has no order")
+        self.journal.start(delivery.invocation_id, delivery.command_id, "Install")
+        results = []  # type: List[wire.PackageResult]
+        if order.packages:
+            timeout = delivery.execution_timeout_seconds
+            results = self.carry_out(order, arch, float(timeout) if timeout else None)
+            for r in results:
+                if r.returncode != 0:
+                    log.warning("%s:%s not installed: %s", r.name, r.arch, r.error)
+        after = self.uploader.facts()
+        conclusion = self.evaluate(delivery, "conclude", after, order, results)
+        report = conclusion.report
+        if report is None:
+            raise Unavailable("the server's install conclusion has no report")
+        bad = failed_count(report)
+        status = "Failed" if bad else "Success"
+        output = "\n".join(x for x in (summary_line(report), warning) if x)
+        result = wire.InvocationResult(status, FAILED_EXIT if bad else 0, output, report)
+        reboot = None  # type: Optional[Callable[[], None]]
+        if conclusion.reboot and self.root == "/":
+            reboot = self.reboot
+        return Outcome(result, reboot, bool(order.packages))
+
+    def reboot(self) -> None:
+        """Reboot the host in a minute (after the result was reported)."""
+        log.info("rebooting the node in a minute (the install needs it)")
+        try:
+            code, out, err = self.runner(list(REBOOT_ARGV), {}, 60.0)
+        except NodeProblem as exc:
+            log.error("cannot reboot: %s", exc)
+            return
+        if code != 0:
+            log.error("shutdown -r failed: %s", (err or out).strip().splitlines()[-1:])
+
+    def interrupted_result(self) -> Optional[Tuple[str, wire.InvocationResult]]:
+        """The Failed result of an install the node did not finish (``None``: none)."""
+        entry = self.journal.interrupted()
+        if entry is None:
+            return None
+        return (
+            str(entry["invocation_id"]),
+            wire.InvocationResult("Failed", FAILED_EXIT, RESTARTED),
+        )
+
+
+def _error(err: str, out: str) -> str:
+    return aptcmd.last_error(err if err.strip() else out, "apt-get")

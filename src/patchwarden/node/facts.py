@@ -1,0 +1,232 @@
+"""The files apt's adapter reads from a root, by content, and the few facts that are not
+files (hostname, boot time, chroot, native architecture).
+
+Hashes are cached across runs in ``hashes.json`` keyed by (path, size, mtime_ns, inode):
+an unchanged 50 MB list is not read again.
+"""
+
+import contextlib
+import hashlib
+import os
+import socket
+import stat
+import time
+from typing import Dict, List, Optional, Tuple
+
+from patchwarden import __version__, wire
+from patchwarden.node.process import run_quiet
+from patchwarden.node.state import NodeProblem, make_state_dir, read_json, write_json
+
+CHUNK = 1 << 20
+HASH_CACHE = "hashes.json"
+
+FIXED_FILES = (
+    "var/lib/dpkg/status",
+    "var/lib/dpkg/arch",
+    "etc/apt/preferences",
+    "etc/apt/apt.conf",
+    "etc/apt/sources.list",
+    "etc/os-release",
+    "usr/lib/os-release",
+    "etc/machine-id",
+    "etc/hostname",
+    "run/reboot-required",
+    "run/reboot-required.pkgs",
+    "var/run/reboot-required",
+    "var/run/reboot-required.pkgs",
+)
+"""Single files the apt adapter reads (those that exist are uploaded)."""
+
+FILE_DIRS = (
+    "var/lib/apt/lists",
+    "etc/apt/preferences.d",
+    "etc/apt/apt.conf.d",
+    "etc/apt/sources.list.d",
+)
+"""Directories whose regular files (not their subdirectories) the adapter reads."""
+
+SKIPPED_NAMES = frozenset(["lock"])
+
+
+def sha256_file(path: str) -> str:
+    """The SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(CHUNK)
+            if not chunk:
+                return digest.hexdigest()
+            digest.update(chunk)
+
+
+class HashCache:
+    """SHA-256 of files by (path, size, mtime_ns, inode), kept in ``hashes.json``."""
+
+    def __init__(self, path: Optional[str]) -> None:
+        self.path = path
+        self.entries = {}  # type: Dict[str, List[object]]
+        self.used = {}  # type: Dict[str, List[object]]
+        if path:
+            raw = read_json(path, {})
+            if isinstance(raw, dict):
+                self.entries = {k: v for k, v in raw.items() if isinstance(v, list) and len(v) == 4}
+
+    def digest(self, path: str, st: os.stat_result) -> str:
+        """The file's hash (from the cache when its size, mtime and inode are unchanged)."""
+        key = [st.st_size, st.st_mtime_ns, st.st_ino]
+        cached = self.entries.get(path)
+        if cached is not None and cached[:3] == key and wire.is_sha256(cached[3]):
+            self.used[path] = cached
+            return str(cached[3])
+        digest = sha256_file(path)
+        self.used[path] = [*key, digest]
+        return digest
+
+    def forget(self, path: str) -> None:
+        """Hash this file again next time (it changed under its old stat key)."""
+        self.entries.pop(path, None)
+        self.used.pop(path, None)
+        self.save(self.entries)
+
+    def save(self, entries: Optional[Dict[str, List[object]]] = None) -> None:
+        """Keep the entries used by the last collection (files gone are dropped)."""
+        if self.path:
+            self.entries = dict(self.used if entries is None else entries)
+            with contextlib.suppress(OSError):  # a cache only
+                make_state_dir(os.path.dirname(self.path))
+                write_json(self.path, self.entries)
+
+
+def candidate_paths(root: str) -> List[str]:
+    """Relative paths of the files to upload (existence is checked by the caller)."""
+    found = list(FIXED_FILES)
+    for rel_dir in FILE_DIRS:
+        try:
+            names = sorted(os.listdir(os.path.join(root, rel_dir)))
+        except OSError:
+            continue
+        for name in names:
+            if name in SKIPPED_NAMES or name.startswith("."):
+                continue
+            found.append(rel_dir + "/" + name)
+    return found
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def fact_files(root: str, cache: HashCache) -> Tuple[List[wire.FactFile], Dict[str, str]]:
+    """The files that exist (regular files, symlinks followed) and where each hash is."""
+    files = []  # type: List[wire.FactFile]
+    paths = {}  # type: Dict[str, str]
+    for rel in candidate_paths(root):
+        if not wire.safe_relative_path(rel) or not _utf8(rel):
+            continue
+        full = os.path.join(root, rel)
+        try:
+            st = os.stat(full)
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            digest = cache.digest(full, st)
+        except OSError:
+            continue  # vanished or unreadable: apt cannot read it either
+        files.append(wire.FactFile(rel, digest, st.st_size))
+        paths.setdefault(digest, full)
+    return files, paths
+
+
+def hostname(root: str) -> str:
+    """This host's name for ``/``; ``etc/hostname`` (or the directory name) otherwise."""
+    if root == "/":
+        return socket.gethostname()
+    name = os.path.basename(root.rstrip("/"))
+    try:
+        with open(os.path.join(root, "etc/hostname"), encoding="utf-8", errors="replace") as fh:
+            return fh.read().strip() or name
+    except OSError:
+        return name
+
+
+def boot_time(root: str) -> Optional[int]:
+    """``btime`` of ``/proc/stat`` for the root ``/``; ``None`` otherwise."""
+    if root != "/":
+        return None
+    try:
+        with open("/proc/stat") as fh:
+            for line in fh:
+                if line.startswith("btime "):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def in_chroot() -> bool:
+    """``ischroot -t`` exits 0 on this machine (a missing program: no), as apt asks."""
+    code, _ = run_quiet(["ischroot", "-t"])
+    return code == 0
+
+
+def native_arch(root: str) -> str:
+    """The ``Architecture`` of the ``dpkg`` package in the status file, else
+    ``dpkg --print-architecture`` (empty when neither tells)."""
+    arch = _dpkg_arch_from_status(os.path.join(root, "var/lib/dpkg/status"))
+    if arch:
+        return arch
+    code, out = run_quiet(["dpkg", "--print-architecture"])
+    return out.strip() if code == 0 else ""
+
+
+def _dpkg_arch_from_status(path: str) -> str:
+    package, arch = "", ""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if not line.strip():
+                    if package == "dpkg" and arch:
+                        return arch
+                    package, arch = "", ""
+                elif line.startswith("Package:"):
+                    package = line.split(":", 1)[1].strip()
+                elif line.startswith("Architecture:"):
+                    arch = line.split(":", 1)[1].strip()
+    except OSError:
+        return ""
+    return arch if package == "dpkg" else ""
+
+
+def utc_now() -> str:
+    """The time now as ISO 8601, UTC, with ``Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def collect(root: str, state_dir: Optional[str] = None) -> Tuple[wire.RootFacts, Dict[str, str]]:
+    """The facts of ``root`` and ``{sha256: file on disk}`` for each blob they name."""
+    if not os.path.isdir(root):
+        raise NodeProblem("root {!r} does not exist or is not a directory".format(root))
+    cache = HashCache(os.path.join(state_dir, HASH_CACHE) if state_dir else None)
+    files, paths = fact_files(root, cache)
+    cache.save()
+    facts = wire.RootFacts(
+        manager="apt",
+        root=root,
+        hostname=hostname(root),
+        files=files,
+        boot_time=boot_time(root),
+        in_chroot=in_chroot(),
+        arch=native_arch(root),
+        agent_version=__version__,
+        collected_at=utc_now(),
+    )
+    return facts, paths
+
+
+def forget(state_dir: Optional[str], path: str) -> None:
+    """Drop one file's cached hash (it changed since it was hashed)."""
+    if state_dir:
+        HashCache(os.path.join(state_dir, HASH_CACHE)).forget(path)
