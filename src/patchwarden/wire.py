@@ -435,7 +435,7 @@ class InventoryAck(NamedTuple):
 #
 # A fact set naming a blob the server lacks is answered 409 ``missing_blobs``.
 
-MANAGERS = ("apt",)
+MANAGERS = ("apt", "dnf")
 """Package managers the node component collects facts for."""
 
 EVALUATE_PHASES = ("scan", "plan", "conclude")
@@ -490,7 +490,7 @@ class RootFacts(NamedTuple):
     files.  The server holds every file by hash (:class:`BlobQuery`)."""
 
     manager: str
-    """``apt`` (:data:`MANAGERS`)."""
+    """``apt`` or ``dnf`` (:data:`MANAGERS`)."""
     root: str
     """The node's root directory: ``/`` on a host, another directory for a sandbox."""
     hostname: str
@@ -500,7 +500,8 @@ class RootFacts(NamedTuple):
     in_chroot: bool = False
     """``ischroot -t`` exited 0 on the node (apt then includes every phased update)."""
     arch: str = ""
-    """The native architecture (``dpkg --print-architecture``)."""
+    """The native architecture (apt: ``dpkg --print-architecture``; dnf: ``rpm --eval
+    %{_arch}``)."""
     agent_version: str = ""
     collected_at: Optional[str] = None
     """ISO 8601 time of collection (UTC)."""
@@ -578,7 +579,8 @@ class PlannedPackage(NamedTuple):
     arch: str
     version: str
     spec: str
-    """What the package manager is asked for (apt: ``name=version`` or ``name:arch=version``)."""
+    """What the package manager is asked for (apt: ``name=version`` or ``name:arch=version``;
+    dnf: the NEVRA ``name-[epoch:]version-release.arch``)."""
 
     def to_json(self) -> Dict[str, Any]:
         """The JSON object."""

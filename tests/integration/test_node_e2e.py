@@ -1,7 +1,7 @@
 """The node component end to end, on the fleet's own Pythons: a real server process, the
 install script it serves run by ``dash``, the bundle running on a pyenv interpreter (3.6 …
-3.10) against a sandbox root driven by real apt/dpkg: register, Scan, Install, and an agent
-upgrade and rollback rolled out as ``AWS-UpdateSSMAgent`` commands."""
+3.10) against a sandbox root driven by real apt/dpkg (or real rpm/dnf): register, Scan,
+Install, and an agent upgrade and rollback rolled out as ``AWS-UpdateSSMAgent`` commands."""
 
 from __future__ import annotations
 
@@ -16,6 +16,16 @@ from typing import Any
 import httpx
 import pytest
 from fleet_processes import PATIENCE, Server, pg_schema, wait_for
+from rpm_sandbox import (
+    STANDARD_STATE as RPM_STANDARD_STATE,
+)
+from rpm_sandbox import (
+    RpmNodeFactory,
+    host_rpm_untouched_fixture,  # noqa: F401 (autouse: the host's rpm state never changes)
+    make_rpm_node_fixture,  # noqa: F401
+    rpm_ready_fixture,  # noqa: F401
+    rpm_repo_fixture,  # noqa: F401
+)
 from sandbox import SECURITY_UPDATES, STANDARD_STATE, NodeFactory
 
 import patchwarden
@@ -245,3 +255,46 @@ def test_agent_upgrade_and_rollback_are_commands(
     # the rolled-back node still works
     scan = run_to_end(api, node, Parameters={"Operation": "Scan"}, Targets=target)
     assert scan["status"] == "Success", scan
+
+
+def test_rpm_node_on_python_3_6_scans_and_installs_with_dnf(
+    make_rpm_node: RpmNodeFactory, tmp_path: Path, stack: ExitStack
+) -> None:
+    """RHEL 8's Python on an Amazon Linux 2023 sandbox root: the server judges the dnf
+    facts, the node runs the exact NEVRAs with real dnf."""
+    exe = interpreter("3.6")
+    server = Server(tmp_path / "server-home", f"sqlite:///{tmp_path / 'server.db'}")
+    stack.callback(server.stop)
+    api = server.api(server.admin_token)
+    activation = api.post("/api/v1/activations", json={"registration_limit": 1}).json()
+    node_root = make_rpm_node(name="rhel-like")
+    node = InstalledNode(server, exe, tmp_path / "prefix", node_root.root)
+    stack.callback(node.stop)
+    installed = node.install(activation)
+    assert installed.returncode == 0, installed.stderr
+    node_id = node.node_id()
+    node.start()
+    wait_for("the node's inventory", lambda: api.get(f"/api/v1/nodes/{node_id}/inventory").json())
+    about = api.get(f"/api/v1/nodes/{node_id}").json()
+    assert "Amazon" in str(about), about
+    target = [{"Key": "InstanceIds", "Values": [node_id]}]
+
+    scan = run_to_end(api, node, Parameters={"Operation": "Scan"}, Targets=target)
+    assert scan["status"] == "Success", scan
+    found = states(api, node_id)
+    missing = {n for n, s in found.items() if s == "MISSING"}
+    assert missing, found
+
+    install = run_to_end(
+        api,
+        node,
+        Parameters={"Operation": "Install", "RebootOption": "NoReboot"},
+        Targets=target,
+    )
+    assert install["status"] == "Success", (install, node.log.read_text())
+    after = states(api, node_id)
+    assert "MISSING" not in after.values(), after
+    versions = node_root.rpm_versions()
+    old = {s.name: s.evr for s in RPM_STANDARD_STATE}
+    for name in missing:
+        assert max(versions[name]) != old[name] or len(versions[name]) > 1, (name, versions)

@@ -57,6 +57,7 @@ def test_node_files_compile_under_3_6() -> None:
         *sorted((src / "node").glob("*.py")),
         src / "wire.py",
         src / "aptcmd.py",
+        src / "dnfcmd.py",
         src / "osnames.py",
     ]
     files.append(src / "__init__.py")

@@ -356,3 +356,158 @@ def test_evaluation_is_only_for_the_callers_open_runpatchbaseline_invocation(
     assert error_of(r) == (400, "invalid_request")
     assert node.report(inv["invocation_id"], "Failed").status_code == 200
     assert error_of(evaluate(node, inv["invocation_id"], "scan", facts))[0] == 409
+
+
+# -- rpm/dnf nodes (real rpm and dnf in sandbox roots) ---------------------------------------
+
+from rpm_sandbox import (  # noqa: E402
+    RpmNode,
+    RpmNodeFactory,
+    host_rpm_untouched_fixture,  # noqa: F401 (autouse: the host's rpm state never changes)
+    make_rpm_node_fixture,  # noqa: F401
+    rpm_ready_fixture,  # noqa: F401
+    rpm_repo_fixture,  # noqa: F401
+)
+
+from patchwarden.node import facts as node_facts  # noqa: E402
+
+
+def upload_rpm(node: Node, sandbox: RpmNode, hostname: str = "rpmbox") -> wire.RootFacts:
+    """What the node component collects of the root (its own code), uploaded."""
+    facts, paths = node_facts.collect(str(sandbox.root))
+    facts = facts._replace(hostname=hostname)
+    r = node.call("POST", "/api/v1/agent/blobs/missing", json={"hashes": facts.hashes()})
+    assert r.status_code == 200, r.text
+    for h in r.json()["missing"]:
+        assert put(node, Path(paths[h]).read_bytes()).status_code == 201
+    r = node.call("POST", "/api/v1/agent/facts", json=facts.to_json())  # as the node does
+    assert r.status_code == 200, r.text  # at start: the node's OS picks its baseline
+    return facts
+
+
+def test_dnf_facts_are_the_files_dnf_reads(make_rpm_node: RpmNodeFactory) -> None:
+    sandbox = make_rpm_node(name="al2023")
+    sandbox.makecache()
+    facts, _ = node_facts.collect(str(sandbox.root))
+    assert facts.manager == "dnf" and facts.arch and not facts.in_chroot
+    listed = {f.path for f in facts.files}
+    assert {"etc/dnf/dnf.conf", "etc/yum.repos.d/local.repo", "etc/os-release"} <= listed
+    assert "var/lib/rpm/rpmdb.sqlite" in listed
+    assert not [p for p in listed if p.endswith(("-shm", ".lock", ".solv", ".solvx"))]
+    repodata = [p for p in listed if p.startswith("var/cache/dnf/")]
+    assert repodata and all("/repodata/" in p for p in repodata)
+    assert any(p.endswith("repomd.xml") for p in repodata)
+    assert any(p.endswith("updateinfo.xml.gz") for p in repodata)
+
+
+def test_dnf_scan_on_the_server_judges_as_a_local_scan(
+    api: Api, make_rpm_node: RpmNodeFactory, local_state: LocalState, server_home: Path
+) -> None:
+    node = api.register()
+    sandbox = make_rpm_node(name="al2023")
+    sandbox.makecache()
+    facts = upload_rpm(node, sandbox)
+    shown = api.ok("GET", f"/api/v1/nodes/{node.id}/inventory")
+    installed = {i["name"]: i["version"] for i in shown if i["kind"] == "installed"}
+    assert installed == {n: v[-1] for n, v in sandbox.rpm_versions().items()}
+    inv = invocation(api, node, Operation="Scan", SnapshotId=SNAPSHOT)
+    r = evaluate(node, inv["invocation_id"], "scan", facts)
+    assert r.status_code == 200, r.text
+    answer = wire.Evaluation.from_json(r.json())
+    assert answer.report is not None
+    local = scan(sandbox.pm(), None, api.clock.now(), state=local_state)
+    assert states(answer.report) == {i.name: i.state.value for i in local.items}
+    assert "MISSING" in states(answer.report).values()
+    assert answer.report["node"]["root"] == str(sandbox.root)
+    # the rpm database is a copy (sqlite writes beside it), the rest links to blobs
+    root = server_home / "nodes" / node.id / "root"
+    db = root / "var/lib/rpm/rpmdb.sqlite"
+    assert db.is_file() and not db.is_symlink()
+    assert (root / "etc/os-release").is_symlink()
+    assert not [p for p in (server_home / "blobs").rglob("*") if not p.name[:1].isalnum()]
+    assert all(len(p.name) == 64 for p in (server_home / "blobs").rglob("*") if p.is_file())
+
+
+def test_dnf_install_plan_then_conclude_after_the_node_installed(
+    api: Api, make_rpm_node: RpmNodeFactory, local_state: LocalState
+) -> None:
+    node = api.register()
+    sandbox = make_rpm_node(name="box")
+    twin = make_rpm_node(name="twin")  # the same packages, judged locally
+    for n in (sandbox, twin):
+        n.makecache()
+    facts = upload_rpm(node, sandbox)
+    inv = invocation(api, node, Operation="Install", RebootOption="RebootIfNeeded")
+    r = evaluate(node, inv["invocation_id"], "plan", facts)
+    assert r.status_code == 200, r.text
+    order = wire.Evaluation.from_json(r.json()).order
+    assert order is not None
+    pm = twin.pm()
+    prepared = installing.prepare(pm, None, api.clock.now(), state=local_state)
+    assert prepared.decision.install, "the default baseline approves something"
+    assert [p.spec for p in order.packages] == [pm.spec(p) for p in prepared.decision.install]
+    assert all(p.spec == f"{p.name}-{p.version}.noarch" for p in order.packages)
+
+    sandbox.install(*(p.spec for p in order.packages))  # what the node carries out (real dnf)
+    after = upload_rpm(node, sandbox)
+    results = [wire.PackageResult(p.name, p.arch, 0) for p in order.packages]
+    r = evaluate(node, inv["invocation_id"], "conclude", after, order=order, results=results)
+    assert r.status_code == 200, r.text
+    answer = wire.Evaluation.from_json(r.json())
+    assert answer.report is not None
+    got = states(answer.report)
+    assert {p.name: got[p.name] for p in order.packages} == {
+        p.name: "INSTALLED" for p in order.packages
+    }
+    assert answer.report["operation"] == "Install"
+    for p in order.packages:  # install-only kernel: the old version stays installed too
+        assert p.version in sandbox.rpm_versions()[p.name]
+
+
+EVIL_PLUGIN = """\
+import pathlib
+pathlib.Path({marker!r}).write_text("loaded")
+import dnf
+class Evil(dnf.Plugin):
+    name = "evil"
+"""
+
+
+def test_the_nodes_dnf_configuration_never_runs_a_program_on_the_server(
+    api: Api, make_rpm_node: RpmNodeFactory, tmp_path: Path, server_home: Path
+) -> None:
+    node = api.register()
+    sandbox = make_rpm_node(name="hostile")
+    sandbox.makecache()
+    plugins = tmp_path / "evil-plugins"
+    plugins.mkdir()
+    marker = tmp_path / "plugin-ran"
+    (plugins / "evil.py").write_text(EVIL_PLUGIN.format(marker=str(marker)))
+    (sandbox.root / "etc/dnf/dnf.conf").write_text(
+        f"[main]\nplugins=1\npluginpath={plugins}\npluginconfpath={plugins}\n"
+        f"include={tmp_path}/other.conf\nvarsdir=/etc\nexclude=calm\ninstallonly_limit=3\n"
+    )
+    repo_file = sandbox.root / "etc/yum.repos.d/local.repo"
+    repo_file.write_text(
+        repo_file.read_text()
+        + "sslclientkey=/etc/shadow\ngpgkey=file:///etc/shadow\n"
+        + "\n[bad id/../x]\nbaseurl=file:///\n"
+    )
+    # the node's own dnf loads the plugin: the configuration really is hostile
+    sandbox.dnf("-C", "repoquery", "--upgrades")
+    assert marker.exists()
+    marker.unlink()
+
+    facts = upload_rpm(node, sandbox)
+    inv = invocation(api, node, Operation="Install", RebootOption="NoReboot")
+    r = evaluate(node, inv["invocation_id"], "plan", facts)
+    assert r.status_code == 200, r.text
+    assert not marker.exists(), "the node's dnf plugin ran on the server"
+    root = server_home / "nodes" / node.id / "root"
+    assert (root / "etc/dnf/dnf.conf").read_text() == (
+        "[main]\nexclude=calm\ninstallonly_limit=3\nplugins=0\n"
+    )
+    repo = (root / "etc/yum.repos.d/local.repo").read_text()
+    assert "sslclientkey" not in repo and "gpgkey" not in repo and "bad id" not in repo
+    assert f"baseurl={sandbox.repo.url}" in repo
+    assert not (root / "etc/dnf/dnf.conf").is_symlink()

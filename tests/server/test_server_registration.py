@@ -26,6 +26,16 @@ def test_activation_defaults_and_code_shown_once(api: Api) -> None:
     assert "activation_code" not in listed[0]
 
 
+def test_activation_codes_never_read_as_an_option(api: Api) -> None:
+    """A code is typed after ``--activation-code`` (CLI, install.sh): one starting with "-"
+    would be read as an option, so codes are letters and digits only."""
+    codes = [
+        api.ok("POST", "/api/v1/activations", json={"registration_limit": 1})["activation_code"]
+        for _ in range(40)
+    ]
+    assert all(code.isascii() and code.isalnum() and len(code) >= 32 for code in codes), codes
+
+
 def test_activation_limits_are_validated(api: Api) -> None:
     for body in (
         {"registration_limit": 0},

@@ -48,3 +48,46 @@ def test_only_options_that_choose_versions_reach_the_rebuilt_root(tmp_path: Path
     # the node drops its options: so does the rebuilt root
     rebuild(root, _facts(blobs, {"var/lib/dpkg/status": "Package: dpkg\n"}), blobs)
     assert (root / "etc/apt/apt.conf").read_text() == ""
+
+
+def test_only_dnf_options_that_choose_versions_reach_the_rebuilt_root(tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    files = {
+        "etc/dnf/dnf.conf": (
+            "[main]\nplugins=1\npluginpath=/tmp/evil\ninclude=/etc/evil.conf\n"
+            "exclude=kernel*\n  nginx\nbest=True\n"
+        ),
+        "etc/yum.repos.d/a.repo": (
+            "[base]\nname=Base\nbaseurl=https://mirror/$releasever/\n"
+            "sslclientkey=/etc/shadow\nenabled=1\npriority=5\n"
+            "[bad/../id]\nbaseurl=file:///\n"
+        ),
+        "etc/yum.repos.d/b.repo": "[other]\nmetalink=https://m\n",
+        "var/lib/rpm/rpmdb.sqlite": "db",
+        "etc/os-release": "ID=amzn\n",
+    }
+    listed = _facts(blobs, files)
+    facts = listed._replace(manager="dnf")
+    root = tmp_path / "root"
+    rebuild(root, facts, blobs)
+    assert (root / "etc/dnf/dnf.conf").read_text() == (
+        "[main]\nexclude=kernel* nginx\nbest=True\nplugins=0\n"
+    )
+    assert (root / "etc/yum.repos.d/a.repo").read_text() == (
+        "[base]\nname=Base\nbaseurl=https://mirror/$releasever/\nenabled=1\npriority=5\n"
+    )
+    db = root / "var/lib/rpm/rpmdb.sqlite"
+    assert db.read_text() == "db" and not db.is_symlink()  # a copy: rpm writes beside it
+    assert (root / "etc/os-release").is_symlink()
+    assert not (root / "etc/apt").exists()
+
+    # a new database replaces the copy (and whatever rpm left beside it); a repo file the
+    # node dropped goes away; no dnf.conf still gives plugins=0
+    (root / "var/lib/rpm/rpmdb.sqlite-shm").write_text("stale")
+    fewer = {"var/lib/rpm/rpmdb.sqlite": "db2", "etc/yum.repos.d/a.repo": "[base]\n"}
+    rebuild(root, _facts(blobs, fewer)._replace(manager="dnf"), blobs)
+    assert sorted(p.name for p in (root / "var/lib/rpm").iterdir()) == ["rpmdb.sqlite"]
+    assert db.read_text() == "db2"
+    assert not (root / "etc/yum.repos.d/b.repo").exists()
+    assert (root / "etc/dnf/dnf.conf").read_text() == "[main]\nplugins=0\n"
+    assert not (root / "etc/os-release").exists()

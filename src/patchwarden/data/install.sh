@@ -159,7 +159,7 @@ register() {
         shift
         case $skip in
             tag)
-                set -- "$@" --tag "$arg"
+                set -- "$@" "--tag=$arg"
                 skip=''
                 continue
                 ;;
@@ -175,11 +175,12 @@ register() {
                 ;;
         esac
     done
-    if [ -n "$NAME" ]; then set -- "$@" --name "$NAME"; fi
-    if [ -n "$ROOT" ]; then set -- "$@" --root "$ROOT"; fi
-    if [ -n "$CA_FILE" ]; then set -- "$@" --ca-file "$CA_FILE"; fi
-    "$PY" "$CURRENT" register --server "$SERVER_URL" --activation-id "$ACTIVATION_ID" \
-        --activation-code "$ACTIVATION_CODE" --state-dir "$STATE_DIR" "$@"
+    # --option=VALUE: a value starting with "-" must not read as an option
+    if [ -n "$NAME" ]; then set -- "$@" "--name=$NAME"; fi
+    if [ -n "$ROOT" ]; then set -- "$@" "--root=$ROOT"; fi
+    if [ -n "$CA_FILE" ]; then set -- "$@" "--ca-file=$CA_FILE"; fi
+    "$PY" "$CURRENT" register "--server=$SERVER_URL" "--activation-id=$ACTIVATION_ID" \
+        "--activation-code=$ACTIVATION_CODE" "--state-dir=$STATE_DIR" "$@"
 }
 
 parse_args "$@"

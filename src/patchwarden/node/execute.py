@@ -1,18 +1,20 @@
 """One invocation on the node: RunPatchBaseline (Scan, Install) evaluated by the server,
 and the node component's own upgrade (:mod:`.update`).
 
-An Install: refresh apt's lists, upload the facts, ask the server for the ``plan``, write
-the journal, run exactly the ordered installs (all at once, and each alone when that
-fails), upload the new facts, and ask the server to ``conclude``.
+An Install: refresh the package lists (``apt-get update`` or ``dnf makecache``), upload the
+facts, ask the server for the ``plan``, write the journal, run exactly the ordered installs
+(all at once, and each alone when that fails), upload the new facts, and ask the server to
+``conclude``.
 """
 
 import contextlib
 import logging
 import os
+import shutil
 import tempfile
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
-from patchwarden import aptcmd, wire
+from patchwarden import aptcmd, dnfcmd, osnames, wire
 from patchwarden.node import facts as facts_mod
 from patchwarden.node.client import Api, Refused, Unavailable
 from patchwarden.node.process import run_command
@@ -41,7 +43,7 @@ class Outcome(NamedTuple):
     result: wire.InvocationResult
     after: Optional[Callable[[], None]] = None
     changed_packages: bool = False
-    """An Install ran apt (the inventory is uploaded again)."""
+    """An Install ran the package manager (the inventory is uploaded again)."""
 
 
 def failed(message: str, code: int) -> Outcome:
@@ -111,8 +113,63 @@ class Executor:
             with contextlib.suppress(OSError):
                 os.unlink(path)
 
+    @contextlib.contextmanager
+    def dnf_command(self) -> Iterator[Tuple[List[str], Dict[str, str]]]:
+        """(argv prefix, environment) of dnf; for a root other than ``/`` the options of
+        :func:`patchwarden.dnfcmd.confine_argv` and a private ``HOME`` (its ``.rpmmacros``
+        names the root's rpm database) while the block runs: as the dnf adapter runs it."""
+        if self.root == "/":
+            yield ["dnf"], dnfcmd.environment()
+            return
+        dbpath = dnfcmd.find_dbpath(self.root)
+        if dbpath is None:
+            raise NodeProblem("no rpm database in root {!r}".format(self.root))
+        home = tempfile.mkdtemp(prefix="patchwarden-dnf-")
+        try:
+            with open(os.path.join(home, ".rpmmacros"), "w") as fh:
+                fh.write(dnfcmd.rpmmacros_text(dbpath))
+            config = os.path.join(self.root, dnfcmd.CONFIG)
+            if not os.path.isfile(config):
+                config = os.path.join(home, "dnf.conf")
+                with open(config, "w") as fh:
+                    fh.write("[main]\n")
+            argv = dnfcmd.confine_argv(
+                self.root,
+                config,
+                dnfcmd.existing_repo_dirs(self.root),
+                self._releasever(dbpath),
+            )
+            yield argv, dnfcmd.environment(home)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+
+    def _releasever(self, dbpath: str) -> Optional[str]:
+        """``None`` when an installed package provides ``system-release(releasever)`` (dnf
+        reads it there), else the root's os-release ``VERSION_ID``."""
+        argv = dnfcmd.providers_argv(self.root, dbpath, ["system-release(releasever)"])
+        try:
+            _, out, _ = self.runner(argv, {}, 300.0)
+        except NodeProblem:
+            out = ""
+        if any("\t" in line for line in out.splitlines()):
+            return None
+        for rel in ("etc/os-release", "usr/lib/os-release"):
+            try:
+                with open(os.path.join(self.root, rel), encoding="utf-8", errors="replace") as fh:
+                    return osnames.parse_os_release(fh.read()).get("VERSION_ID") or None
+            except OSError:
+                continue
+        return None
+
+    def manager(self) -> str:
+        """``apt`` or ``dnf``: which package manager the root has."""
+        return facts_mod.detect_manager(self.root)
+
     def refresh(self, arch: str) -> str:
-        """``apt-get update``; a warning line when it failed (empty when it worked)."""
+        """``apt-get update`` (``dnf makecache``); a warning line when it failed (empty
+        when it worked)."""
+        if self.manager() == facts_mod.MANAGER_DNF:
+            return self._dnf_refresh()
         try:
             with self.apt_env(arch) as env:
                 code, out, err = self.runner(list(aptcmd.UPDATE), env, None)
@@ -124,32 +181,38 @@ class Executor:
             )
         return ""
 
+    def _dnf_refresh(self) -> str:
+        try:
+            with self.dnf_command() as (prefix, env):
+                code, out, err = self.runner(prefix + dnfcmd.MAKECACHE, env, 900.0)
+        except NodeProblem as exc:
+            return "warning: the package lists were not refreshed: {}".format(exc)
+        if code != 0:
+            return "warning: the package lists were not refreshed: {}".format(
+                _dnf_error(err, out, "dnf makecache")
+            )
+        return ""
+
     def carry_out(
         self, order: wire.InstallOrder, arch: str, timeout: Optional[float]
     ) -> List[wire.PackageResult]:
         """Install the ordered versions: together, then each alone when that fails."""
-        packages = order.packages
-        with self.apt_env(arch) as env:
-            argv = aptcmd.install_argv([p.spec for p in packages], order.lock_timeout)
-            code, out, err = self.runner(argv, env, timeout)
-            if code == 0:
-                return [wire.PackageResult(p.name, p.arch, 0) for p in packages]
-            if len(packages) == 1:
-                p = packages[0]
-                return [wire.PackageResult(p.name, p.arch, code, _error(err, out))]
-            log.warning(
-                "installing %d packages together failed (%s); installing each alone",
-                len(packages),
-                _error(err, out),
-            )
-            results = []
-            for p in packages:
-                argv = aptcmd.install_argv([p.spec], order.lock_timeout)
-                code, out, err = self.runner(argv, env, timeout)
-                results.append(
-                    wire.PackageResult(p.name, p.arch, code, "" if code == 0 else _error(err, out))
-                )
-            return results
+        if self.manager() == facts_mod.MANAGER_DNF:
+            with self.dnf_command() as (prefix, env):
+
+                def dnf_install(specs: List[str]) -> Tuple[int, str]:
+                    code, out, err = self.runner(prefix + dnfcmd.install_args(specs), env, timeout)
+                    return code, "" if code == 0 else _dnf_error(err, out, "dnf install")
+
+                return _one_then_each(order.packages, dnf_install)
+        with self.apt_env(arch) as apt_env:
+
+            def apt_install(specs: List[str]) -> Tuple[int, str]:
+                argv = aptcmd.install_argv(specs, order.lock_timeout)
+                code, out, err = self.runner(argv, apt_env, timeout)
+                return code, "" if code == 0 else _error(err, out)
+
+            return _one_then_each(order.packages, apt_install)
 
     # -- invocations --------------------------------------------------------------------
 
@@ -196,7 +259,7 @@ class Executor:
 
     def scan(self, delivery: wire.Delivery) -> Outcome:
         """RunPatchBaseline Scan."""
-        warning = self.refresh(facts_mod.native_arch(self.root))
+        warning = self.refresh(facts_mod.native_arch(self.root, self.manager()))
         facts = self.uploader.facts()
         evaluation = self.evaluate(delivery, "scan", facts)
         report = evaluation.report
@@ -207,7 +270,7 @@ class Executor:
 
     def install(self, delivery: wire.Delivery) -> Outcome:
         """RunPatchBaseline Install: the server's plan, carried out exactly."""
-        arch = facts_mod.native_arch(self.root)
+        arch = facts_mod.native_arch(self.root, self.manager())
         warning = self.refresh(arch)
         facts = self.uploader.facts()
         plan = self.evaluate(delivery, "plan", facts)
@@ -260,3 +323,31 @@ class Executor:
 
 def _error(err: str, out: str) -> str:
     return aptcmd.last_error(err if err.strip() else out, "apt-get")
+
+
+def _dnf_error(err: str, out: str, what: str) -> str:
+    for text in (err, out):
+        if any(ln.strip().startswith("Error:") for ln in text.splitlines()):
+            return dnfcmd.error_line(text, what)
+    return dnfcmd.error_line(err or out, what) or "{}: failed".format(what)
+
+
+def _one_then_each(
+    packages: List[wire.PlannedPackage], install: Callable[[List[str]], Tuple[int, str]]
+) -> List[wire.PackageResult]:
+    """One transaction; when it fails (and holds more than one package), each package on
+    its own, so one patch that cannot be applied does not hold back the others."""
+    code, error = install([p.spec for p in packages])
+    if code == 0:
+        return [wire.PackageResult(p.name, p.arch, 0) for p in packages]
+    if len(packages) == 1:
+        p = packages[0]
+        return [wire.PackageResult(p.name, p.arch, code, error)]
+    log.warning(
+        "installing %d packages together failed (%s); installing each alone", len(packages), error
+    )
+    results = []
+    for p in packages:
+        code, error = install([p.spec])
+        results.append(wire.PackageResult(p.name, p.arch, code, "" if code == 0 else error))
+    return results

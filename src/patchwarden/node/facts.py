@@ -1,5 +1,7 @@
-"""The files apt's adapter reads from a root, by content, and the few facts that are not
-files (hostname, boot time, chroot, native architecture).
+"""The files the package manager's adapter reads from a root, by content, and the few facts
+that are not files (hostname, boot time, chroot, native architecture).
+
+The manager is apt when the root has a dpkg status file, dnf when it has an rpm database.
 
 Hashes are cached across runs in ``hashes.json`` keyed by (path, size, mtime_ns, inode):
 an unchanged 50 MB list is not read again.
@@ -13,7 +15,7 @@ import stat
 import time
 from typing import Dict, List, Optional, Tuple
 
-from patchwarden import __version__, wire
+from patchwarden import __version__, dnfcmd, wire
 from patchwarden.node.process import run_quiet
 from patchwarden.node.state import NodeProblem, make_state_dir, read_json, write_json
 
@@ -46,6 +48,78 @@ FILE_DIRS = (
 """Directories whose regular files (not their subdirectories) the adapter reads."""
 
 SKIPPED_NAMES = frozenset(["lock"])
+
+DNF_FIXED_FILES = (
+    dnfcmd.CONFIG,
+    "etc/os-release",
+    "usr/lib/os-release",
+    "etc/system-release",
+    "etc/system-release-cpe",
+    "etc/redhat-release",
+    "etc/machine-id",
+    "etc/hostname",
+)
+"""Single files the dnf adapter (and dnf itself) reads."""
+
+DNF_FILE_DIRS = (
+    "etc/dnf/vars",
+    "etc/yum/vars",
+    "etc/dnf/modules.d",
+    "etc/dnf/modules.defaults.d",
+    "etc/dnf/plugins/needs-restarting.d",
+    "var/lib/rpm",
+    "usr/lib/sysimage/rpm",
+)
+"""Directories whose regular files dnf reads: variables, module state, the reboot list,
+the rpm database (sqlite ``rpmdb.sqlite`` and its ``-wal``, or BerkeleyDB ``Packages``
+and its indexes)."""
+
+DNF_SKIPPED = (".lock", "-shm", ".pid", ".solv", ".solvx", ".rpm", "~")
+"""Lock files, sqlite's shared memory, dnf's own solver caches, packages."""
+
+MANAGER_APT, MANAGER_DNF = "apt", "dnf"
+
+
+def detect_manager(root: str) -> str:
+    """``apt`` when the root has a dpkg status file, ``dnf`` when it has an rpm database
+    (apt when it has neither: its facts then tell the server so)."""
+    if os.path.isfile(os.path.join(root, "var/lib/dpkg/status")):
+        return MANAGER_APT
+    if dnfcmd.find_dbpath(root) is not None:
+        return MANAGER_DNF
+    return MANAGER_APT
+
+
+def _dnf_skipped(name: str) -> bool:
+    return name.startswith((".", "__db.")) or name.endswith(DNF_SKIPPED)
+
+
+def _regular_files(root: str, rel_dir: str) -> List[str]:
+    """``rel_dir/name`` of the entries of a directory (sorted; a symlinked directory is
+    not followed: it points at another listed place or at the host)."""
+    full = os.path.join(root, rel_dir)
+    if os.path.islink(full):
+        return []
+    try:
+        names = sorted(os.listdir(full))
+    except OSError:
+        return []
+    return [rel_dir + "/" + n for n in names if not _dnf_skipped(n)]
+
+
+def dnf_candidate_paths(root: str) -> List[str]:
+    """Relative paths of the files dnf's adapter reads: configuration, repositories, the
+    rpm database and dnf's cached metadata (``var/cache/dnf/<repo>/repodata/*``, what
+    ``dnf -C`` reads; not its solver caches nor packages)."""
+    found = list(DNF_FIXED_FILES)
+    for rel_dir in dnfcmd.REPO_DIRS:
+        found.extend(p for p in _regular_files(root, rel_dir) if p.endswith(".repo"))
+    for rel_dir in DNF_FILE_DIRS:
+        found.extend(_regular_files(root, rel_dir))
+    cache = dnfcmd.CACHE_DIR
+    for repo_dir in _regular_files(root, cache):
+        found.extend(_regular_files(root, repo_dir + "/repodata"))
+    return found
 
 
 def sha256_file(path: str) -> str:
@@ -97,8 +171,10 @@ class HashCache:
                 write_json(self.path, self.entries)
 
 
-def candidate_paths(root: str) -> List[str]:
+def candidate_paths(root: str, manager: str = MANAGER_APT) -> List[str]:
     """Relative paths of the files to upload (existence is checked by the caller)."""
+    if manager == MANAGER_DNF:
+        return dnf_candidate_paths(root)
     found = list(FIXED_FILES)
     for rel_dir in FILE_DIRS:
         try:
@@ -120,11 +196,13 @@ def _utf8(text: str) -> bool:
         return False
 
 
-def fact_files(root: str, cache: HashCache) -> Tuple[List[wire.FactFile], Dict[str, str]]:
+def fact_files(
+    root: str, cache: HashCache, manager: str = MANAGER_APT
+) -> Tuple[List[wire.FactFile], Dict[str, str]]:
     """The files that exist (regular files, symlinks followed) and where each hash is."""
     files = []  # type: List[wire.FactFile]
     paths = {}  # type: Dict[str, str]
-    for rel in candidate_paths(root):
+    for rel in candidate_paths(root, manager):
         if not wire.safe_relative_path(rel) or not _utf8(rel):
             continue
         full = os.path.join(root, rel)
@@ -152,18 +230,26 @@ def hostname(root: str) -> str:
         return name
 
 
-def boot_time(root: str) -> Optional[int]:
-    """``btime`` of ``/proc/stat`` for the root ``/``; ``None`` otherwise."""
+def boot_time(root: str, manager: str = MANAGER_APT) -> Optional[int]:
+    """``btime`` of ``/proc/stat`` for the root ``/``; ``None`` otherwise.  For dnf the
+    later of that and the start of PID 1 (a container's own start), as dnf
+    needs-restarting takes it."""
     if root != "/":
         return None
+    found = None  # type: Optional[int]
     try:
         with open("/proc/stat") as fh:
             for line in fh:
                 if line.startswith("btime "):
-                    return int(line.split()[1])
+                    found = int(line.split()[1])
+                    break
     except (OSError, ValueError, IndexError):
         pass
-    return None
+    if manager == MANAGER_DNF:
+        with contextlib.suppress(OSError):
+            started = int(os.stat("/proc/1").st_mtime)
+            found = max(found or 0, started)
+    return found
 
 
 def in_chroot() -> bool:
@@ -172,14 +258,26 @@ def in_chroot() -> bool:
     return code == 0
 
 
-def native_arch(root: str) -> str:
-    """The ``Architecture`` of the ``dpkg`` package in the status file, else
-    ``dpkg --print-architecture`` (empty when neither tells)."""
+def native_arch(root: str, manager: str = MANAGER_APT) -> str:
+    """apt: the ``Architecture`` of the ``dpkg`` package in the status file, else
+    ``dpkg --print-architecture`` (empty when neither tells).  dnf: ``rpm --eval
+    %{_arch}``, else ``uname -m``."""
+    if manager == MANAGER_DNF:
+        return rpm_arch()
     arch = _dpkg_arch_from_status(os.path.join(root, "var/lib/dpkg/status"))
     if arch:
         return arch
     code, out = run_quiet(["dpkg", "--print-architecture"])
     return out.strip() if code == 0 else ""
+
+
+def rpm_arch() -> str:
+    """``rpm --eval %{_arch}`` (``x86_64``, ``aarch64`` …), else ``uname -m``."""
+    code, out = run_quiet(["rpm", "--eval", "%{_arch}"])
+    value = out.strip()
+    if code == 0 and value and not value.startswith("%") and " " not in value:
+        return value
+    return os.uname().machine
 
 
 def _dpkg_arch_from_status(path: str) -> str:
@@ -209,17 +307,18 @@ def collect(root: str, state_dir: Optional[str] = None) -> Tuple[wire.RootFacts,
     """The facts of ``root`` and ``{sha256: file on disk}`` for each blob they name."""
     if not os.path.isdir(root):
         raise NodeProblem("root {!r} does not exist or is not a directory".format(root))
+    manager = detect_manager(root)
     cache = HashCache(os.path.join(state_dir, HASH_CACHE) if state_dir else None)
-    files, paths = fact_files(root, cache)
+    files, paths = fact_files(root, cache, manager)
     cache.save()
     facts = wire.RootFacts(
-        manager="apt",
+        manager=manager,
         root=root,
         hostname=hostname(root),
         files=files,
-        boot_time=boot_time(root),
-        in_chroot=in_chroot(),
-        arch=native_arch(root),
+        boot_time=boot_time(root, manager),
+        in_chroot=in_chroot() if manager == MANAGER_APT else False,
+        arch=native_arch(root, manager),
         agent_version=__version__,
         collected_at=utc_now(),
     )

@@ -1,14 +1,20 @@
 """A node component's root, rebuilt on the server from its uploaded facts.
 
 For node N the directory ``<data_dir>/nodes/N/root`` holds every file the node listed as a
-symlink to its blob (:mod:`patchwarden.adapters.blobs`) and ``etc/hostname``; the apt
-adapter reads it as it reads any root, and ``apt-get -s`` simulates on it (confined by its
-``APT_CONFIG``).  Nothing is ever installed here: installs run on the node.
+symlink to its blob (:mod:`patchwarden.adapters.blobs`) and ``etc/hostname``; the apt or
+dnf adapter (by ``facts.manager``) reads it as it reads any root, and ``apt-get -s`` /
+``dnf -C --assumeno install`` simulate on it (confined to the root).  Nothing is ever
+installed here: installs run on the node.
+
+The rpm database is copied, not linked: sqlite (and BerkeleyDB) write their shared-memory
+and lock files beside the database, which must not land in the blob store.
 
 What the node knows that is not a file comes from its facts: whether ``ischroot -t``
 succeeds there (apt's phasing), its native architecture, its boot time.  No program the
 node's configuration names runs on the server: ``ischroot`` and ``dpkg
---print-architecture`` are answered from the facts.
+--print-architecture`` are answered from the facts; the node's apt and dnf configuration
+is rewritten keeping only the options that choose versions (:func:`safe_apt_conf`,
+:func:`safe_dnf_conf`, :func:`safe_repo_file`), and dnf runs with ``--noplugins``.
 
 One lock per node (a thread lock and ``flock`` on ``N/lock``) serialises rebuilding and
 evaluating, so two requests of one node never swap files under each other.
@@ -16,8 +22,10 @@ evaluating, so two requests of one node never swap files under each other.
 
 from __future__ import annotations
 
+import configparser
 import contextlib
 import fcntl
+import json
 import os
 import re
 import shutil
@@ -29,10 +37,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from patchwarden import wire
+from patchwarden import aptcmd, dnfcmd, wire
 from patchwarden.adapters.blobs import BlobStore
 from patchwarden.adapters.os.apt.conf import get, read_apt_conf
 from patchwarden.adapters.os.apt.manager import AptPackageManager
+from patchwarden.adapters.os.dnf.manager import DnfPackageManager
 from patchwarden.adapters.runner import LocalRunner
 from patchwarden.adapters.state import LocalState
 from patchwarden.core.model import Inventory, Package
@@ -64,13 +73,52 @@ _DIRS = (
 )
 """Directories apt expects in a root (created when the facts leave them out)."""
 
+DNF_MAIN_OPTIONS = (
+    "exclude",
+    "excludepkgs",
+    "installonlypkgs",
+    "installonly_limit",
+    "best",
+    "obsoletes",
+    "module_platform_id",
+    "skip_if_unavailable",
+)
+"""The node's ``[main]`` options of ``etc/dnf/dnf.conf`` that reach the rebuilt root (they
+choose versions); ``plugins=0`` is always added.  Everything else — ``pluginpath``,
+``include``, ``varsdir``, ``reposdir``, ``cachedir`` … — stays on the node."""
+DNF_REPO_OPTIONS = (
+    "name",
+    "baseurl",
+    "metalink",
+    "mirrorlist",
+    "enabled",
+    "priority",
+    "cost",
+    "exclude",
+    "excludepkgs",
+    "includepkgs",
+    "module_hotfixes",
+    "skip_if_unavailable",
+)
+"""The repository options that reach the rebuilt root.  The URLs are inert strings (dnf
+runs cache-only, ``-C``: nothing is fetched) kept because dnf names its cache directory
+after them."""
+_REPO_ID = re.compile(r"[A-Za-z0-9_.:$-]{1,200}")
+_DNF_DIRS = ("var/cache/dnf", "var/lib/dnf", "var/log", "etc/yum.repos.d")
+"""Directories dnf expects in a root (created when the facts leave them out)."""
+COPIES = ".patchwarden-copies.json"
+"""The rebuilt root's record of the rpm database files it copied ({path: sha256})."""
+_DB_DIRS = tuple(d.lstrip("/") + "/" for d in dnfcmd.DB_LOCATIONS)
+_ARCH = re.compile(r"[A-Za-z0-9_]{1,32}")
+
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
 class FactRunner:
     """A :class:`~patchwarden.ports.Runner` that answers what the node measured from its
-    facts and runs everything else (apt-get's simulations) here."""
+    facts and runs everything else (apt-get's and dnf's simulations, rpm queries) here;
+    dnf without plugins and for the node's architecture."""
 
     def __init__(self, facts: wire.RootFacts, inner: Runner | None = None) -> None:
         self.facts = facts
@@ -92,17 +140,21 @@ class FactRunner:
             if not self.facts.arch:
                 raise AdapterError("the node did not say its architecture (facts.arch)")
             return RunResult(call, 0, self.facts.arch + "\n", "")
+        if call[:1] == ("dnf",):
+            extra = ["--noplugins"]
+            if _ARCH.fullmatch(self.facts.arch):
+                extra.append(f"--forcearch={self.facts.arch}")
+            call = (call[0], *extra, *call[1:])
         return self.inner.run(call, env=env, timeout=timeout, check=check)
 
 
 class RemotePackageManager:
-    """The apt adapter on a rebuilt root: collects and simulates; never installs."""
+    """The apt or dnf adapter on a rebuilt root: collects and simulates; never installs."""
 
-    scheme = "deb"
-
-    def __init__(self, inner: AptPackageManager, facts: wire.RootFacts) -> None:
+    def __init__(self, inner: AptPackageManager | DnfPackageManager, facts: wire.RootFacts) -> None:
         self.inner = inner
         self.root = inner.root
+        self.scheme = inner.scheme
         self.facts = facts
 
     def collect(self) -> Inventory:
@@ -116,7 +168,7 @@ class RemotePackageManager:
         )
 
     def plan(self, packages: Sequence[Package]) -> InstallPlan:
-        """``apt-get -s install`` on the rebuilt root."""
+        """``apt-get -s install`` (``dnf --assumeno install``) on the rebuilt root."""
         return self.inner.plan(packages)
 
     def refresh(self) -> None:
@@ -127,10 +179,17 @@ class RemotePackageManager:
         """Refused: installs run on the node."""
         raise EnvironmentProblem("installs run on the node, not on the server")
 
+    def spec(self, pkg: Package) -> str:
+        """What the node's package manager is asked for to install exactly ``pkg``: apt
+        ``name[:arch]=version``, dnf the NEVRA in the repository (after :meth:`collect`)."""
+        if isinstance(self.inner, DnfPackageManager):
+            return self.inner.spec(pkg)
+        return aptcmd.spec(pkg.name, pkg.arch, pkg.version, self.native_arch)
+
     @property
     def native_arch(self) -> str:
         """The node's native architecture (its facts, else its dpkg's)."""
-        if self.facts.arch:
+        if self.facts.arch or isinstance(self.inner, DnfPackageManager):
             return self.facts.arch
         for ip in self.inner.collect().installed:
             if ip.package.name == "dpkg" and ip.package.arch:
@@ -150,6 +209,10 @@ class RemoteRoot:
     def native_arch(self) -> str:
         """The node's native architecture."""
         return self._pm.native_arch
+
+    def spec(self, pkg: Package) -> str:
+        """What the node's package manager is asked for to install exactly ``pkg``."""
+        return self._pm.spec(pkg)
 
 
 class RemoteRoots:
@@ -178,10 +241,21 @@ class RemoteRoots:
             root = here / "root"
             rebuild(root, facts, self.blobs)
             runner = FactRunner(facts)
-            apt = AptPackageManager(str(root), runner=runner, cache_dir=str(here / "cache"))
+            cache = str(here / "cache")
+            inner: AptPackageManager | DnfPackageManager
+            if facts.manager == "dnf":
+                boot = facts.boot_time
+                inner = DnfPackageManager(
+                    str(root),
+                    runner=runner,
+                    cache_dir=cache,
+                    last_boot=datetime.fromtimestamp(boot, UTC) if boot is not None else None,
+                )
+            else:
+                inner = AptPackageManager(str(root), runner=runner, cache_dir=cache)
             state = LocalState(here / "state.db")
             try:
-                yield RemoteRoot(RemotePackageManager(apt, facts), state)
+                yield RemoteRoot(RemotePackageManager(inner, facts), state)
             finally:
                 state.close()
 
@@ -201,15 +275,25 @@ def _node_lock(here: Path) -> Iterator[None]:
 
 
 def rebuild(root: Path, facts: wire.RootFacts, blobs: BlobStore) -> None:
-    """Make ``root`` hold exactly the listed files (symlinks to their blobs) and
-    ``etc/hostname``; directories apt needs are created, apt's own caches left alone."""
+    """Make ``root`` hold exactly the listed files (symlinks to their blobs, the rpm
+    database copied) and ``etc/hostname``; the package manager's configuration rewritten
+    safe; directories it needs are created, its own caches left alone."""
     for f in facts.files:
         if not wire.safe_relative_path(f.path):  # checked on decode; never trust twice
             raise InputError(f"facts.files: {f.path[:200]!r} is not inside the root")
-    wanted = {f.path: blobs.path(f.sha256) for f in facts.files if not _generated(f.path)}
+    dnf = facts.manager == "dnf"
+    generated = _dnf_generated if dnf else _generated
+    wanted = {f.path: blobs.path(f.sha256) for f in facts.files if not generated(f.path)}
+    copies = {p: b for p, b in wanted.items() if dnf and p.startswith(_DB_DIRS)}
+    for rel in copies:
+        del wanted[rel]
     root.mkdir(parents=True, exist_ok=True)
     _remove_unlisted(root, wanted)
-    _write(root, APT_CONF, safe_apt_conf(facts, blobs))
+    if dnf:
+        _rebuild_dnf_config(root, facts, blobs)
+        _copy_rpmdb(root, {f.path: f.sha256 for f in facts.files if f.path in copies}, blobs)
+    else:
+        _write(root, APT_CONF, safe_apt_conf(facts, blobs))
     for rel, blob in sorted(wanted.items()):
         target = _prepare_parent(root, rel)
         try:
@@ -220,9 +304,108 @@ def rebuild(root: Path, facts: wire.RootFacts, blobs: BlobStore) -> None:
         _remove(target)
         os.symlink(blob, target)
     _write(root, HOSTNAME, facts.hostname.strip() + "\n")
-    for rel in _DIRS:
+    for rel in _DNF_DIRS if dnf else _DIRS:
         with contextlib.suppress(OSError, InputError):
             _make_dirs(root, rel)
+
+
+def _dnf_generated(path: str) -> bool:
+    """Files of a dnf root written by the server: the host name, dnf.conf, repo files."""
+    return path in (HOSTNAME, dnfcmd.CONFIG) or _is_repo_file(path)
+
+
+def _is_repo_file(path: str) -> bool:
+    folder, _, name = path.rpartition("/")
+    return folder in dnfcmd.REPO_DIRS and name.endswith(".repo")
+
+
+def _rebuild_dnf_config(root: Path, facts: wire.RootFacts, blobs: BlobStore) -> None:
+    """``etc/dnf/dnf.conf`` and every repo file, rewritten by :func:`safe_dnf_conf` and
+    :func:`safe_repo_file`; repo files the node no longer lists are removed."""
+    listed = {f.path: f.sha256 for f in facts.files}
+    config = listed.get(dnfcmd.CONFIG)
+    _write(root, dnfcmd.CONFIG, safe_dnf_conf(_blob_text(blobs, config) if config else ""))
+    repos = {p: h for p, h in listed.items() if _is_repo_file(p)}
+    for folder in dnfcmd.REPO_DIRS:
+        here = root / folder
+        if not here.is_dir() or here.is_symlink():
+            continue
+        for old in here.iterdir():
+            if old.relative_to(root).as_posix() not in repos:
+                _remove(old)
+    for rel, digest in sorted(repos.items()):
+        _write(root, rel, safe_repo_file(_blob_text(blobs, digest)))
+
+
+def _blob_text(blobs: BlobStore, digest: str) -> str:
+    try:
+        return blobs.path(digest).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _ini(text: str) -> configparser.RawConfigParser:
+    parser = configparser.RawConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    with contextlib.suppress(configparser.Error):  # a file dnf would refuse: nothing of it
+        parser.read_string(text)
+    return parser
+
+
+def _one_line(value: str) -> str:
+    """A value on one line (dnf's lists are separated by spaces, commas or new lines)."""
+    return " ".join(value.split())[:4000]
+
+
+def _section(name: str, options: Mapping[str, str], keep: Sequence[str]) -> list[str]:
+    lines = [f"[{name}]"]
+    for key in keep:
+        value = options.get(key)
+        if value is not None and _one_line(value):
+            lines.append(f"{key}={_one_line(value)}")
+    return lines
+
+
+def safe_dnf_conf(text: str) -> str:
+    """The rebuilt root's ``etc/dnf/dnf.conf``: the node's :data:`DNF_MAIN_OPTIONS` and
+    ``plugins=0``, nothing else."""
+    ini = _ini(text)
+    main = dict(ini.items("main")) if ini.has_section("main") else {}
+    lines = _section("main", main, DNF_MAIN_OPTIONS)
+    lines.append("plugins=0")
+    return "\n".join(lines) + "\n"
+
+
+def safe_repo_file(text: str) -> str:
+    """A repo file with the :data:`DNF_REPO_OPTIONS` of each repository section (a section
+    whose id dnf would not accept is dropped)."""
+    ini = _ini(text)
+    out: list[str] = []
+    for name in ini.sections():
+        if name == "main" or not _REPO_ID.fullmatch(name):
+            continue
+        out.extend([*_section(name, dict(ini.items(name)), DNF_REPO_OPTIONS), ""])
+    return "\n".join(out)
+
+
+def _copy_rpmdb(root: Path, files: Mapping[str, str], blobs: BlobStore) -> None:
+    """The rpm database files as real copies (rpm and sqlite write their lock and
+    shared-memory files beside them); when any changed, the database directories are
+    emptied first, so no stale ``-shm`` or index outlives its database."""
+    record = root / COPIES
+    try:
+        before = json.loads(record.read_text())
+    except (OSError, ValueError):
+        before = None
+    if before == dict(files) and all((root / p).is_file() for p in files):
+        return
+    for folder in _DB_DIRS:
+        _remove(root / folder.rstrip("/"))
+    for rel, digest in sorted(files.items()):
+        target = _prepare_parent(root, rel)
+        shutil.copyfile(blobs.path(digest), target)
+        os.chmod(target, 0o644)
+    record.write_text(json.dumps(dict(files), sort_keys=True))
 
 
 def _generated(path: str) -> bool:

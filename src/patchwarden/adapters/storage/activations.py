@@ -4,6 +4,7 @@ claimed one registration at a time."""
 from __future__ import annotations
 
 import secrets
+import string
 from datetime import datetime
 
 from sqlalchemy import update
@@ -29,6 +30,12 @@ def activation_record(row: Activation) -> ActivationRecord:
     )
 
 
+CODE_ALPHABET = string.ascii_letters + string.digits
+CODE_LENGTH = 32
+"""An activation code: 32 letters and digits (190 bits).  Never a ``-`` or ``_``: a code is
+typed after ``--activation-code``, where one starting with ``-`` reads as an option."""
+
+
 class SqlActivations:
     """The :class:`~patchwarden.pipeline.fleet.ports.ActivationRepository` of a session."""
 
@@ -39,7 +46,7 @@ class SqlActivations:
         self, spec: ActivationSpec, created_by: str, at: datetime
     ) -> tuple[ActivationRecord, str]:
         """Store a new activation; with its code."""
-        code = secrets.token_urlsafe(24)
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         row = Activation(
             id=new_uuid(),
             code_hash=hash_secret(code),

@@ -5,8 +5,8 @@ rebuilds its root from them (a :class:`NodeRoots` port) and runs ``pipeline.scan
 ``pipeline.install`` there, exactly as ``patchwarden scan`` / ``install`` would on the
 node.  Installs run on the node: the server only decides (``plan``: the exact versions,
 as :func:`patchwarden.pipeline.install.decide` picks them) and judges the new facts
-afterwards (``conclude``: a package counts as installed only when the node's dpkg database
-says so, whatever the return codes).
+afterwards (``conclude``: a package counts as installed only when the node's dpkg or rpm
+database says so, whatever the return codes).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from patchwarden import aptcmd, wire
+from patchwarden import wire
 from patchwarden.core.baseline import PatchBaseline
 from patchwarden.core.model import Inventory, Package
 from patchwarden.core.report import NodeFacts, Report
@@ -62,6 +62,11 @@ class NodeRoot(Protocol):
     @property
     def native_arch(self) -> str:
         """The node's native architecture."""
+        ...
+
+    def spec(self, pkg: Package) -> str:
+        """What the node's package manager is asked for to install exactly ``pkg`` (apt:
+        ``name[:arch]=version``; dnf: the NEVRA in the repository)."""
         ...
 
 
@@ -199,7 +204,7 @@ def evaluate(
             prepared = installing.prepare(
                 root.pm, baseline, now, state=root.state, override_list=overrides
             )
-            return EvaluationResult(order=_order(prepared.decision, root.native_arch))
+            return EvaluationResult(order=_order(prepared.decision, root))
         order = request.order
         assert order is not None and request.results is not None  # checked on decode
         report = _conclude(
@@ -213,12 +218,9 @@ def _as_node(report: Report, facts: wire.RootFacts) -> Report:
     return replace(report, node=NodeFacts(report.node.hostname, facts.root, report.node.os))
 
 
-def _order(decision: installing.InstallDecision, native: str) -> wire.InstallOrder:
+def _order(decision: installing.InstallDecision, root: NodeRoot) -> wire.InstallOrder:
     packages = [
-        wire.PlannedPackage(
-            p.name, p.arch, p.version, aptcmd.spec(p.name, p.arch, p.version, native)
-        )
-        for p in decision.install
+        wire.PlannedPackage(p.name, p.arch, p.version, root.spec(p)) for p in decision.install
     ]
     blocked = [
         wire.BlockedPackage(name, arch, reason)
@@ -239,18 +241,19 @@ def _conclude(
 ) -> Report:
     """The Install's second half from the order the node carried out and its new facts."""
     after = root.pm.collect()  # only its root is read: the state key of the installs
+    have = {(*ip.package.key, ip.package.version) for ip in after.installed if ip.is_installed}
     present = {ip.package.key: ip.package.version for ip in after.installed if ip.is_installed}
     said = {(r.name, r.arch): r for r in results}
     failed: dict[tuple[str, str], str] = {(b.name, b.arch): b.reason for b in order.blocked}
     installed: list[tuple[str, str, str]] = []
     for p in order.packages:
         key = (p.name, p.arch)
-        if present.get(key) == p.version:
+        if (p.name, p.arch, p.version) in have:  # install-only packages: several versions
             installed.append((p.name, p.arch, p.version))
             continue
         told = said.get(key)
         failed[key] = (told.error if told is not None else "") or (
-            f"still at {present.get(key, '-')} after apt-get"
+            f"still at {present.get(key, '-')} after the install"
         )
     decision = installing.InstallDecision(
         tuple(Package(name=p.name, arch=p.arch, version=p.version) for p in order.packages),

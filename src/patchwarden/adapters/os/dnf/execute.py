@@ -19,10 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from patchwarden import dnfcmd
 from patchwarden.errors import AdapterError, EnvironmentProblem
 from patchwarden.ports import Runner, RunResult
 
-REPO_DIRS = ("etc/yum.repos.d", "etc/yum/repos.d", "etc/distro.repos.d")
+REPO_DIRS = dnfcmd.REPO_DIRS
 """dnf's default ``reposdir``, relative to the root."""
 _MARK = "PW\t"
 _QUERY_FORMAT = (
@@ -51,7 +52,7 @@ class DnfTarget:
     @property
     def cachedir(self) -> Path:
         """dnf's metadata cache of the root."""
-        return Path(self.root) / "var/cache/dnf"
+        return Path(self.root) / dnfcmd.CACHE_DIR
 
 
 @dataclass(frozen=True)
@@ -82,29 +83,21 @@ class TransactionRow:
 def dnf_command(target: DnfTarget) -> Iterator[tuple[list[str], dict[str, str]]]:
     """(argv prefix, environment) for dnf on ``target``; private files live as long as the
     block."""
-    env = {"LC_ALL": "C.UTF-8"}
+    env = dict(dnfcmd.ENV)
     if target.root == "/":
         yield ["dnf"], env
         return
     root = Path(target.root)
     home = tempfile.mkdtemp(prefix="patchwarden-dnf-")
     try:
-        Path(home, ".rpmmacros").write_text(f"%_dbpath {target.dbpath}\n")
-        config = root / "etc/dnf/dnf.conf"
+        Path(home, ".rpmmacros").write_text(dnfcmd.rpmmacros_text(target.dbpath))
+        config = root / dnfcmd.CONFIG
         if not config.is_file():
             config = Path(home, "dnf.conf")
             config.write_text("[main]\n")
-        repo_dirs = [str(root / d) for d in REPO_DIRS if (root / d).is_dir()]
-        argv = [
-            "dnf",
-            f"--installroot={root}",
-            f"--config={config}",
-            f"--setopt=reposdir={','.join(repo_dirs) or root / REPO_DIRS[0]}",
-            f"--setopt=cachedir={target.cachedir}",
-        ]
-        if target.releasever:
-            argv.append(f"--releasever={target.releasever}")
-        yield argv, {**env, "HOME": home}
+        repo_dirs = dnfcmd.existing_repo_dirs(str(root))
+        argv = dnfcmd.confine_argv(str(root), str(config), repo_dirs, target.releasever)
+        yield argv, dnfcmd.environment(home)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -123,19 +116,17 @@ def _run(runner: Runner, target: DnfTarget, args: Sequence[str], timeout: float)
 def dnf_error(result: RunResult, what: str) -> str:
     """dnf's error message (its ``Error:`` line and the problem lines after it) on one line."""
     for text in (result.stderr, result.stdout):
-        lines = [ln.strip() for ln in text.splitlines()]
-        start = next((i for i, ln in enumerate(lines) if ln.startswith("Error:")), None)
-        if start is not None:
-            message = " ".join(ln for ln in lines[start:] if ln)
-            return f"{what}: {message[:600]}"
-    last = [ln.strip() for ln in (result.stderr or result.stdout).splitlines() if ln.strip()]
-    return f"{what}: {(last or [f'exit status {result.returncode}'])[-1][:600]}"
+        if any(ln.strip().startswith("Error:") for ln in text.splitlines()):
+            return dnfcmd.error_line(text, what)
+    return dnfcmd.error_line(result.stderr or result.stdout, what) or (
+        f"{what}: exit status {result.returncode}"
+    )
 
 
 def makecache(runner: Runner, target: DnfTarget) -> None:
     """``dnf makecache --refresh``: fetch every enabled repository's metadata (a repomd.xml
     that did not change costs one small download)."""
-    result = _run(runner, target, ["-y", "makecache", "--refresh"], timeout=900)
+    result = _run(runner, target, dnfcmd.MAKECACHE, timeout=900)
     if result.returncode != 0:
         raise AdapterError(dnf_error(result, "dnf makecache"))
 
@@ -220,12 +211,11 @@ def install(runner: Runner, target: DnfTarget, specs: Sequence[str]) -> str:
     """
     if not specs:
         return ""
-    base = ["-y", "--setopt=install_weak_deps=False", "install"]
-    result = _run(runner, target, [*base, *specs], timeout=3600)
+    result = _run(runner, target, dnfcmd.install_args(specs), timeout=3600)
     if result.returncode == 0:
         return ""
     error = dnf_error(result, "dnf install")
     if len(specs) > 1:
         for spec in specs:
-            _run(runner, target, [*base, spec], timeout=3600)
+            _run(runner, target, dnfcmd.install_args([spec]), timeout=3600)
     return error

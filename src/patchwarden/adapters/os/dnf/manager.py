@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from patchwarden import dnfcmd
 from patchwarden.adapters.os.dnf import execute as dnf_exec
 from patchwarden.adapters.os.dnf import facts as dnf_facts
 from patchwarden.adapters.os.dnf import rpmdb
@@ -42,12 +43,16 @@ class DnfPackageManager:
         runner: Runner | None = None,
         cache_dir: str | None = None,
         os_info: OsInfo | None = None,
+        last_boot: datetime | None = None,
     ) -> None:
+        """``last_boot``: the boot of the machine whose root this is, when it is not this
+        host's (a node's root rebuilt on the server); ``/`` always uses this host's."""
         self.root = str(Path(root).resolve()) if root != "/" else "/"
         self._base = Path(self.root)
         self._runner = runner or LocalRunner()
         self._cache = InventoryCache(Path(cache_dir) if cache_dir else None, self.root)
         self._os_info = os_info
+        self._last_boot = last_boot
         self._target: DnfTarget | None = None
         self._real_arch: dict[tuple[str, str, str], str] = {}
         """(name, arch as reported, version) → arch in the repository, when they differ."""
@@ -84,12 +89,12 @@ class DnfPackageManager:
     def collect(self) -> Inventory:
         """Installed packages, every newer version with its notice facts, reboot flag.
 
-        ``last_boot`` is this host's boot for ``/`` and ``None`` for any other root (its
-        recorded boots are the pipeline's business); without a boot there is no reboot
-        hint.
+        ``last_boot`` is this host's boot for ``/`` and the constructor's ``last_boot``
+        (usually ``None``: its recorded boots are the pipeline's business) for any other
+        root; without a boot there is no reboot hint.
         """
         dbpath = self.dbpath
-        boot = dnf_facts.boot_time() if self.root == "/" else None
+        boot = dnf_facts.boot_time() if self.root == "/" else self._last_boot
         key = cache_key(self._base, dbpath, boot)
         collected = self._cache.load(key)
         if collected is None:
@@ -174,16 +179,17 @@ class DnfPackageManager:
         """``dnf makecache --refresh`` for the root."""
         dnf_exec.makecache(self._runner, self.target())
 
-    def _spec(self, pkg: Package) -> str:
-        """``name-[epoch:]version-release.arch``: the exact NEVRA dnf is asked for."""
+    def spec(self, pkg: Package) -> str:
+        """``name-[epoch:]version-release.arch``: the exact NEVRA dnf is asked for (the
+        architecture in the repository, known once :meth:`collect` ran)."""
         arch = self._real_arch.get((pkg.name, pkg.arch, pkg.version), pkg.arch)
-        return f"{pkg.name}-{pkg.version}.{arch}"
+        return dnfcmd.spec(pkg.name, arch, pkg.version)
 
     def plan(self, packages: Sequence[Package]) -> InstallPlan:
         """Simulate installing exactly these versions (``dnf --assumeno install``)."""
         if not packages:
             return InstallPlan((), ())
-        rows = dnf_exec.simulate(self._runner, self.target(), [self._spec(p) for p in packages])
+        rows = dnf_exec.simulate(self._runner, self.target(), [self.spec(p) for p in packages])
         headers = rpmdb.installed(self._runner, self.root, self.dbpath)
         current = {(h.name, h.arch): h.evr for h in headers}
         arches = _arches(headers)
@@ -201,7 +207,7 @@ class DnfPackageManager:
 
     def install(self, packages: Sequence[Package]) -> list[InstallOutcome]:
         """Install exactly these versions, then check each one in the rpm database."""
-        specs = [self._spec(p) for p in packages]
+        specs = [self.spec(p) for p in packages]
         error = dnf_exec.install(self._runner, self.target(), specs)
         self._target = None  # a new system-release package may change the releasever
         after = rpmdb.installed(self._runner, self.root, self.dbpath)

@@ -13,13 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from patchwarden import dnfcmd
 from patchwarden.errors import AdapterError, EnvironmentProblem
 from patchwarden.ports import Runner, RunResult
 
-DB_LOCATIONS = ("/var/lib/rpm", "/usr/lib/sysimage/rpm", "/root/.rpmdb")
+DB_LOCATIONS = dnfcmd.DB_LOCATIONS
 """Where rpm databases are found, in the order they are looked for."""
-_DB_FILES = ("rpmdb.sqlite", "Packages", "Packages.db")
-"""sqlite, BerkeleyDB and ndb backends."""
 
 _QUERY_FORMAT = (
     "%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{SOURCERPM}\\t%{INSTALLTIME}\\n"
@@ -75,22 +74,16 @@ def source_of(sourcerpm: str, epoch: int) -> tuple[str, str]:
 
 
 def find_dbpath(root: Path) -> str | None:
-    """The rpm database directory of ``root`` (as rpm's ``--dbpath``, inside the root).
-
-    A symlinked location is skipped: an absolute link would point at the host, and the
-    directory it names is one of the later candidates anyway.
-    """
-    for location in DB_LOCATIONS:
-        folder = root / location.lstrip("/")
-        if folder.is_symlink() or not folder.is_dir():
-            continue
-        if any((folder / name).is_file() for name in _DB_FILES):
-            return location
-    return None
+    """The rpm database directory of ``root`` (as rpm's ``--dbpath``, inside the root);
+    a symlinked location is skipped (:func:`patchwarden.dnfcmd.find_dbpath`)."""
+    return dnfcmd.find_dbpath(str(root))
 
 
 def _rpm(runner: Runner, root: str, dbpath: str, *args: str) -> RunResult:
-    argv = ["rpm", "--root", root, "--dbpath", dbpath, *args]
+    return _run_rpm(runner, ["rpm", "--root", root, "--dbpath", dbpath, *args])
+
+
+def _run_rpm(runner: Runner, argv: list[str]) -> RunResult:
     try:
         return runner.run(argv, timeout=300)
     except EnvironmentProblem as exc:
@@ -135,8 +128,7 @@ def providers(
     if not wanted:
         return {}
     found: dict[str, int] = {}
-    qf = "%{NAME}\\t%{INSTALLTIME}\\n"
-    result = _rpm(runner, root, dbpath, "-q", "--qf", qf, "--whatprovides", *wanted)
+    result = _run_rpm(runner, dnfcmd.providers_argv(root, dbpath, wanted))
     for line in result.stdout.splitlines():  # exit status 1: some capability is missing
         name, sep, installtime = line.partition("\t")
         if sep and installtime.isdigit():
