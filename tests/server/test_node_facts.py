@@ -218,6 +218,31 @@ def test_facts_become_the_node_inventory(
     assert not os.path.lexists(root / "etc/machine-id")
 
 
+def test_pruning_drops_what_only_deregistered_nodes_used(
+    api: Api, make_node: NodeFactory, server_home: Path
+) -> None:
+    from patchwarden.server.fleet import node_files
+
+    kept, gone = api.register(), api.register()
+    facts = upload(kept, make_node(name="kept"))
+    assert kept.call("POST", "/api/v1/agent/facts", json=facts.to_json()).status_code == 200
+    sandbox = make_node(name="gone")
+    (sandbox.root / "etc/machine-id").write_text("0123456789abcdef0123456789abcdef\n")
+    facts_gone = upload(gone, sandbox)
+    assert gone.call("POST", "/api/v1/agent/facts", json=facts_gone.to_json()).status_code == 200
+    only_gone = set(facts_gone.hashes()) - set(facts.hashes())
+    assert only_gone  # its own machine-id at least
+    api.ok("DELETE", f"/api/v1/nodes/{gone.id}")
+    app = api.client.app
+    assert node_files.prune(app.state.db, app.state.settings).blobs == 0  # all younger than a day
+    done = node_files.prune(app.state.db, app.state.settings, grace=0)
+    assert done.roots == 1 and done.blobs == len(only_gone)
+    assert not (server_home / "nodes" / gone.id).exists()
+    store = blobs.BlobStore(server_home / "blobs")
+    assert store.missing(facts.hashes()) == []
+    assert sorted(store.missing(sorted(only_gone))) == sorted(only_gone)
+
+
 def test_facts_naming_a_blob_the_server_lacks_are_refused_with_the_list(
     api: Api, make_node: NodeFactory
 ) -> None:

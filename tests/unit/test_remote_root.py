@@ -91,3 +91,41 @@ def test_only_dnf_options_that_choose_versions_reach_the_rebuilt_root(tmp_path: 
     assert not (root / "etc/yum.repos.d/b.repo").exists()
     assert (root / "etc/dnf/dnf.conf").read_text() == "[main]\nplugins=0\n"
     assert not (root / "etc/os-release").exists()
+
+
+def test_prune_keeps_what_registered_nodes_use_and_what_is_young(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from patchwarden.adapters.os.remote import RemoteRoots
+    from patchwarden.pipeline.fleet.remote import MissingBlobs
+
+    roots = RemoteRoots(tmp_path)
+    facts = _facts(
+        roots.blobs, {"var/lib/dpkg/status": "Package: dpkg\n", "etc/os-release": "ID=debian\n"}
+    )
+    old_list = _facts(roots.blobs, {"var/lib/apt/lists/old_Packages": "Package: old\n"})
+    gone = _facts(roots.blobs, {"var/lib/dpkg/status": "Package: gone\n"})
+    for node, f in (("mi-kept", facts), ("mi-gone", gone)):
+        with roots.open(node, f):
+            pass  # rebuilt, and its blobs recorded as named
+    fresh = _facts(roots.blobs, {"var/lib/apt/lists/new_Packages": "Package: new\n"})
+    now = time.time()
+    # nothing is old enough yet: everything stays
+    assert roots.prune({"mi-kept"}, 3600, now).blobs == 0
+    # a day later: the deregistered node's root goes, then every blob no root names (its
+    # status file, the list nobody names any more, and the one uploaded but never named)
+    done = roots.prune({"mi-kept"}, 3600, now + 86400)
+    assert (done.roots, done.blobs) == (1, 3)
+    assert not roots.node_dir("mi-gone").exists()
+    assert roots.missing(facts.hashes()) == []
+    gone_hashes = [*gone.hashes(), *old_list.hashes(), *fresh.hashes()]
+    assert sorted(roots.missing(gone_hashes)) == sorted(gone_hashes)
+    assert (roots.node_dir("mi-kept") / "root/var/lib/dpkg/status").read_text() == "Package: dpkg\n"
+    # a root opened on facts whose blob was pruned asks the node to upload it again
+    try:
+        with roots.open("mi-kept", fresh):
+            raise AssertionError("opened a root with a missing blob")
+    except MissingBlobs as exc:
+        assert exc.missing == fresh.hashes()
+    assert os.path.isdir(roots.node_dir("mi-kept"))

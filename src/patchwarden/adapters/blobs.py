@@ -14,7 +14,7 @@ import hashlib
 import os
 import tempfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 
 from patchwarden.wire import is_sha256
@@ -88,6 +88,37 @@ class BlobStore:
             raise
         _sync_dir(target.parent)
         return size, True
+
+    def stored(self) -> Iterator[tuple[str, os.stat_result]]:
+        """Every blob with its ``stat`` (no order)."""
+        if not self.base.is_dir():
+            return
+        for shard in self.base.iterdir():
+            if not shard.is_dir():
+                continue
+            for entry in os.scandir(shard):
+                if is_sha256(entry.name) and entry.is_file(follow_symlinks=False):
+                    yield entry.name, entry.stat(follow_symlinks=False)
+
+    def prune(self, keep: Collection[str], older_than: float, now: float) -> tuple[int, int]:
+        """Delete the blobs not in ``keep`` stored more than ``older_than`` seconds before
+        ``now`` (epoch seconds), and abandoned uploads as old: (blobs deleted, bytes freed).
+
+        A blob's age is its inode change time (its mtime carries its hash); the grace keeps
+        a body a node uploaded a moment ago and has not yet named in facts."""
+        deleted = freed = 0
+        for digest, st in list(self.stored()):
+            if digest in keep or now - st.st_ctime < older_than:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path(digest))
+                deleted += 1
+                freed += st.st_size
+        for partial in self.base.glob("*/.upload-*"):
+            with contextlib.suppress(FileNotFoundError):
+                if now - partial.stat().st_ctime >= older_than:
+                    partial.unlink()
+        return deleted, freed
 
 
 def _inflate(

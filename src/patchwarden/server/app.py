@@ -15,6 +15,7 @@ from patchwarden import __version__, rule_plugins
 from patchwarden.adapters.storage import dispatch, make_engine, tokens, upgrade
 from patchwarden.server import audit, errors, governance, openapi, vulns
 from patchwarden.server.db import Database, Session
+from patchwarden.server.fleet import node_files
 from patchwarden.server.fleet.agent_update import open_bundles
 from patchwarden.server.fleet.nodecache import CHECKIN_SECONDS, NodeCache
 from patchwarden.server.fleet.polling import Polling
@@ -92,6 +93,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             tasks.append(asyncio.create_task(vulns.loop(db, conf, every.assess)))
         if every.governance > 0:  # rules, remediation, runbooks (0: tests drive the tick)
             tasks.append(asyncio.create_task(governance.loop(db, conf, every.governance)))
+        if every.prune > 0:  # the node components' files nobody uses any more
+            tasks.append(asyncio.create_task(node_files.loop(db, conf, every.prune)))
         try:
             yield
         finally:

@@ -18,6 +18,7 @@ from patchwarden.ports import Clock
 SCHEDULER_ENV = "PATCHWARDEN_SCHEDULER_INTERVAL"
 GOVERNANCE_ENV = "PATCHWARDEN_GOVERNANCE_INTERVAL"
 ASSESS_ENV = "PATCHWARDEN_ASSESS_INTERVAL"
+PRUNE_ENV = "PATCHWARDEN_PRUNE_INTERVAL"
 PUBLIC_URL_ENV = "PATCHWARDEN_PUBLIC_URL"
 
 
@@ -57,6 +58,8 @@ class Intervals:
     """Rules, remediation and runbooks (``PATCHWARDEN_GOVERNANCE_INTERVAL``)."""
     assess: float = 2.0
     """Vulnerability assessment of uploaded inventories (``PATCHWARDEN_ASSESS_INTERVAL``)."""
+    prune: float = 3600.0
+    """Pruning the node components' files nobody uses (``PATCHWARDEN_PRUNE_INTERVAL``)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Intervals:
@@ -65,6 +68,7 @@ class Intervals:
             scheduler=seconds_from_env(SCHEDULER_ENV, cls.scheduler, environ),
             governance=seconds_from_env(GOVERNANCE_ENV, cls.governance, environ),
             assess=seconds_from_env(ASSESS_ENV, cls.assess, environ),
+            prune=seconds_from_env(PRUNE_ENV, cls.prune, environ),
         )
 
 

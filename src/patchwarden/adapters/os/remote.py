@@ -32,8 +32,8 @@ import shutil
 import stat
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,6 +46,7 @@ from patchwarden.adapters.runner import LocalRunner
 from patchwarden.adapters.state import LocalState
 from patchwarden.core.model import Inventory, Package
 from patchwarden.errors import AdapterError, EnvironmentProblem, InputError
+from patchwarden.pipeline.fleet.remote import MissingBlobs
 from patchwarden.ports import InstallOutcome, InstallPlan, PackageManager, Runner, RunResult
 
 HOSTNAME = "etc/hostname"
@@ -107,6 +108,8 @@ _REPO_ID = re.compile(r"[A-Za-z0-9_.:$-]{1,200}")
 _DNF_DIRS = ("var/cache/dnf", "var/lib/dnf", "var/log", "etc/yum.repos.d")
 """Directories dnf expects in a root (created when the facts leave them out)."""
 COPIES = ".patchwarden-copies.json"
+NAMED = "blobs.json"
+"""Beside a node's rebuilt root: the blobs its latest facts name (what pruning keeps)."""
 """The rebuilt root's record of the rpm database files it copied ({path: sha256})."""
 _DB_DIRS = tuple(d.lstrip("/") + "/" for d in dnfcmd.DB_LOCATIONS)
 _ARCH = re.compile(r"[A-Za-z0-9_]{1,32}")
@@ -215,16 +218,59 @@ class RemoteRoot:
         return self._pm.spec(pkg)
 
 
+@dataclass(frozen=True)
+class Pruned:
+    """What one :meth:`RemoteRoots.prune` removed."""
+
+    roots: int
+    blobs: int
+    freed: int
+    """Bytes of the removed blobs."""
+
+
 class RemoteRoots:
     """Every node's rebuilt root under ``<data_dir>/nodes``, from blobs in ``blobs``."""
 
     def __init__(self, data_dir: Path, blobs: BlobStore | None = None) -> None:
         self.base = Path(data_dir) / "nodes"
         self.blobs = blobs or BlobStore(Path(data_dir) / "blobs")
+        self._gc_lock = Path(data_dir) / "blobs.lock"
+        """Held shared while a root is open, exclusively while pruning (every replica on
+        this data directory)."""
 
     def missing(self, hashes: Sequence[str]) -> list[str]:
         """The blobs among ``hashes`` the server lacks."""
         return self.blobs.missing(hashes)
+
+    def prune(self, registered: Collection[str], older_than: float, now: float) -> Pruned:
+        """Forget what no registered node uses any more: the rebuilt roots of nodes not in
+        ``registered`` (untouched for ``older_than`` seconds), then every blob no remaining
+        root names (:meth:`BlobStore.prune`, with the same grace)."""
+        with _flock(self._gc_lock, fcntl.LOCK_EX):  # waits for the open roots
+            return self._prune(registered, older_than, now)
+
+    def _prune(self, registered: Collection[str], older_than: float, now: float) -> Pruned:
+        roots = 0
+        if self.base.is_dir():
+            for here in self.base.iterdir():
+                if here.name in registered or not here.is_dir():
+                    continue
+                if now - here.stat().st_mtime >= older_than:
+                    shutil.rmtree(here, ignore_errors=True)
+                    roots += 1
+        blobs, freed = self.blobs.prune(self.referenced(), older_than, now)
+        return Pruned(roots, blobs, freed)
+
+    def referenced(self) -> set[str]:
+        """The blobs the nodes' latest facts name (:data:`NAMED`, written by :meth:`open`),
+        whether linked into their roots, copied, or rewritten (apt.conf, dnf.conf)."""
+        found: set[str] = set()
+        if not self.base.is_dir():
+            return found
+        for here in self.base.iterdir():
+            with contextlib.suppress(OSError, ValueError, TypeError):
+                found.update(h for h in json.loads((here / NAMED).read_text()) if wire.is_sha256(h))
+        return found
 
     def node_dir(self, node_id: str) -> Path:
         """``<data_dir>/nodes/<node_id>``."""
@@ -237,9 +283,13 @@ class RemoteRoots:
         """The node's root rebuilt from ``facts``, locked for the block."""
         here = self.node_dir(node_id)
         here.mkdir(parents=True, exist_ok=True)
-        with _node_lock(here):
+        with _flock(self._gc_lock, fcntl.LOCK_SH), _node_lock(here):
+            missing = self.blobs.missing(facts.hashes())  # no prune runs while we hold it
+            if missing:
+                raise MissingBlobs(missing)
             root = here / "root"
             rebuild(root, facts, self.blobs)
+            _write(here, NAMED, json.dumps(facts.hashes()))
             runner = FactRunner(facts)
             cache = str(here / "cache")
             inner: AptPackageManager | DnfPackageManager
@@ -261,17 +311,23 @@ class RemoteRoots:
 
 
 @contextlib.contextmanager
+def _flock(path: Path, how: int) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, how)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
+@contextlib.contextmanager
 def _node_lock(here: Path) -> Iterator[None]:
     key = str(here)
     with _locks_guard:
         lock = _locks.setdefault(key, threading.Lock())
-    with lock:
-        fd = os.open(here / "lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # releases the flock
+    with lock, _flock(here / "lock", fcntl.LOCK_EX):
+        yield
 
 
 def rebuild(root: Path, facts: wire.RootFacts, blobs: BlobStore) -> None:

@@ -72,3 +72,8 @@ def ping_status(node: Node, now: datetime, online_seconds: int, inactive_days: i
         online_seconds=online_seconds,
         inactive_days=inactive_days,
     )
+
+
+def registered_ids(session: Session) -> set[str]:
+    """The ids of every node not deregistered."""
+    return set(session.scalars(select(Node.id).where(Node.deregistered_at.is_(None))))
