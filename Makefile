@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Debian tools the tests drive for real (installed only when one is missing).
-DEB_PACKAGES := dpkg-dev apt-utils lz4 xz-utils rpm dnf createrepo-c
-DEB_TOOLS    := dpkg-deb dpkg-scanpackages apt-ftparchive lz4 xz rpm rpmbuild dnf createrepo_c modifyrepo_c
+DEB_PACKAGES := dpkg-dev apt-utils lz4 xz-utils rpm dnf createrepo-c umoci skopeo docker-registry
+DEB_TOOLS    := dpkg-deb dpkg-scanpackages apt-ftparchive lz4 xz rpm rpmbuild dnf createrepo_c modifyrepo_c umoci skopeo docker-registry
 PYTEST_ARGS  ?= -n auto
 
 .PHONY: run test venv dev-deps debian-deps postgres lint typecheck unit bench clean fuzz-api

@@ -45,7 +45,7 @@ def test_the_base_install_requires_no_server_dependency() -> None:
     names = {
         r.split(";")[0].split("[")[0].split(">")[0].split("<")[0].strip().lower() for r in base
     }
-    assert names == {"rich", "pyyaml", "pydantic", "lz4", "httpx", "packageurl-python"}
+    assert names == {"rich", "pyyaml", "pydantic", "lz4", "httpx", "packageurl-python", "zstandard"}
     extras = [r for r in requires("patchwarden") or [] if 'extra == "server"' in r]
     assert any(r.startswith("fastapi") for r in extras)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Callable
@@ -113,4 +114,29 @@ def _looks_like_aws_json(text: str) -> bool:
         isinstance(raw, dict)
         and "apiVersion" not in raw
         and ("BaselineId" in raw or "ApprovalRules" in raw or "OperatingSystem" in raw)
+    )
+
+
+FAIL_ON = ("low", "medium", "high", "critical")
+
+
+def finding_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--fail-on``, ``--ignore-unfixed`` and ``--suppressions``: how findings gate and
+    what they leave out (``scan`` and ``image scan`` alike)."""
+    p.add_argument(
+        "--fail-on",
+        type=str.lower,
+        choices=FAIL_ON,
+        metavar="SEVERITY",
+        help=f"exit 1 when an ACTIVE finding at or above SEVERITY exists ({', '.join(FAIL_ON)})",
+    )
+    p.add_argument(
+        "--ignore-unfixed", action="store_true", help="leave out findings without a fixed version"
+    )
+    p.add_argument(
+        "--suppressions",
+        type=Path,
+        action="append",
+        metavar="FILE|DIR",
+        help="Suppression documents (repeatable)",
     )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from patchwarden import __version__
-from patchwarden.cli.common import handle_errors
+from patchwarden.cli.common import finding_options, handle_errors
 
 FORMATS = ("table", "json", "sarif", "cyclonedx")
 REBOOT_OPTIONS = ("RebootIfNeeded", "NoReboot")
@@ -25,19 +25,17 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 def _command_groups() -> list[Registrar]:
     """Command groups that live in their own modules (each has ``register(subparsers)``;
     the modules define options only and import their work inside the handlers)."""
-    from patchwarden.cli import agent, db, fleet, governance, server, window
+    from patchwarden.cli import agent, db, fleet, governance, image, server, window
 
     return [
         db.register,
+        image.register,
         server.register,
         agent.register,
         fleet.register,
         window.register,
         governance.register,
     ]
-
-
-FAIL_ON = ("low", "medium", "high", "critical")
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -116,23 +114,7 @@ def _vulnerability_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--vulns", action="store_true", help="assess vulnerabilities with the local database"
     )
-    g.add_argument(
-        "--fail-on",
-        type=str.lower,
-        choices=FAIL_ON,
-        metavar="SEVERITY",
-        help=f"exit 1 when an ACTIVE finding at or above SEVERITY exists ({', '.join(FAIL_ON)})",
-    )
-    g.add_argument(
-        "--ignore-unfixed", action="store_true", help="leave out findings without a fixed version"
-    )
-    g.add_argument(
-        "--suppressions",
-        type=Path,
-        action="append",
-        metavar="FILE|DIR",
-        help="Suppression documents (repeatable)",
-    )
+    finding_options(g)
     g.add_argument(
         "--changelogs",
         action="store_true",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from patchwarden.core.image import ImageFacts
 from patchwarden.core.model import ComplianceSummary, Inventory, Operation, OsInfo, PatchItem
 from patchwarden.core.vuln import Finding
 
@@ -38,5 +39,9 @@ class Report:
     """Findings when the scan assessed vulnerabilities (``--vulns``), else ``None``."""
     inventory: Inventory | None = field(default=None, compare=False, repr=False)
     """The inventory the report judged (after an Install: the one collected afterwards), so
-    a shell can upload it without collecting again; never rendered, ``None`` in a report
-    decoded from JSON."""
+    a shell can upload it without collecting again; ``None`` in a report decoded from JSON.
+    Only an image report renders it (its packages are the CycloneDX components)."""
+    image: ImageFacts | None = None
+    """Set when the report is about a container image (``patchwarden image scan``): the
+    resource is the image (``node.hostname`` is its reference), and there are no patch
+    items — no baseline judges an image."""

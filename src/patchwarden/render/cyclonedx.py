@@ -1,9 +1,11 @@
 """The scan report as a CycloneDX 1.6 JSON SBOM with its vulnerabilities (cyclonedx-python-lib).
 
 - ``metadata.component``: the node (type ``device``: the machine, physical or virtual, whose
-  root was scanned; hostname as name); ``metadata.tools``: Patchwarden; ``metadata.timestamp``:
-  the report's ``generated_at``; the serial number is a UUIDv5 of the report's content, so
-  the same report always gives the same document;
+  root was scanned; hostname as name), or for an image report the image (type
+  ``container``: the reference as name, the manifest digest as version, labels as
+  properties), whose components are then all its installed packages; ``metadata.tools``:
+  Patchwarden; ``metadata.timestamp``: the report's ``generated_at``; the serial number is
+  a UUIDv5 of the report's content, so the same report always gives the same document;
 - ``components``: the operating system (type ``operating-system``, ``<id>`` + ``VERSION_ID``)
   and every installed package (type ``library``) with its purl (:mod:`.refs`) as bom-ref and
   its patch state; dependencies node → OS → packages;
@@ -168,15 +170,30 @@ def _vulnerability(f: Finding, ref: str, os_info: OsInfo) -> Vulnerability:
     )
 
 
+def _subject(report: Report) -> Component:
+    """What was scanned: the node (``device``) or the image (``container``)."""
+    image = report.image
+    if image is None:
+        return Component(
+            type=ComponentType.DEVICE,
+            name=report.node.hostname,
+            bom_ref=f"node:{report.node.hostname}",
+            properties=_props(root=report.node.root, baseline=report.baseline),
+        )
+    labels = [Property(name=f"{_NS}label:{k}", value=v) for k, v in image.labels]
+    return Component(
+        type=ComponentType.CONTAINER,
+        name=image.ref,
+        version=image.digest or None,
+        bom_ref=f"image:{image.digest or image.ref}",
+        properties=[*_props(digest=image.digest, platform=image.platform), *labels],
+    )
+
+
 def bom(report: Report) -> Bom:
     """The CycloneDX model of a report (see the module docstring for the mapping)."""
     os_info = report.node.os
-    node = Component(
-        type=ComponentType.DEVICE,
-        name=report.node.hostname,
-        bom_ref=f"node:{report.node.hostname}",
-        properties=_props(root=report.node.root, baseline=report.baseline),
-    )
+    node = _subject(report)
     system = Component(
         type=ComponentType.OPERATING_SYSTEM,
         name=os_info.id,
@@ -196,6 +213,13 @@ def bom(report: Report) -> Bom:
                 patch_state=item.state.value,
                 available_version=item.available_version,
             )
+    if report.image is not None and report.inventory is not None:
+        for ip in report.inventory.installed:  # an image's SBOM lists all its packages
+            pkg = ip.package
+            if pkg.key not in packages:
+                packages[pkg.key] = _package(
+                    os_info, pkg.name, pkg.version, pkg.arch, source=pkg.source_name or None
+                )
     findings = [
         f
         for f in report.vulnerabilities or ()
@@ -214,7 +238,8 @@ def bom(report: Report) -> Bom:
             tools=ToolRepository(components=[tool]),
             component=node,
             properties=_props(
-                compliance=report.summary.compliance.value, operation=report.operation.value
+                compliance=None if report.image else report.summary.compliance.value,
+                operation=report.operation.value,
             ),
         ),
         components=[system, *packages.values()],

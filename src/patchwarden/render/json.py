@@ -95,6 +95,7 @@ def report_dict(report: Report) -> dict[str, Any]:
             },
             "product": os_info.product,
         },
+        **_resource(report),
         "baseline": {"name": report.baseline},
         "operation": report.operation.value,
         "snapshot_id": report.snapshot_id or None,
@@ -112,6 +113,27 @@ def report_dict(report: Report) -> dict[str, Any]:
         **_vulnerabilities(report),
         "warnings": list(report.warnings),
     }
+
+
+def resource_dict(report: Report) -> dict[str, Any] | None:
+    """The image an image report is about (``None`` for a host report)."""
+    image = report.image
+    if image is None:
+        return None
+    return {
+        "type": "image",
+        "name": image.ref,
+        "id": image.digest,
+        "platform": image.platform,
+        "labels": dict(image.labels),
+        "package_database": image.package_database or None,
+        "packages": image.package_count,
+    }
+
+
+def _resource(report: Report) -> dict[str, Any]:
+    resource = resource_dict(report)
+    return {} if resource is None else {"resource": resource}
 
 
 def _vulnerabilities(report: Report) -> dict[str, Any]:

@@ -235,7 +235,13 @@ def sarif_dict(report: Report) -> dict[str, Any]:
     root = PurePosixPath(report.node.root or "/")
     root_uri = root.as_uri() if root.is_absolute() else "file:///"
     root_uri += "" if root_uri.endswith("/") else "/"
-    properties = {k: data[k] for k in ("node", "baseline", "operation", "compliance", "summary")}
+    if report.image is None:
+        keys: tuple[str, ...] = ("node", "baseline", "operation", "compliance", "summary")
+        automation = f"patchwarden/{report.node.hostname}/"
+    else:  # an image has no baseline: its resource instead of the compliance verdict
+        keys = ("node", "resource", "operation")
+        automation = f"patchwarden/image/{report.image.ref}/"
+    properties = {k: data[k] for k in keys}
     if "vulnerability_summary" in data:
         properties["vulnerability_summary"] = data["vulnerability_summary"]
     run: dict[str, Any] = {
@@ -248,7 +254,7 @@ def sarif_dict(report: Report) -> dict[str, Any]:
                 "rules": rules,
             }
         },
-        "automationDetails": {"id": f"patchwarden/{report.node.hostname}/"},
+        "automationDetails": {"id": automation},
         "invocations": [
             {"executionSuccessful": True, "endTimeUtc": data["generated_at"]},
         ],

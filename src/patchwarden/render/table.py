@@ -69,6 +69,17 @@ def summary_line(report: Report) -> str:
     return f"{node} against {report.baseline}: {verdict}: {', '.join(parts) or 'no packages'}"
 
 
+def image_line(report: Report) -> str:
+    """``image REF (Debian12, linux/amd64) sha256:…: 92 dpkg packages`` in one line."""
+    image = report.image
+    if image is None:
+        return summary_line(report)
+    where = ", ".join(x for x in (report.node.os.product, image.platform) if x)
+    database = f" {image.package_database}" if image.package_database else ""
+    noun = "package" if image.package_count == 1 else "packages"
+    return f"image {image.ref} ({where}) {image.digest}: {image.package_count}{database} {noun}"
+
+
 def next_line(report: Report, options: Sequence[str] = ()) -> str:
     """``next: patchwarden install --dry-run`` — what to run after this report."""
     opts = "".join(f" {o}" for o in options)
@@ -338,8 +349,11 @@ def render(
         console.print(f"warning: {warning}", soft_wrap=True)
     if report.rebooted:
         console.print("reboot: requested (RebootIfNeeded)")
-    console.print(summary_line(report), soft_wrap=True)
-    console.print(next_line(report, options), soft_wrap=True)
+    if report.image is not None:
+        console.print(image_line(report), soft_wrap=True)
+    else:
+        console.print(summary_line(report), soft_wrap=True)
+        console.print(next_line(report, options), soft_wrap=True)
     if findings is not None:
         console.print(vulnerability_line(findings), soft_wrap=True)
     return out.getvalue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,19 +43,29 @@ def os_info_from_fields(fields: dict[str, str]) -> OsInfo:
     )
 
 
-_RELEASE_FILES = ("etc/centos-release", "etc/redhat-release", "etc/system-release")
+RELEASE_FILES = ("etc/centos-release", "etc/redhat-release", "etc/system-release")
 _POINT_RELEASE = re.compile(r"\brelease (\d+\.\d+)")
 
 
 def _with_point_release(base: Path, info: OsInfo) -> OsInfo:
+    def read(name: str) -> str | None:
+        try:
+            return (base / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
+    return with_point_release(info, read)
+
+
+def with_point_release(info: OsInfo, read: Callable[[str], str | None]) -> OsInfo:
     """CentOS 7's os-release says ``VERSION_ID="7"``; SSM's product is ``CentOS7.9``, the
-    point release of ``etc/centos-release`` ("CentOS Linux release 7.9.2009 (Core)")."""
+    point release of ``etc/centos-release`` ("CentOS Linux release 7.9.2009 (Core)").
+    ``read``: the text of a file of the root by relative path (``None`` when absent)."""
     if info.id != "centos" or "." in info.version_id or info.product.startswith("CentOSStream"):
         return info
-    for name in _RELEASE_FILES:
-        try:
-            text = (base / name).read_text(encoding="utf-8", errors="replace")
-        except OSError:
+    for name in RELEASE_FILES:
+        text = read(name)
+        if text is None:
             continue
         found = _POINT_RELEASE.search(text)
         if found and found.group(1).split(".")[0] == info.version_id.split(".")[0]:

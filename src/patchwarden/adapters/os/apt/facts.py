@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,26 @@ def source_of(fields: dict[str, str], name: str, version: str) -> tuple[str, str
     src, _, rest = raw.partition(" ")
     src_version = rest.strip().strip("()") if rest else version
     return src, src_version or version
+
+
+def installed_entries(
+    paragraphs: Iterable[dict[str, str]], native: str
+) -> dict[tuple[str, str], tuple[dict[str, str], str]]:
+    """The packages a dpkg status database records: (name, arch) → (control fields, state).
+
+    The state is the last word of ``Status`` (``installed``, ``half-installed`` …;
+    ``config-files`` when no version is left); ``not-installed`` entries are left out.
+    Paragraphs without ``Architecture`` are of the ``native`` one.
+    """
+    found: dict[tuple[str, str], tuple[dict[str, str], str]] = {}
+    for fields in paragraphs:
+        name, version = fields.get("Package", ""), fields.get("Version", "")
+        state = (fields.get("Status", "").split() or ["", "", "not-installed"])[-1]
+        if not name or state == "not-installed":
+            continue
+        arch = fields.get("Architecture", native)
+        found[(name, arch)] = (fields, state if version else "config-files")
+    return found
 
 
 def version_key(choice: VersionChoice) -> Any:

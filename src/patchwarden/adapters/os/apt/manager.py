@@ -26,7 +26,12 @@ from patchwarden.adapters.os.apt import root as apt_root
 from patchwarden.adapters.os.apt.candidates import AptPolicy
 from patchwarden.adapters.os.apt.changelog import changelog_text, newest_entry_date
 from patchwarden.adapters.os.apt.conf import get, read_apt_conf
-from patchwarden.adapters.os.apt.facts import arch_slot, cached_deb, package_facts
+from patchwarden.adapters.os.apt.facts import (
+    arch_slot,
+    cached_deb,
+    installed_entries,
+    package_facts,
+)
 from patchwarden.adapters.os.apt.index import iter_index, iter_paragraphs, read_index
 from patchwarden.adapters.os.apt.lists import ListFile, find_package_lists
 from patchwarden.adapters.os.apt.policy import VersionChoice, file_priority
@@ -116,16 +121,9 @@ class AptPackageManager:
         default_release = get(conf, "APT::Default-Release")
         file_prios = [file_priority(f, general, default_release) for f in files]
 
-        installed: dict[tuple[str, str], dict[str, str]] = {}
-        states: dict[tuple[str, str], str] = {}
-        for fields in raw_installed:
-            name, version = fields.get("Package", ""), fields.get("Version", "")
-            state = (fields.get("Status", "").split() or ["", "", "not-installed"])[-1]
-            if not name or state == "not-installed":
-                continue
-            arch = fields.get("Architecture", native)
-            installed[(name, arch)] = fields
-            states[(name, arch)] = state if version else "config-files"
+        entries = installed_entries(raw_installed, native)
+        installed = {key: fields for key, (fields, _) in entries.items()}
+        states = {key: state for key, (_, state) in entries.items()}
 
         names = {name for name, _ in installed}
         choices = self._choices(lists, names, native)
