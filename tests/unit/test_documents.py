@@ -89,6 +89,7 @@ def test_registry_is_explicit() -> None:
         "Rule",
         "Runbook",
         "ConformancePack",
+        "Component",
     }
 
 
@@ -196,7 +197,7 @@ MALFORMED = [
     (
         _edit("kind: PatchBaseline", "kind: Baseline"),
         "kind: must be one of PatchBaseline, Suppression, MaintenanceWindow, Rule, Runbook, "
-        "ConformancePack, got 'Baseline'",
+        "ConformancePack, Component, got 'Baseline'",
     ),
     (_edit("apiVersion: patchwarden/v1\n", ""), "apiVersion: required field is missing"),
     (_edit("kind: PatchBaseline\n", "kind: PatchBaseline\nstatus: {}\n"), "status: unknown field"),

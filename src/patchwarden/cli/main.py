@@ -25,11 +25,12 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 def _command_groups() -> list[Registrar]:
     """Command groups that live in their own modules (each has ``register(subparsers)``;
     the modules define options only and import their work inside the handlers)."""
-    from patchwarden.cli import agent, db, fleet, governance, image, server, window
+    from patchwarden.cli import agent, component, db, fleet, governance, image, server, window
 
     return [
         db.register,
         image.register,
+        component.register,
         server.register,
         agent.register,
         fleet.register,

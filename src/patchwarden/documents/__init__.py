@@ -46,6 +46,13 @@ def load_window_document(metadata: Metadata, spec: object, source: str) -> Loade
     return load(metadata, spec, source)
 
 
+def load_component_document(metadata: Metadata, spec: object, source: str) -> LoadedDocument:
+    """``kind: Component`` (:mod:`patchwarden.documents.component`, loaded on first use)."""
+    from patchwarden.documents.component import load_component_document as load
+
+    return load(metadata, spec, source)
+
+
 def _governance(kind: str) -> Callable[[Metadata, object, str], LoadedDocument]:
     """``kind: Rule | Runbook | ConformancePack`` (:mod:`patchwarden.documents.governance`,
     loaded on first use)."""
@@ -70,6 +77,7 @@ KINDS: dict[str, Callable[[Metadata, object, str], LoadedDocument]] = {
     "Rule": _governance("Rule"),
     "Runbook": _governance("Runbook"),
     "ConformancePack": _governance("ConformancePack"),
+    "Component": load_component_document,
 }
 """kind → loader of a document from its (metadata, spec, source)."""
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 
+from patchwarden.core.nested import strings
+
 _REF = re.compile(r"\{\{\s*([A-Za-z0-9_:.\-]+)\s*\}\}")
 
 
@@ -14,14 +16,8 @@ class Unresolved(LookupError):
 
 def references(value: object) -> Iterator[str]:
     """Every reference inside ``value`` (strings, lists and mappings, recursively)."""
-    if isinstance(value, str):
-        yield from _REF.findall(value)
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from references(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from references(item)
+    for text in strings(value):
+        yield from _REF.findall(text)
 
 
 def substitute(value: object, variables: Mapping[str, object]) -> object:
