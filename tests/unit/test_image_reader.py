@@ -464,7 +464,13 @@ def test_the_report_of_an_image_in_every_format(layout: Layout) -> None:
     assert sorted(c["name"] for c in cdx["components"]) == ["bar", "debian", "libfoo1"]
     text = table(report, width=200)
     assert f"image {ref} (Debian12, linux/amd64) {contents.facts.digest}: 2 dpkg packages" in text
-    assert "CVE-2026-1001" in text and "next:" not in text and "COMPLIANT" not in text
+    assert "libfoo1:amd64" in text and "CVE-2026-1001" in text and "COMPLIANT" not in text
+    # no install for an image: the next command is the same scan, one row per finding
+    assert text.rstrip().splitlines()[-1] == (
+        f"next: patchwarden image scan {ref} --by cve  (every finding, one row each)"
+    )
+    flat = table(report, width=200, by="cve")
+    assert "CVE-2026-1001" in flat and "next: rebuild the image" in flat
 
 
 def test_a_host_report_has_no_resource() -> None:

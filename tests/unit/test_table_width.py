@@ -1,5 +1,5 @@
 """``patchwarden scan``'s table fits the terminal: the width is the terminal's (``COLUMNS``
-overrides, 120 when stdout is not a terminal), package names and versions are never broken
+overrides, 80 when stdout is not a terminal), package names and versions are never broken
 mid-token, and the output ends with the verdict — whose severity agrees with the rows — and
 the next command.  Goldens: tests/golden/table-{80,120}.txt (regenerate with
 ``PW_UPDATE_GOLDEN=1``)."""
@@ -127,7 +127,7 @@ class _Tty(io.StringIO):
 def test_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("COLUMNS", raising=False)
     monkeypatch.setattr("sys.stdout", io.StringIO())
-    assert table.terminal_width() == 120  # not a terminal
+    assert table.terminal_width() == table.DEFAULT_WIDTH == 80  # not a terminal
     monkeypatch.setattr("sys.stdout", _Tty())
     monkeypatch.setattr(
         table.shutil, "get_terminal_size", lambda fallback: os.terminal_size((93, 40))

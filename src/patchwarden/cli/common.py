@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 from patchwarden.errors import InputError, PatchwardenError
 
@@ -120,9 +120,14 @@ def _looks_like_aws_json(text: str) -> bool:
 FAIL_ON = ("low", "medium", "high", "critical")
 
 
+BY = ("package", "cve")
+"""``--by``: the findings table's rows (as :data:`patchwarden.render.table.BY`)."""
+
+
 def finding_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """``--fail-on``, ``--ignore-unfixed`` and ``--suppressions``: how findings gate and
-    what they leave out (``scan`` and ``image scan`` alike)."""
+    """``--fail-on``, ``--ignore-unfixed``, ``--suppressions`` and ``--by``: how findings
+    gate, what they leave out and how the table shows them (``scan`` and ``image scan``
+    alike)."""
     p.add_argument(
         "--fail-on",
         type=str.lower,
@@ -140,3 +145,22 @@ def finding_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> Non
         metavar="FILE|DIR",
         help="Suppression documents (repeatable)",
     )
+    p.add_argument(
+        "--by",
+        type=str.lower,
+        metavar="{package,cve}",
+        help="table: one row per package with its CVE count, worst severity and fixed "
+        "version (package, the default), or one row per finding (cve)",
+    )
+
+
+def by_option(value: str | None) -> Literal["package", "cve"]:
+    """The ``--by`` value (None: package), checked here rather than by argparse so that a
+    bad one is said in one line (exit 2)."""
+    if value is None:
+        return "package"
+    if value == "package":
+        return "package"
+    if value == "cve":
+        return "cve"
+    raise InputError(f"--by: expected one of {', '.join(BY)}, got {value!r}")

@@ -81,11 +81,12 @@ def _scan(args: argparse.Namespace) -> int:
 
     from patchwarden import settings
     from patchwarden.adapters.image.reader import OciImageReader
-    from patchwarden.cli.common import now
+    from patchwarden.cli.common import by_option, now
     from patchwarden.cli.progress import progress
     from patchwarden.cli.run import _gate, _render, load_suppressions, open_advisory_store
     from patchwarden.pipeline.image_scan import assess_image
 
+    by = by_option(args.by)
     max_age = settings.parse_age(args.db_max_age) if args.db_max_age else settings.vulndb_max_age()
     suppressions = load_suppressions(tuple(args.suppressions or ()))
     reader = OciImageReader(
@@ -102,7 +103,24 @@ def _scan(args: argparse.Namespace) -> int:
         ignore_unfixed=args.ignore_unfixed,
         db_max_age=max_age,
     )
-    sys.stdout.write(_render(report, args.format, args.all))
+    sys.stdout.write(_render(report, args.format, args.all, by=by, rerun=_rerun(args)))
     if args.fail_on and _gate(report.vulnerabilities or (), args.fail_on):
         return 1
     return 0
+
+
+def _rerun(args: argparse.Namespace) -> tuple[str, ...]:
+    """``patchwarden image scan REF …`` that repeats this scan (for the ``next:`` line)."""
+    import shlex
+
+    return (
+        "patchwarden",
+        "image",
+        "scan",
+        shlex.quote(args.ref),
+        *(("--platform", args.platform) if args.platform else ()),
+        *(("--ignore-unfixed",) if args.ignore_unfixed else ()),
+        *(w for p in args.suppressions or () for w in ("--suppressions", shlex.quote(str(p)))),
+        *(("--no-tls-verify",) if not args.tls_verify else ()),
+        *(("--creds-file", shlex.quote(str(args.creds_file))) if args.creds_file else ()),
+    )

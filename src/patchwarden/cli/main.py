@@ -40,14 +40,25 @@ def _command_groups() -> list[Registrar]:
 
 
 def _scan(args: argparse.Namespace) -> int:
+    from patchwarden.cli.common import by_option
     from patchwarden.cli.run import VulnOptions, run_scan
 
+    by = by_option(args.by)
     wanted = (
-        args.vulns or args.fail_on or args.ignore_unfixed or args.suppressions or args.changelogs
+        args.vulns
+        or args.fail_on
+        or args.ignore_unfixed
+        or args.suppressions
+        or args.changelogs
+        or args.by
     )
     vulns = (
         VulnOptions(
-            args.fail_on, args.ignore_unfixed, tuple(args.suppressions or ()), args.changelogs
+            args.fail_on,
+            args.ignore_unfixed,
+            tuple(args.suppressions or ()),
+            args.changelogs,
+            by,
         )
         if wanted
         else None

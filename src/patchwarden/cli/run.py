@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from patchwarden.cli.common import load_baseline, now
 from patchwarden.cli.progress import progress
 from patchwarden.core.model import Compliance
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from patchwarden.adapters.state import LocalState
     from patchwarden.core.model import Package
     from patchwarden.core.report import Report
@@ -46,6 +45,23 @@ class VulnOptions:
     ignore_unfixed: bool = False
     suppressions: tuple[Path, ...] = ()
     changelogs: bool = False
+    by: Literal["package", "cve"] = "package"
+    """The findings table's rows: per (package, arch), or per finding."""
+
+    def command(self, options: Sequence[str]) -> tuple[str, ...]:
+        """``patchwarden scan --vulns …`` that repeats this scan (for the ``next:`` line),
+        shell-quoted, without ``--by``."""
+        import shlex
+
+        return (
+            "patchwarden",
+            "scan",
+            "--vulns",
+            *(("--changelogs",) if self.changelogs else ()),
+            *(("--ignore-unfixed",) if self.ignore_unfixed else ()),
+            *(w for p in self.suppressions for w in ("--suppressions", shlex.quote(str(p)))),
+            *options,
+        )
 
 
 def run_scan(
@@ -67,7 +83,10 @@ def run_scan(
     extra: dict[str, Any] = _vuln_arguments(vulns, pm, state) if vulns else {}
     with progress("scanning packages…"):
         report = scan(pm, baseline, now(), state=state, refresh=refresh, **extra)
-    sys.stdout.write(_render(report, fmt, show_all, _options(root, baseline_file)))
+    options = _options(root, baseline_file)
+    by = vulns.by if vulns else "package"
+    rerun = vulns.command(options) if vulns else ()
+    sys.stdout.write(_render(report, fmt, show_all, options, by=by, rerun=rerun))
     code = 1 if fail_on_nc and report.summary.compliance is Compliance.NON_COMPLIANT else 0
     if vulns and vulns.fail_on and _gate(report.vulnerabilities or (), vulns.fail_on):
         code = 1
@@ -289,11 +308,21 @@ def _options(root: str, baseline_file: Path | None) -> tuple[str, ...]:
     )
 
 
-def _render(report: Report, fmt: str, show_all: bool, options: tuple[str, ...] = ()) -> str:
+def _render(
+    report: Report,
+    fmt: str,
+    show_all: bool,
+    options: tuple[str, ...] = (),
+    *,
+    by: Literal["package", "cve"] = "package",
+    rerun: Sequence[str] = (),
+) -> str:
+    """The report in ``fmt``; ``by``, ``rerun`` and ``options`` only matter to the table
+    (``--by``, the ``next:`` command)."""
     if fmt == "table":
         from patchwarden.render.table import render as render_table
 
-        return render_table(report, show_all=show_all, options=options)
+        return render_table(report, show_all=show_all, options=options, by=by, rerun=rerun)
     from patchwarden.render import RENDERERS
 
     return RENDERERS[fmt](report)

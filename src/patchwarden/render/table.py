@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cmp_to_key
+from typing import Literal
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from patchwarden.core.ecosystems import ecosystem_of, scheme_of
 from patchwarden.core.model import PatchItem, PatchState
 from patchwarden.core.report import Report
+from patchwarden.core.versions import COMPARATORS, Comparator
 from patchwarden.core.vuln import Finding, FindingStatus, FixAvailable, Severity
+
+By = Literal["package", "cve"]
+BY: tuple[By, ...] = ("package", "cve")
+"""How the findings table is laid out: one row per (package, arch), or per finding."""
 
 _STYLE = {
     PatchState.MISSING: "yellow",
@@ -24,8 +35,8 @@ _STYLE = {
 }
 
 
-DEFAULT_WIDTH = 120
-"""The table width when stdout is not a terminal and ``COLUMNS`` is not set."""
+DEFAULT_WIDTH = 80
+"""The table width when stdout is not a terminal and ``COLUMNS`` is not set (as rich)."""
 
 
 def terminal_width() -> int:
@@ -80,10 +91,35 @@ def image_line(report: Report) -> str:
     return f"image {image.ref} ({where}) {image.digest}: {image.package_count}{database} {noun}"
 
 
-def next_line(report: Report, options: Sequence[str] = ()) -> str:
-    """``next: patchwarden install --dry-run`` — what to run after this report."""
+_DATABASE_FREE_SOURCES = frozenset({"changelog", "updateinfo"})
+"""Sources read without a vulnerability database (they carry no CVSS score)."""
+
+
+def untriaged_for_lack_of_data(findings: Sequence[Finding]) -> int:
+    """ACTIVE findings left UNTRIAGED because only changelogs or update notices named them:
+    a vulnerability database (``patchwarden db update``) would give their severity."""
+    return sum(
+        1
+        for f in findings
+        if f.status is FindingStatus.ACTIVE
+        and f.severity is Severity.UNTRIAGED
+        and set(f.sources) <= _DATABASE_FREE_SOURCES
+    )
+
+
+def next_line(
+    report: Report,
+    options: Sequence[str] = (),
+    *,
+    by: By = "package",
+    rerun: Sequence[str] = (),
+) -> str:
+    """``next: patchwarden install --dry-run`` — what to run after this report, in one line.
+
+    ``options``: the scan's ``--root``/``--baseline`` to repeat; ``rerun``: the scan's
+    command line (shell-quoted words) to repeat with ``--by cve``."""
     opts = "".join(f" {o}" for o in options)
-    if report.node.root != "/" and "--root" not in options:
+    if report.node.root != "/" and "--root" not in options and report.image is None:
         opts = f" --root {report.node.root}{opts}"
     counts = report.summary.counts
     if counts.get(PatchState.FAILED.value):
@@ -91,59 +127,96 @@ def next_line(report: Report, options: Sequence[str] = ()) -> str:
             f"next: patchwarden scan --format json{opts}  "
             "(the FAILED patches' detail), then patchwarden install --dry-run"
         )
-    if counts.get(PatchState.MISSING.value):
+    findings = report.vulnerabilities or ()
+    active = [f for f in findings if f.status is FindingStatus.ACTIVE]
+    untriaged = untriaged_for_lack_of_data(findings)
+    if untriaged:
+        return f"next: patchwarden db update  (the severity of {untriaged} UNTRIAGED findings)"
+    fixable = sum(1 for f in active if f.fix_available is not FixAvailable.NO)
+    if report.image is None and (counts.get(PatchState.MISSING.value) or fixable):
         return f"next: patchwarden install --dry-run{opts}"
     if counts.get(PatchState.INSTALLED_PENDING_REBOOT.value):
         return "next: reboot the node to finish the installed patches (INSTALLED_PENDING_REBOOT)"
     if counts.get(PatchState.INSTALLED_REJECTED.value):
         return "next: remove the rejected packages, or review the baseline's rejected patches"
+    if active and by == "package":
+        command = " ".join(rerun) or (
+            f"patchwarden image scan {shlex.quote(report.image.ref)}"
+            if report.image is not None
+            else f"patchwarden scan --vulns{opts}"
+        )
+        return f"next: {command} --by cve  (every finding, one row each)"
+    if fixable:
+        return f"next: rebuild the image on updated packages ({fixable} findings have a fix)"
+    if active:
+        return f"next: nothing to do until fixes come out ({len(active)} findings have none)"
     return "next: nothing to do"
 
 
 _SEVERITY_STYLE = {Severity.CRITICAL: "red", Severity.HIGH: "red", Severity.MEDIUM: "yellow"}
 
 
-def vulnerability_line(findings: tuple[Finding, ...]) -> str:
-    """``vulnerabilities: 1 critical, 2 high, 0 medium, 3 low, … (6 active, 1 suppressed …)``."""
+def vulnerability_line(findings: tuple[Finding, ...], width: int | None = None) -> str:
+    """``vulnerabilities: 1 critical, 2 high, 0 medium, 3 low, … (6 active, 1 suppressed …)``;
+    when that is longer than ``width``, without the zero counts:
+    ``vulnerabilities: 1 critical, 2 high, 3 low; 5 of 6 active fixable; 1 suppressed``."""
     active = [f for f in findings if f.status is FindingStatus.ACTIVE]
     order = sorted(Severity, key=lambda s: -s.rank)
-    counts = ", ".join(
-        f"{sum(1 for f in active if f.severity is s)} {s.value.lower()}" for s in order
-    )
-    states = ", ".join(
-        f"{sum(1 for f in findings if f.status is s)} {s.value.lower()}" for s in FindingStatus
-    )
+    severities = [(sum(1 for f in active if f.severity is s), s.value.lower()) for s in order]
+    states = [(sum(1 for f in findings if f.status is s), s.value.lower()) for s in FindingStatus]
     fixable = sum(1 for f in active if f.fix_available is not FixAvailable.NO)
-    return f"vulnerabilities: {counts} ({states}; {fixable} active with a fix)"
+    counts = ", ".join(f"{n} {what}" for n, what in severities)
+    held = ", ".join(f"{n} {what}" for n, what in states)
+    full = f"vulnerabilities: {counts} ({held}; {fixable} active with a fix)"
+    if width is None or len(full) <= width:
+        return full
+    counts = ", ".join(f"{n} {what}" for n, what in severities if n)
+    others = "".join(f"; {n} {what}" for n, what in states[1:] if n)
+    if not active:
+        return f"vulnerabilities: {'none active' + others if others else 'none'}"
+    return f"vulnerabilities: {counts}; {fixable} of {len(active)} active fixable{others}"
 
 
 @dataclass(frozen=True)
 class _Column:
-    """A table column: ``whole`` cells (names, versions, states) are never broken;
-    the others wrap at word boundaries; columns with a ``drop`` rank go first (lowest
-    first) when the whole cells do not fit the width."""
+    """A table column: ``whole`` cells (names, versions, states) are never broken (a cell
+    may hold several lines, each whole); the others wrap at word boundaries; an ``ellipsis``
+    column (titles, lists of ids) stays on one line and is cut with "…" to the room the
+    other columns leave; columns with a ``drop`` rank go first (lowest first) when the
+    whole cells do not fit the width."""
 
     header: str
     whole: bool = True
     drop: int | None = None
     shrink: int | None = None
     """A wrapped column whose words may fold (mid-word) down to this width."""
+    ellipsis: int | None = None
+    """An ellipsis column: the least room worth showing it in (else it is dropped)."""
+
+
+def _lines_width(text: str) -> int:
+    return max(cell_len(line) for line in text.split("\n"))
+
+
+def _need(column: _Column, cells: Sequence[str]) -> int:
+    """The least width of ``column`` that shows ``cells`` unbroken."""
+    cells = [column.header, *cells]
+    if column.ellipsis is not None:
+        return min(max(_lines_width(c) for c in cells), max(column.ellipsis, len(column.header)))
+    if column.whole:
+        return max(_lines_width(c) for c in cells)
+    longest = max(cell_len(word) for c in cells for word in (c.split() or [""]))
+    return min(longest, column.shrink or longest)
 
 
 def _fit(
     columns: Sequence[_Column], rows: Sequence[Sequence[str]], width: int
-) -> tuple[list[int], bool]:
+) -> tuple[list[int], bool, int]:
     """The indexes of the columns to show at ``width``: all of them when every whole cell
     fits unbroken (wrapped columns at least their longest word), else without the
-    low-value columns, in their drop order, until it fits; and whether it does."""
-
-    def need(index: int) -> int:
-        cells = [columns[index].header, *(row[index] for row in rows)]
-        if columns[index].whole:
-            return max(len(c) for c in cells)
-        longest = max(len(word) for c in cells for word in (c.split() or [""]))
-        return min(longest, columns[index].shrink or longest)
-
+    low-value columns, in their drop order, until it fits; whether it does; and the room
+    left over (what an ellipsis column may grow into)."""
+    needs = [_need(c, [row[i] for row in rows]) for i, c in enumerate(columns)]
     kept = list(range(len(columns)))
     droppable = sorted(
         (i for i, c in enumerate(columns) if c.drop is not None),
@@ -151,9 +224,9 @@ def _fit(
     )
     while True:
         # rich without edges: " │ " between two columns
-        fits = sum(need(i) for i in kept) + 3 * (len(kept) - 1) <= width
-        if fits or not droppable:
-            return kept, fits
+        spare = width - sum(needs[i] for i in kept) - 3 * (len(kept) - 1)
+        if spare >= 0 or not droppable:
+            return kept, spare >= 0, spare
         kept.remove(droppable.pop(0))
 
 
@@ -164,40 +237,93 @@ def _table(
 ) -> tuple[Table, list[str]] | None:
     """The rich table of ``rows`` (cells, style) at ``width`` and the headers left out;
     None when the whole cells cannot fit unbroken."""
-    kept, fits = _fit(columns, [cells for cells, _ in rows], width)
+    kept, fits, spare = _fit(columns, [cells for cells, _ in rows], width)
     if not fits:
         return None
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
     for i in kept:
         col = columns[i]
-        if col.whole:
+        if col.ellipsis is not None:
+            room = _need(col, [cells[i] for cells, _ in rows]) + spare
+            table.add_column(col.header, no_wrap=True, overflow="ellipsis", max_width=room)
+        elif col.whole:
             table.add_column(col.header, no_wrap=True, overflow="ignore")
         else:
             table.add_column(col.header, overflow="fold")
     for cells, style in rows:
-        table.add_row(*(cells[i] for i in kept), style=style)
+        table.add_row(*(Text(cells[i]) for i in kept), style=style)
     dropped = [c.header for i, c in enumerate(columns) if i not in kept]
     return table, dropped
 
 
-def _findings_table(findings: list[Finding], width: int) -> tuple[Table, list[str]] | None:
-    """The findings at ``width`` (None: too narrow for whole ids and versions)."""
-    columns = [
-        _Column("Vulnerability"),
-        _Column("Severity"),
-        _Column("Package"),
-        _Column("Installed"),
-        _Column("Fixed in", whole=False),
-        _Column("Fix", drop=1),
-        _Column("Status", whole=False, drop=0),
+def _first_fit(
+    layouts: Sequence[tuple[Sequence[_Column], Sequence[tuple[Sequence[str], str | None]]]],
+    width: int,
+) -> tuple[Table, list[str]] | None:
+    """The first of ``layouts`` (columns, rows), widest first, whose whole cells fit."""
+    for columns, rows in layouts:
+        fitted = _table(columns, rows, width)
+        if fitted is not None:
+            return fitted
+    return None
+
+
+def _clean(text: str) -> str:
+    """Feed text (titles) on one line, without control characters."""
+    return "".join(c if c.isprintable() else " " for c in text)
+
+
+def _stacked(*lines: str, arrow: bool = True) -> str:
+    """Two values in one cell, one per line: ``installed →`` over ``fixed``."""
+    return (" →\n" if arrow else "\n").join(lines)
+
+
+Layouts = list[tuple[Sequence[_Column], Sequence[tuple[Sequence[str], str | None]]]]
+
+
+def _findings_table(
+    findings: list[Finding], width: int, show_all: bool
+) -> tuple[Table, list[str]] | None:
+    """``--by cve``: one row per finding at ``width`` (None: too narrow for whole ids and
+    versions).  Narrower, the installed and fixed versions share a column (one per line),
+    then the severity goes under the id."""
+    status = (_Column("Status", drop=3),) if show_all else ()
+    tail = (_Column("Fix", drop=2), *status, _Column("Title", drop=0, ellipsis=12))
+    rows = [(_finding_cells(f, show_all), _finding_style(f)) for f in findings]
+    layouts: Layouts = [
+        (
+            (
+                _Column("Vulnerability"),
+                _Column("Severity"),
+                _Column("Package"),
+                _Column("Installed"),
+                _Column("Fixed"),
+                *tail,
+            ),
+            rows,
+        ),
+        (
+            (
+                _Column("Vulnerability"),
+                _Column("Severity"),
+                _Column("Package"),
+                _Column("Installed → Fixed"),
+                *tail,
+            ),
+            [((c[0], c[1], c[2], _stacked(c[3], c[4]), *c[5:]), s) for c, s in rows],
+        ),
+        (
+            (_Column("Vulnerability"), _Column("Package"), _Column("Installed → Fixed"), *tail),
+            [
+                ((_stacked(c[0], c[1], arrow=False), c[2], _stacked(c[3], c[4]), *c[5:]), s)
+                for c, s in rows
+            ],
+        ),
     ]
-    rows: list[tuple[Sequence[str], str | None]] = []
-    for f in findings:
-        rows.append((_finding_cells(f), _finding_style(f)))
-    return _table(columns, rows, width)
+    return _first_fit(layouts, width)
 
 
-def _finding_cells(f: Finding) -> tuple[str, ...]:
+def _finding_cells(f: Finding, show_all: bool = True) -> tuple[str, ...]:
     status = f.status.value + (f" ({f.suppressed_by})" if f.suppressed_by else "")
     return (
         f.vulnerability_id,
@@ -206,12 +332,97 @@ def _finding_cells(f: Finding) -> tuple[str, ...]:
         f.package_version,
         f.fixed_version or f"- ({f.advisory_status.value})",
         f.fix_available.value,
-        status,
+        *((status,) if show_all else ()),
+        _clean(f.title) or "-",
     )
 
 
 def _finding_style(f: Finding) -> str | None:
     return _SEVERITY_STYLE.get(f.severity) if f.status is FindingStatus.ACTIVE else "dim"
+
+
+@dataclass(frozen=True)
+class PackageFindings:
+    """The findings of one installed package (name, arch): one row of the grouped table."""
+
+    name: str
+    arch: str
+    version: str
+    findings: tuple[Finding, ...]
+    """Most severe first."""
+    active: tuple[Finding, ...]
+    worst: Severity
+    """Over the ACTIVE findings (over all of them when none is ACTIVE)."""
+    fixed_version: str | None
+    """The highest fixed version among the ACTIVE findings."""
+    fix: str
+    """YES (every ACTIVE finding has a fix), NO (none has), PARTIAL, or ``-`` (none ACTIVE)."""
+
+
+def by_package(findings: Sequence[Finding], compare: Comparator | None) -> list[PackageFindings]:
+    """``findings`` grouped by (package, arch): the worst severity first, then the most
+    findings, then by name.  ``compare`` orders fixed versions (None: as text)."""
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.package_name, f.package_arch), []).append(f)
+    rows = []
+    for (name, arch), found in groups.items():
+        found.sort(key=lambda f: -f.severity.rank)
+        active = tuple(f for f in found if f.status is FindingStatus.ACTIVE)
+        fixes = [f.fixed_version for f in active if f.fixed_version]
+        key = cmp_to_key(compare) if compare is not None else None
+        available = {f.fix_available is not FixAvailable.NO for f in active}
+        rows.append(
+            PackageFindings(
+                name,
+                arch,
+                found[0].package_version,
+                tuple(found),
+                active,
+                max((f.severity for f in active or found), key=lambda s: s.rank),
+                max(fixes, key=key) if fixes else None,
+                "-"
+                if not active
+                else "PARTIAL"
+                if len(available) == 2
+                else ("YES" if available == {True} else "NO"),
+            )
+        )
+    rows.sort(key=lambda r: (-r.worst.rank, -len(r.findings), r.name, r.arch))
+    return rows
+
+
+def _comparator(report: Report) -> Comparator | None:
+    ecosystem = ecosystem_of(report.node.os)
+    scheme = scheme_of(ecosystem) if ecosystem else None
+    return COMPARATORS.get(scheme or "")
+
+
+def _package_table(groups: list[PackageFindings], width: int) -> tuple[Table, list[str]] | None:
+    """The default view: one row per (package, arch) at ``width`` (None: too narrow)."""
+    tail = (_Column("Fix", drop=1), _Column("Vulnerabilities", drop=0, ellipsis=14))
+    rows = []
+    for g in groups:
+        cells = (
+            f"{g.name}:{g.arch}",
+            str(len({f.vulnerability_id for f in g.findings})),
+            g.worst.value,
+            g.version,
+            g.fixed_version or "-",
+            g.fix,
+            " ".join(dict.fromkeys(f.vulnerability_id for f in g.findings)),
+        )
+        style = _SEVERITY_STYLE.get(g.worst) if g.active else "dim"
+        rows.append((cells, style))
+    head = (_Column("Package"), _Column("CVEs"), _Column("Worst"))
+    layouts: Layouts = [
+        ((*head, _Column("Installed"), _Column("Fixed"), *tail), rows),
+        (
+            (*head, _Column("Installed → Fixed"), *tail),
+            [((*c[:3], _stacked(c[3], c[4]), *c[5:]), s) for c, s in rows],
+        ),
+    ]
+    return _first_fit(layouts, width)
 
 
 def _cves(cves: tuple[str, ...]) -> str:
@@ -302,16 +513,19 @@ def render(
     show_all: bool = False,
     width: int | None = None,
     options: Sequence[str] = (),
+    by: By = "package",
+    rerun: Sequence[str] = (),
 ) -> str:
     """Non-compliant items (all items with ``show_all``), ACTIVE findings (all with
-    ``show_all``) when vulnerabilities were assessed, the verdict and the next command
-    (``options``: the scan's ``--root``/``--baseline`` to repeat in it).
+    ``show_all``) when vulnerabilities were assessed — one row per (package, arch) ``by``
+    package, one per finding ``by`` cve — the verdict, the vulnerability counts and the
+    next command (``options``: the scan's ``--root``/``--baseline`` to repeat in it;
+    ``rerun``: the scan's command line, to repeat with ``--by cve``).
 
     ``width`` defaults to :func:`terminal_width`.  Package names, versions and states are
-    never broken: Repository and Class. wrap (Repository folds), narrow terminals leave
-    out the low-value columns (Repository, Class., Severity, Arch: said in a note) and
-    then put both versions in one column; narrower still, each row is one line the
-    terminal wraps."""
+    never broken: narrow terminals leave out the low-value columns (said in a note), cut
+    titles and id lists with "…", then put both versions in one column (one per line);
+    narrower still, each row is one line the terminal wraps."""
     width = terminal_width() if width is None else width
     rows = [i for i in report.items if show_all or not i.state.compliant]
     assessed = report.vulnerabilities is not None
@@ -324,36 +538,50 @@ def render(
             for i in rows:
                 c = _patch_cells(i, assessed)
                 line = f"{c[0]}:{c[1]} {c[2]} → {c[3]} {' '.join(c[4:])}"
-                console.print(line, soft_wrap=True)
+                console.print(line, soft_wrap=True, markup=False)
         else:
             console.print(fitted[0])
             dropped += fitted[1]
     findings = report.vulnerabilities
     shown = [f for f in findings or () if show_all or f.status is FindingStatus.ACTIVE]
-    if shown:
-        found = _findings_table(shown, width)
+    if shown and by == "cve":
+        found = _findings_table(shown, width, show_all)
         if found is None:
             for f in shown:
-                console.print(" ".join(_finding_cells(f)), soft_wrap=True)
+                line = " ".join(_finding_cells(f, show_all)[:-1])
+                console.print(line, soft_wrap=True, markup=False)
+        else:
+            console.print(found[0])
+            dropped += [c for c in found[1] if c not in dropped]
+    elif shown:
+        groups = by_package(shown, _comparator(report))
+        found = _package_table(groups, width)
+        if found is None:
+            for g in groups:
+                line = (
+                    f"{g.name}:{g.arch} {len(g.findings)} {g.worst.value} "
+                    f"{g.version} → {g.fixed_version or '-'} {g.fix}"
+                )
+                console.print(line, soft_wrap=True, markup=False)
         else:
             console.print(found[0])
             dropped += [c for c in found[1] if c not in dropped]
     if dropped:
         console.print(
-            f"note: {width} columns: {', '.join(dropped)} left out (--format json has them)",
-            soft_wrap=True,
+            f"note: not shown at {width} columns: {', '.join(dropped)} (in -f json)",
+            markup=False,
         )
     for note in _choice_notes(report.items):
-        console.print(note, soft_wrap=True)
+        console.print(note, soft_wrap=True, markup=False)
     for warning in report.warnings:
-        console.print(f"warning: {warning}", soft_wrap=True)
+        console.print(f"warning: {warning}", soft_wrap=True, markup=False)
     if report.rebooted:
         console.print("reboot: requested (RebootIfNeeded)")
     if report.image is not None:
-        console.print(image_line(report), soft_wrap=True)
+        console.print(image_line(report), soft_wrap=True, markup=False)
     else:
-        console.print(summary_line(report), soft_wrap=True)
-        console.print(next_line(report, options), soft_wrap=True)
+        console.print(summary_line(report), soft_wrap=True, markup=False)
     if findings is not None:
-        console.print(vulnerability_line(findings), soft_wrap=True)
+        console.print(vulnerability_line(findings, width), soft_wrap=True, markup=False)
+    console.print(next_line(report, options, by=by, rerun=rerun), soft_wrap=True, markup=False)
     return out.getvalue()
