@@ -87,6 +87,36 @@ def test_client_commands(tmp_path: Path) -> None:
     assert gone.returncode == 3 and "cannot reach the server" in gone.stderr
 
 
+def test_update_agent_is_a_rate_controlled_command(tmp_path: Path) -> None:
+    import patchwarden
+
+    server = Server(tmp_path / "home", f"sqlite:///{tmp_path / 'server.db'}")
+    try:
+        admin = server.admin_token
+        sent = pw(
+            server.url,
+            admin,
+            *("command", "update-agent", "--all", "--max-concurrency", "10%", "-o", "json"),
+        )
+        assert sent.returncode == 0, sent.stderr
+        command = json.loads(sent.stdout)
+        stored = server.api(admin).get(f"/api/v1/commands/{command['command_id']}").json()
+        assert stored["document_name"] == "AWS-UpdateSSMAgent"
+        assert stored["parameters"]["version"] == patchwarden.__version__
+        assert stored["max_concurrency"] == "10%"
+        back = pw(
+            server.url,
+            admin,
+            *("command", "update-agent", "--version", "9.9.9", "--allow-downgrade", "--all"),
+        )
+        assert back.returncode == 2 and "9.9.9" in back.stderr  # the server holds no 9.9.9
+        assert len(back.stderr.strip().splitlines()) == 1
+        nobody = pw(server.url, admin, "command", "update-agent")
+        assert nobody.returncode == 2 and "name the nodes" in nobody.stderr
+    finally:
+        server.stop()
+
+
 def test_tag_add_and_remove(tmp_path: Path) -> None:
     import httpx
 

@@ -240,19 +240,35 @@ def _apply(args: argparse.Namespace) -> int:
     return 0
 
 
-def _send(args: argparse.Namespace) -> int:
-    from patchwarden.agent.register import parse_tags
-    from patchwarden.cli.api import ServerApi, show
+def _target_options(p: argparse.ArgumentParser) -> None:
+    """Which nodes a command goes to, and at what pace."""
+    p.add_argument("--instance-ids", nargs="+", metavar="ID", help="target these nodes")
+    p.add_argument("--tag", action="append", metavar="K=V", help="target nodes with this tag")
+    p.add_argument(
+        "--patch-group", action="append", metavar="GROUP", help="target a patch group (repeatable)"
+    )
+    p.add_argument("--all", action="store_true", help="every registered node")
+    p.add_argument(
+        "--max-concurrency",
+        default="50",
+        help="nodes at a time: a number or a percentage (default 50)",
+    )
+    p.add_argument(
+        "--max-errors",
+        default="0",
+        help="errors before stopping: a number or a percentage (default 0)",
+    )
+    p.add_argument("--timeout-seconds", type=int, default=600, help="delivery timeout")
+    p.add_argument("--comment", help="a comment stored with the command")
 
-    params: dict[str, Any] = {"Operation": args.operation, "RebootOption": args.reboot_option}
-    if args.snapshot_id:
-        params["SnapshotId"] = args.snapshot_id
-    if args.baseline_override:
-        params["BaselineOverride"] = args.baseline_override
-    if args.install_override:
-        params["InstallOverrideList"] = [{"id": i} for i in args.install_override]
-    body: dict[str, Any] = {
-        "Parameters": params,
+
+def _targeted(args: argparse.Namespace, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with the nodes the options name (``InstanceIds`` / ``Targets``) and the rate
+    control; an :class:`InputError` when no node is named."""
+    from patchwarden.agent.register import parse_tags
+
+    body = {
+        **body,
         "MaxConcurrency": args.max_concurrency,
         "MaxErrors": args.max_errors,
         "TimeoutSeconds": args.timeout_seconds,
@@ -271,9 +287,35 @@ def _send(args: argparse.Namespace) -> int:
         from patchwarden.errors import InputError
 
         raise InputError(
-            "command send: name the nodes: --instance-ids ID..., --tag K=V, "
+            f"command {args.command_action}: name the nodes: --instance-ids ID..., --tag K=V, "
             "--patch-group GROUP or --all"
         )
+    return body
+
+
+def _send(args: argparse.Namespace) -> int:
+    from patchwarden.cli.api import ServerApi, show
+
+    params: dict[str, Any] = {"Operation": args.operation, "RebootOption": args.reboot_option}
+    if args.snapshot_id:
+        params["SnapshotId"] = args.snapshot_id
+    if args.baseline_override:
+        params["BaselineOverride"] = args.baseline_override
+    if args.install_override:
+        params["InstallOverrideList"] = [{"id": i} for i in args.install_override]
+    body = _targeted(args, {"Parameters": params})
+    sent = ServerApi(args).call("POST", "/api/v1/commands", json=body)
+    show(args, sent, ["command_id", "status", "target_count"])
+    return 0
+
+
+def _update_agent(args: argparse.Namespace) -> int:
+    from patchwarden.cli.api import ServerApi, show
+
+    params: dict[str, Any] = {"allowDowngrade": "true" if args.allow_downgrade else "false"}
+    if args.version:
+        params["version"] = args.version
+    body = _targeted(args, {"DocumentName": "AWS-UpdateSSMAgent", "Parameters": params})
     sent = ServerApi(args).call("POST", "/api/v1/commands", json=body)
     show(args, sent, ["command_id", "status", "target_count"])
     return 0
@@ -339,7 +381,7 @@ def register(sub: Any) -> None:
         )
         add_connection_options(p)
         p.set_defaults(handler=_tag)
-    cmd = sub.add_parser("command", help="RunPatchBaseline commands on the fleet")
+    cmd = sub.add_parser("command", help="commands on the fleet (RunPatchBaseline, UpdateSSMAgent)")
     csub = cmd.add_subparsers(dest="command_action", metavar="COMMAND", required=True)
     send = csub.add_parser("send", help="send AWS-RunPatchBaseline")
     send.add_argument(
@@ -351,23 +393,7 @@ def register(sub: Any) -> None:
         choices=("RebootIfNeeded", "NoReboot"),
         help="after an Install (AWS RebootOption; default RebootIfNeeded)",
     )
-    send.add_argument("--instance-ids", nargs="+", metavar="ID", help="target these nodes")
-    send.add_argument("--tag", action="append", metavar="K=V", help="target nodes with this tag")
-    send.add_argument(
-        "--patch-group", action="append", metavar="GROUP", help="target a patch group (repeatable)"
-    )
-    send.add_argument("--all", action="store_true", help="every registered node")
-    send.add_argument(
-        "--max-concurrency",
-        default="50",
-        help="nodes at a time: a number or a percentage (default 50)",
-    )
-    send.add_argument(
-        "--max-errors",
-        default="0",
-        help="errors before stopping: a number or a percentage (default 0)",
-    )
-    send.add_argument("--timeout-seconds", type=int, default=600, help="delivery timeout")
+    _target_options(send)
     send.add_argument("--snapshot-id", help="pin one baseline evaluation (a GUID)")
     send.add_argument(
         "--baseline-override",
@@ -381,9 +407,21 @@ def register(sub: Any) -> None:
         metavar="NAME.ARCH",
         help="Install exactly these patches (InstallOverrideList; repeatable)",
     )
-    send.add_argument("--comment", help="a comment stored with the command")
     add_connection_options(send)
     send.set_defaults(handler=_send)
+    update = csub.add_parser(
+        "update-agent",
+        help="send AWS-UpdateSSMAgent: move node components to a bundle version the server holds",
+    )
+    update.add_argument(
+        "--version", help="a version of GET /agent/bundles (default: the server's own)"
+    )
+    update.add_argument(
+        "--allow-downgrade", action="store_true", help="allow an older version (a rollback)"
+    )
+    _target_options(update)
+    add_connection_options(update)
+    update.set_defaults(handler=_update_agent)
     for name, helptext in (
         ("list", "list commands"),
         ("get", "a command and its invocations"),
