@@ -311,6 +311,10 @@ def test_json_report_lists_findings_and_counts(state: LocalState) -> None:
         "last_observed": "2026-03-01T12:00:00Z",
         "suppressed_by": None,
         "suppression_reason": None,
+        "known_exploited": False,
+        "kev_due_date": None,
+        "epss": None,
+        "epss_percentile": None,
     }
     assert data["vulnerabilities"][2]["suppressed_by"] == "accept-bar"
     assert [p["cves"] for p in data["patches"] if p["state"] == "MISSING"] == [

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from patchwarden.core.compliance import summarize
+from patchwarden.core.exploit import priority
 from patchwarden.core.model import Operation, OsInfo, PatchItem, PatchState
 from patchwarden.core.report import NodeFacts, Report
 from patchwarden.core.vuln import (
@@ -191,13 +192,14 @@ def test_by_cve_has_one_row_per_finding(width: int) -> None:
     lines = [r for r in table_rows(text, "Vulnerability")]
     rows = [r for r in lines if r[0].startswith("CVE-")]
     assert len(rows) == len(FINDINGS)
-    assert [r[0] for r in rows] == [f.vulnerability_id for f in FINDINGS]
+    ranked = sorted(FINDINGS, key=priority)  # known exploited, high EPSS, severity, age
+    assert [r[0] for r in rows] == [f.vulnerability_id for f in ranked]
     if width == 80:  # narrow: the severity under the id, the fixed under the installed
         assert [r[0] for r in lines if not r[0].startswith("CVE-")] == [
-            f.severity.value for f in FINDINGS
+            f.severity.value for f in ranked
         ]
     else:
-        assert [r[1] for r in rows] == [f.severity.value for f in FINDINGS]
+        assert [r[1] for r in rows] == [f.severity.value for f in ranked]
     every = {v for _, _, installed, fixes in PACKAGES for v in (installed, *fixes) if v}
     assert words(text) >= every, every - words(text)
     if width == 200:

@@ -21,7 +21,7 @@ import os
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,6 +73,7 @@ def finding_to_json(f: Finding) -> str:
     data = asdict(f)
     for key in ("first_observed", "last_observed"):
         data[key] = _ts(data[key]) if data[key] else None
+    data["kev_due_date"] = f.kev_due_date.isoformat() if f.kev_due_date else None
     return json.dumps(data, separators=(",", ":"))
 
 
@@ -101,6 +102,10 @@ def finding_from_json(text: str) -> Finding:
         last_observed=_dt(d["last_observed"]) if d.get("last_observed") else None,
         suppressed_by=d.get("suppressed_by", ""),
         suppression_reason=d.get("suppression_reason", ""),
+        known_exploited=bool(d.get("known_exploited", False)),
+        kev_due_date=date.fromisoformat(d["kev_due_date"]) if d.get("kev_due_date") else None,
+        epss=d.get("epss"),
+        epss_percentile=d.get("epss_percentile"),
     )
 
 

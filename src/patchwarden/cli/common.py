@@ -117,7 +117,8 @@ def _looks_like_aws_json(text: str) -> bool:
     )
 
 
-FAIL_ON = ("low", "medium", "high", "critical")
+FAIL_ON = ("low", "medium", "high", "critical", "kev")
+"""``--fail-on``: a severity floor, or ``kev`` (any ACTIVE known-exploited finding)."""
 
 
 BY = ("package", "cve")
@@ -131,9 +132,14 @@ def finding_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> Non
     p.add_argument(
         "--fail-on",
         type=str.lower,
-        choices=FAIL_ON,
-        metavar="SEVERITY",
-        help=f"exit 1 when an ACTIVE finding at or above SEVERITY exists ({', '.join(FAIL_ON)})",
+        metavar="SEVERITY|kev",
+        help="exit 1 when an ACTIVE finding at or above SEVERITY exists (low, medium, high, "
+        "critical), or with kev when an ACTIVE finding is known exploited (CISA KEV)",
+    )
+    p.add_argument(
+        "--fail-on-epss",
+        metavar="SCORE",
+        help="exit 1 when an ACTIVE finding's EPSS score (0-1, FIRST) is at or above SCORE",
     )
     p.add_argument(
         "--ignore-unfixed", action="store_true", help="leave out findings without a fixed version"
@@ -152,6 +158,26 @@ def finding_options(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> Non
         help="table: one row per package with its CVE count, worst severity and fixed "
         "version (package, the default), or one row per finding (cve)",
     )
+
+
+def fail_on_option(value: str | None) -> str | None:
+    """The ``--fail-on`` value, checked here so that a bad one is said in one line (exit 2)."""
+    if value is None or value in FAIL_ON:
+        return value
+    raise InputError(f"--fail-on: expected one of {', '.join(FAIL_ON)}, got {value!r}")
+
+
+def epss_option(value: str | None) -> float | None:
+    """The ``--fail-on-epss`` score: a number from 0 to 1 (one-line error, exit 2)."""
+    if value is None:
+        return None
+    try:
+        score = float(value)
+    except ValueError:
+        score = -1.0
+    if not 0.0 <= score <= 1.0:  # also NaN
+        raise InputError(f"--fail-on-epss: expected an EPSS score from 0 to 1, got {value!r}")
+    return score
 
 
 def by_option(value: str | None) -> Literal["package", "cve"]:

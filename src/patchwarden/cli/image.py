@@ -3,7 +3,8 @@
 ``image scan REF`` reads an image (OCI layout, oci-archive, docker-archive or a registry
 reference) without a container engine and assesses its OS packages against the local
 vulnerability database, as ``scan --vulns`` does for a host (docs/images.md).  Exit codes
-as ``scan``: 1 when ``--fail-on`` finds an ACTIVE finding at or above its severity, 2 for
+as ``scan``: 1 when ``--fail-on`` finds an ACTIVE finding at or above its severity (``kev``:
+known exploited) or ``--fail-on-epss`` one at or above its EPSS score, 2 for
 bad input (not an image, a corrupt layer, an unknown tag), 3 for the environment (no
 database, registry unreachable).  Only argparse and the shared
 options are imported at module level.
@@ -81,12 +82,14 @@ def _scan(args: argparse.Namespace) -> int:
 
     from patchwarden import settings
     from patchwarden.adapters.image.reader import OciImageReader
-    from patchwarden.cli.common import by_option, now
+    from patchwarden.cli.common import by_option, epss_option, fail_on_option, now
     from patchwarden.cli.progress import progress
-    from patchwarden.cli.run import _gate, _render, load_suppressions, open_advisory_store
+    from patchwarden.cli.run import _gates, _render, load_suppressions, open_advisory_store
     from patchwarden.pipeline.image_scan import assess_image
 
     by = by_option(args.by)
+    fail_on = fail_on_option(args.fail_on)
+    fail_on_epss = epss_option(args.fail_on_epss)
     max_age = settings.parse_age(args.db_max_age) if args.db_max_age else settings.vulndb_max_age()
     suppressions = load_suppressions(tuple(args.suppressions or ()))
     reader = OciImageReader(
@@ -104,7 +107,7 @@ def _scan(args: argparse.Namespace) -> int:
         db_max_age=max_age,
     )
     sys.stdout.write(_render(report, args.format, args.all, by=by, rerun=_rerun(args)))
-    if args.fail_on and _gate(report.vulnerabilities or (), args.fail_on):
+    if _gates(report.vulnerabilities or (), fail_on, fail_on_epss):
         return 1
     return 0
 

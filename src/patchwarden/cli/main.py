@@ -40,13 +40,16 @@ def _command_groups() -> list[Registrar]:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from patchwarden.cli.common import by_option
+    from patchwarden.cli.common import by_option, epss_option, fail_on_option
     from patchwarden.cli.run import VulnOptions, run_scan
 
     by = by_option(args.by)
+    fail_on = fail_on_option(args.fail_on)
+    fail_on_epss = epss_option(args.fail_on_epss)
     wanted = (
         args.vulns
-        or args.fail_on
+        or fail_on
+        or fail_on_epss is not None
         or args.ignore_unfixed
         or args.suppressions
         or args.changelogs
@@ -54,11 +57,12 @@ def _scan(args: argparse.Namespace) -> int:
     )
     vulns = (
         VulnOptions(
-            args.fail_on,
+            fail_on,
             args.ignore_unfixed,
             tuple(args.suppressions or ()),
             args.changelogs,
             by,
+            fail_on_epss,
         )
         if wanted
         else None

@@ -47,6 +47,7 @@ class VulnOptions:
     changelogs: bool = False
     by: Literal["package", "cve"] = "package"
     """The findings table's rows: per (package, arch), or per finding."""
+    fail_on_epss: float | None = None
 
     def command(self, options: Sequence[str]) -> tuple[str, ...]:
         """``patchwarden scan --vulns …`` that repeats this scan (for the ``next:`` line),
@@ -88,7 +89,7 @@ def run_scan(
     rerun = vulns.command(options) if vulns else ()
     sys.stdout.write(_render(report, fmt, show_all, options, by=by, rerun=rerun))
     code = 1 if fail_on_nc and report.summary.compliance is Compliance.NON_COMPLIANT else 0
-    if vulns and vulns.fail_on and _gate(report.vulnerabilities or (), vulns.fail_on):
+    if vulns and _gates(report.vulnerabilities or (), vulns.fail_on, vulns.fail_on_epss):
         code = 1
     return code
 
@@ -153,10 +154,40 @@ def load_suppressions(paths: tuple[Path, ...]) -> list[Suppression]:
     return found
 
 
+def _gates(findings: tuple[Finding, ...], fail_on: str | None, epss: float | None) -> bool:
+    """Whether ``--fail-on`` or ``--fail-on-epss`` fails the command (each says so on
+    stderr)."""
+    failed = bool(fail_on) and _gate(findings, fail_on or "")
+    if epss is not None:
+        from patchwarden.core.exploit import epss_hits
+
+        hits = epss_hits(findings, epss)
+        if hits:
+            print(
+                f"patchwarden: {len(hits)} ACTIVE finding{'s' if len(hits) != 1 else ''} with "
+                f"an EPSS score at or above {epss:g} (--fail-on-epss {epss:g})",
+                file=sys.stderr,
+            )
+            failed = True
+    return failed
+
+
 def _gate(findings: tuple[Finding, ...], threshold: str) -> bool:
-    """Whether an ACTIVE finding is at or above ``threshold``; says so on stderr."""
+    """Whether an ACTIVE finding is at or above ``threshold`` (``kev``: known exploited);
+    says so on stderr."""
     from patchwarden.core.vuln import FindingStatus, Severity
 
+    if threshold == "kev":
+        from patchwarden.core.exploit import kev_hits
+
+        kev = kev_hits(findings)
+        if kev:
+            print(
+                f"patchwarden: {len(kev)} ACTIVE finding{'s' if len(kev) != 1 else ''} known "
+                "exploited (CISA KEV) (--fail-on kev)",
+                file=sys.stderr,
+            )
+        return bool(kev)
     floor = Severity(threshold.upper()).rank
     hits = [f for f in findings if f.status is FindingStatus.ACTIVE and f.severity.rank >= floor]
     if hits:

@@ -10,7 +10,7 @@ merged.  Everything is plain frozen data: serialisable, comparable, no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -142,6 +142,13 @@ class Finding:
     suppressed_by: str = ""
     """Name of the Suppression document that suppressed it."""
     suppression_reason: str = ""
+    known_exploited: bool = False
+    """In CISA's Known Exploited Vulnerabilities catalogue (:mod:`patchwarden.core.exploit`)."""
+    kev_due_date: date | None = None
+    """CISA's remediation due date for federal agencies, when known exploited."""
+    epss: float | None = None
+    """FIRST EPSS: the probability (0-1) of exploitation in the next 30 days."""
+    epss_percentile: float | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:

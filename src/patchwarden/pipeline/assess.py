@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from patchwarden.core import matching
+from patchwarden.core import exploit, matching
 from patchwarden.core.aliases import cve_key
 from patchwarden.core.model import Inventory, PatchItem, PatchState
 from patchwarden.core.suppression import Suppression, suppress, track
@@ -112,6 +112,7 @@ def assess(
         if store is not None and not advisories and names:
             no_data = not _store_knows(store, ecosystem)
         result = matching.match(inventory, [*advisories, *extra], ecosystem, now)
+        found = _with_exploits(store, result.findings) if store is not None else result.findings
     if no_data:
         warnings.append(
             f"the vulnerability database has no advisories for {ecosystem} "
@@ -120,7 +121,7 @@ def assess(
         )
     warnings.extend(result.notes)
     nodes = {inventory.hostname, inventory.root, *node_names} - {""}
-    current = suppress(result.findings, suppressions, nodes, now)
+    current = suppress(found, suppressions, nodes, now)
     if state is not None and not no_data:  # no data is no reason to close findings
         reported, records = track(current, state.finding_history(inventory.root), now)
         state.record_findings(inventory.root, records)
@@ -144,6 +145,19 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _with_exploits(store: AdvisoryStore, findings: Sequence[Finding]) -> tuple[Finding, ...]:
+    """The findings with the exploit feeds' word on their CVEs (CISA KEV, FIRST EPSS),
+    stored as advisories of two reserved ecosystems keyed by CVE id (asked only when the
+    store holds those feeds)."""
+    cves = exploit.cve_ids(findings)
+    held = {f.name for f in store.feeds()}
+    ecosystems = [eco for name, eco in exploit.FEED_ECOSYSTEMS.items() if name in held]
+    if not cves or not ecosystems:
+        return tuple(findings)
+    looked_up = [a for eco in ecosystems for a in store.advisories(eco, cves)]
+    return exploit.enrich(findings, exploit.intel(looked_up))
 
 
 def display_order(f: Finding) -> tuple[bool, int, str, str, str]:

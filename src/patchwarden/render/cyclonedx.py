@@ -166,6 +166,10 @@ def _vulnerability(f: Finding, ref: str, os_info: OsInfo) -> Vulnerability:
             severity_source=f.severity_source,
             vendor_severity=f.vendor_severity,
             suppressed_by=f.suppressed_by,
+            known_exploited="true" if f.known_exploited else None,
+            kev_due_date=f.kev_due_date.isoformat() if f.kev_due_date else None,
+            epss=f"{f.epss:g}" if f.epss is not None else None,
+            epss_percentile=f"{f.epss_percentile:g}" if f.epss_percentile is not None else None,
         ),
     )
 

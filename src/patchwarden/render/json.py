@@ -59,6 +59,10 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "last_observed": _time(f.last_observed),
         "suppressed_by": f.suppressed_by or None,
         "suppression_reason": f.suppression_reason or None,
+        "known_exploited": f.known_exploited,
+        "kev_due_date": f.kev_due_date.isoformat() if f.kev_due_date else None,
+        "epss": f.epss,
+        "epss_percentile": f.epss_percentile,
     }
 
 

@@ -8,7 +8,7 @@ Strict: a malformed report is an :class:`~patchwarden.errors.InputError` naming 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -139,10 +139,28 @@ def _item(f: Fields) -> PatchItem:
     )
 
 
+def _number(f: Fields, key: str) -> float | None:
+    value = f.raw.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise WireError(f"{f.path}.{key}: must be a number, got {type(value).__name__}")
+    return None if value is None else float(value)
+
+
+def _day(f: Fields, key: str) -> date | None:
+    text = f.optional_text(key)
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise WireError(f"{f.path}.{key}: not a date (YYYY-MM-DD): {text[:40]!r}") from None
+
+
 def _finding(f: Fields) -> Finding:
-    score = f.raw.get("cvss_score")
-    if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
-        raise WireError(f"{f.path}.cvss_score: must be a number, got {type(score).__name__}")
+    score = _number(f, "cvss_score")
+    exploited = f.raw.get("known_exploited", False)
+    if not isinstance(exploited, bool):
+        raise WireError(f"{f.path}.known_exploited: must be true or false")
     return Finding(
         vulnerability_id=f.text("vulnerability_id"),
         aliases=tuple(f.texts("aliases", [])),
@@ -157,7 +175,7 @@ def _finding(f: Fields) -> Finding:
         advisory_status=_enum(f, "advisory_status", AdvisoryStatus),
         sources=tuple(f.texts("sources", [])),
         status=_enum(f, "status", FindingStatus, FindingStatus.ACTIVE),
-        cvss_score=None if score is None else float(score),
+        cvss_score=score,
         cvss_vector=f.text("cvss_vector", ""),
         vendor_severity=f.text("vendor_severity", ""),
         title=f.text("title", ""),
@@ -165,4 +183,8 @@ def _finding(f: Fields) -> Finding:
         last_observed=_time(f, "last_observed"),
         suppressed_by=f.optional_text("suppressed_by") or "",
         suppression_reason=f.optional_text("suppression_reason") or "",
+        known_exploited=exploited,
+        kev_due_date=_day(f, "kev_due_date"),
+        epss=_number(f, "epss"),
+        epss_percentile=_number(f, "epss_percentile"),
     )

@@ -164,6 +164,13 @@ def _finding_result(f: Finding, index: int, report: Report) -> dict[str, Any]:
             "sources": list(f.sources),
         },
     }
+    properties = result["properties"]
+    if f.known_exploited:
+        properties["knownExploited"] = True
+        properties["kevDueDate"] = f.kev_due_date.isoformat() if f.kev_due_date else None
+    if f.epss is not None:
+        properties["epss"] = f.epss
+        properties["epssPercentile"] = f.epss_percentile
     if f.status is FindingStatus.SUPPRESSED:
         suppression: dict[str, Any] = {
             "kind": "external",

@@ -9,6 +9,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cmp_to_key
 from typing import Literal
 
@@ -18,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from patchwarden.core.ecosystems import ecosystem_of, scheme_of
+from patchwarden.core.exploit import high_epss, priority
 from patchwarden.core.model import PatchItem, PatchState
 from patchwarden.core.report import Report
 from patchwarden.core.versions import COMPARATORS, Comparator
@@ -323,11 +325,17 @@ def _findings_table(
     return _first_fit(layouts, width)
 
 
+KEV_MARK = " KEV"
+"""After the severity of a known-exploited finding (and the worst severity of its package)."""
+
+
 def _finding_cells(f: Finding, show_all: bool = True) -> tuple[str, ...]:
     status = f.status.value + (f" ({f.suppressed_by})" if f.suppressed_by else "")
     return (
         f.vulnerability_id,
-        f.severity.value + (" (vendor)" if f.severity_source == "vendor" else ""),
+        f.severity.value
+        + (" (vendor)" if f.severity_source == "vendor" else "")
+        + (KEV_MARK if f.known_exploited else ""),
         f"{f.package_name}:{f.package_arch}",
         f.package_version,
         f.fixed_version or f"- ({f.advisory_status.value})",
@@ -349,7 +357,7 @@ class PackageFindings:
     arch: str
     version: str
     findings: tuple[Finding, ...]
-    """Most severe first."""
+    """In priority order (:func:`patchwarden.core.exploit.priority`)."""
     active: tuple[Finding, ...]
     worst: Severity
     """Over the ACTIVE findings (over all of them when none is ACTIVE)."""
@@ -357,18 +365,22 @@ class PackageFindings:
     """The highest fixed version among the ACTIVE findings."""
     fix: str
     """YES (every ACTIVE finding has a fix), NO (none has), PARTIAL, or ``-`` (none ACTIVE)."""
+    known_exploited: bool = False
+    """One of the ACTIVE findings (of all, when none is ACTIVE) is known exploited (KEV)."""
 
 
 def by_package(findings: Sequence[Finding], compare: Comparator | None) -> list[PackageFindings]:
-    """``findings`` grouped by (package, arch): the worst severity first, then the most
-    findings, then by name.  ``compare`` orders fixed versions (None: as text)."""
+    """``findings`` grouped by (package, arch) in priority order: a known-exploited finding
+    first, then a high EPSS score, then the worst severity, then the oldest finding, then
+    the most findings, then by name.  ``compare`` orders fixed versions (None: as text)."""
     groups: dict[tuple[str, str], list[Finding]] = {}
     for f in findings:
         groups.setdefault((f.package_name, f.package_arch), []).append(f)
     rows = []
     for (name, arch), found in groups.items():
-        found.sort(key=lambda f: -f.severity.rank)
+        found.sort(key=priority)
         active = tuple(f for f in found if f.status is FindingStatus.ACTIVE)
+        counted = active or tuple(found)
         fixes = [f.fixed_version for f in active if f.fixed_version]
         key = cmp_to_key(compare) if compare is not None else None
         available = {f.fix_available is not FixAvailable.NO for f in active}
@@ -386,10 +398,25 @@ def by_package(findings: Sequence[Finding], compare: Comparator | None) -> list[
                 else "PARTIAL"
                 if len(available) == 2
                 else ("YES" if available == {True} else "NO"),
+                any(f.known_exploited for f in counted),
             )
         )
-    rows.sort(key=lambda r: (-r.worst.rank, -len(r.findings), r.name, r.arch))
+    rows.sort(key=_group_order)
     return rows
+
+
+def _group_order(g: PackageFindings) -> tuple[bool, bool, int, datetime, int, str, str]:
+    counted = g.active or g.findings
+    oldest = min(priority(f)[4] for f in counted)  # first observed; never observed: last
+    return (
+        not g.known_exploited,
+        not any(high_epss(f) for f in counted),
+        -g.worst.rank,
+        oldest,
+        -len(g.findings),
+        g.name,
+        g.arch,
+    )
 
 
 def _comparator(report: Report) -> Comparator | None:
@@ -406,7 +433,7 @@ def _package_table(groups: list[PackageFindings], width: int) -> tuple[Table, li
         cells = (
             f"{g.name}:{g.arch}",
             str(len({f.vulnerability_id for f in g.findings})),
-            g.worst.value,
+            g.worst.value + (KEV_MARK if g.known_exploited else ""),
             g.version,
             g.fixed_version or "-",
             g.fix,
@@ -545,6 +572,7 @@ def render(
     findings = report.vulnerabilities
     shown = [f for f in findings or () if show_all or f.status is FindingStatus.ACTIVE]
     if shown and by == "cve":
+        shown.sort(key=priority)
         found = _findings_table(shown, width, show_all)
         if found is None:
             for f in shown:
@@ -558,8 +586,9 @@ def render(
         found = _package_table(groups, width)
         if found is None:
             for g in groups:
+                kev = KEV_MARK if g.known_exploited else ""
                 line = (
-                    f"{g.name}:{g.arch} {len(g.findings)} {g.worst.value} "
+                    f"{g.name}:{g.arch} {len(g.findings)} {g.worst.value}{kev} "
                     f"{g.version} → {g.fixed_version or '-'} {g.fix}"
                 )
                 console.print(line, soft_wrap=True, markup=False)

@@ -30,7 +30,13 @@ def test_registry_names_and_real_https_urls() -> None:
         "osv-rocky",
         "osv-alma",
         "alpine-secdb",
+        "cisa-kev",
+        "epss",
     }
+    assert FEEDS["cisa-kev"].urls == (
+        "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
+    )
+    assert FEEDS["epss"].urls[0].endswith("/epss_scores-current.csv.gz")
     assert FEEDS["debian-tracker"].urls == (
         "https://security-tracker.debian.org/tracker/data/json",
     )

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from patchwarden.adapters.feeds import alpine_secdb, debian_tracker, osv
+from patchwarden.adapters.feeds import alpine_secdb, debian_tracker, epss, kev, osv
 from patchwarden.adapters.feeds.common import Warn
 from patchwarden.adapters.feeds.sniff import classify
 from patchwarden.core.vuln import Advisory
@@ -21,6 +21,9 @@ Parser = Callable[[Path, Warn, str], Iterator[Advisory]]
 
 OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
 ALPINE_SECDB = "https://secdb.alpinelinux.org"
+CISA_KEV = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
+FIRST_EPSS = "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
+"""Where FIRST publishes the daily EPSS scores (moved from ``epss.cyentia.com`` in 2025)."""
 ALPINE_BRANCHES = ("v3.19", "v3.20", "v3.21", "v3.22")
 """Alpine branches with community support when this list was written; ``--url`` adds more."""
 
@@ -67,6 +70,18 @@ FEEDS: Mapping[str, FeedSpec] = {
         ),
         alpine_secdb.parse,
         "Alpine secdb (secfixes per package, branch and repository)",
+    ),
+    "cisa-kev": FeedSpec(
+        "cisa-kev",
+        (CISA_KEV,),
+        kev.parse,
+        "CISA Known Exploited Vulnerabilities catalogue (exploit intelligence, per CVE)",
+    ),
+    "epss": FeedSpec(
+        "epss",
+        (FIRST_EPSS,),
+        epss.parse,
+        "FIRST EPSS scores (probability of exploitation in 30 days, per CVE)",
     ),
 }
 """Every feed Patchwarden knows, by name."""

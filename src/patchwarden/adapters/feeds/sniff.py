@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 OSV_FAMILIES = {
@@ -38,6 +40,7 @@ _OSV_KEYS = frozenset(
         "database_specific",
     }
 )  # fmt: skip
+_KEV_KEYS = frozenset({"title", "catalogVersion", "dateReleased", "count", "vulnerabilities"})
 _SECDB_KEYS = frozenset({"apkurl", "archs", "reponame", "urlprefix", "distroversion", "packages"})
 _FIRST_KEY = re.compile(rb'^\s*\{\s*"((?:[^"\\]|\\.)*)"')
 _PROBE = 64 << 10
@@ -58,12 +61,18 @@ def classify(path: Path) -> str | None:
         return _classify_zip(path)
     with path.open("rb") as stream:
         head = stream.read(_PROBE)
+    if head.startswith(b"\x1f\x8b"):
+        return "epss" if _is_epss(_gunzip_head(path)) else None
+    if _is_epss(head):
+        return "epss"
     match = _FIRST_KEY.match(head.removeprefix(b"\xef\xbb\xbf"))
     if match is None:
         return None
     key = match.group(1).decode("utf-8", "replace")
     if key in _SECDB_KEYS:
         return "alpine-secdb"
+    if key in _KEV_KEYS:
+        return "cisa-kev"
     if key not in _OSV_KEYS:
         return "debian-tracker"
     if path.stat().st_size > _MAX_RECORD:
@@ -72,6 +81,19 @@ def classify(path: Path) -> str | None:
         return _osv_feed(json.loads(path.read_bytes()))
     except ValueError:
         return None
+
+
+def _is_epss(head: bytes) -> bool:
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return text.startswith((b"#model_version", b"cve,epss"))
+
+
+def _gunzip_head(path: Path) -> bytes:
+    try:
+        with gzip.open(path, "rb") as stream:
+            return stream.read(256)
+    except (OSError, EOFError, zlib.error):
+        return b""
 
 
 def _classify_zip(path: Path) -> str | None:

@@ -149,4 +149,5 @@ def _to_json(f: Finding) -> str:
     for key in ("first_observed", "last_observed"):
         value = data[key]
         data[key] = value.astimezone(UTC).isoformat() if value else None
+    data["kev_due_date"] = f.kev_due_date.isoformat() if f.kev_due_date else None
     return json.dumps(data, separators=(",", ":"))
