@@ -30,11 +30,11 @@ from pydantic import Field, ValidationError, field_validator
 
 from patchwarden.core.component import Component, parse_component
 from patchwarden.documents.envelope import (
-    API_VERSION,
     Metadata,
     StrictModel,
     check_size,
     parse_text,
+    stored,
     translate,
 )
 from patchwarden.errors import InputError
@@ -105,15 +105,7 @@ class ComponentDocument:
 
     def to_json(self) -> dict[str, Any]:
         """The document as stored."""
-        meta: dict[str, Any] = {"name": self.name}
-        if self.description:
-            meta["description"] = self.description
-        return {
-            "apiVersion": API_VERSION,
-            "kind": KIND,
-            "metadata": meta,
-            "spec": self.spec.model_dump(mode="json"),
-        }
+        return stored(KIND, self.name, self.spec.model_dump(mode="json"), self.description)
 
 
 def parse_data(data: str | dict[str, Any], source: str, prefix: str = "") -> Component:

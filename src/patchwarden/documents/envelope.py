@@ -59,6 +59,15 @@ class LoadedDocument(Protocol):
         ...
 
 
+def stored(kind: str, name: str, spec: object, description: str | None) -> dict[str, Any]:
+    """A document as stored and served back: ``apiVersion``, ``kind``, ``metadata`` (name,
+    description when there is one) and ``spec``."""
+    meta: dict[str, Any] = {"name": name}
+    if description:
+        meta["description"] = description
+    return {"apiVersion": API_VERSION, "kind": kind, "metadata": meta, "spec": spec}
+
+
 def field_path(loc: Sequence[int | str], prefix: str = "") -> str:
     """``("spec", "Rules", 0, "Key")`` → ``spec.Rules[0].Key``."""
     path = prefix

@@ -28,16 +28,9 @@ from patchwarden.core.conformance import ConformancePack, parse_pack
 from patchwarden.core.remediation import RemediationConfig, parse_remediation
 from patchwarden.core.rules import Rule, parse_rule
 from patchwarden.core.runbook import Runbook, parse_runbook
-from patchwarden.documents.envelope import API_VERSION, Metadata
+from patchwarden.documents.envelope import Metadata, stored
 from patchwarden.errors import InputError
 from patchwarden.rule_plugins import active
-
-
-def _envelope(kind: str, name: str, spec: object, description: str | None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name}
-    if description:
-        meta["description"] = description
-    return {"apiVersion": API_VERSION, "kind": kind, "metadata": meta, "spec": spec}
 
 
 @dataclass(frozen=True)
@@ -54,7 +47,7 @@ class RuleDocument:
 
     def to_json(self) -> dict[str, Any]:
         """The document as stored and served back."""
-        return _envelope(self.kind, self.name, dict(self.spec), self.description)
+        return stored(self.kind, self.name, dict(self.spec), self.description)
 
 
 @dataclass(frozen=True)
@@ -70,7 +63,7 @@ class RunbookDocument:
 
     def to_json(self) -> dict[str, Any]:
         """The document as stored and served back."""
-        return _envelope(self.kind, self.name, dict(self.spec), self.description)
+        return stored(self.kind, self.name, dict(self.spec), self.description)
 
 
 @dataclass(frozen=True)
@@ -86,7 +79,7 @@ class ConformancePackDocument:
 
     def to_json(self) -> dict[str, Any]:
         """The document as stored and served back."""
-        return _envelope(self.kind, self.name, dict(self.spec), self.description)
+        return stored(self.kind, self.name, dict(self.spec), self.description)
 
 
 def _spec(spec: object) -> dict[str, object]:

@@ -33,7 +33,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from patchwarden.core import rollout, waves, windows
-from patchwarden.documents.envelope import Metadata, StrictModel, translate
+from patchwarden.documents.envelope import Metadata, StrictModel, stored, translate
 from patchwarden.errors import InputError
 
 KIND = "MaintenanceWindow"
@@ -285,15 +285,8 @@ class WindowDocument:
 
     def to_json(self) -> dict[str, Any]:
         """The document as stored (and served back)."""
-        meta: dict[str, Any] = {"name": self.name}
-        if self.description:
-            meta["description"] = self.description
-        return {
-            "apiVersion": "patchwarden/v1",
-            "kind": KIND,
-            "metadata": meta,
-            "spec": self.spec.model_dump(mode="json", exclude_none=True),
-        }
+        spec = self.spec.model_dump(mode="json", exclude_none=True)
+        return stored(KIND, self.name, spec, self.description)
 
 
 def spec_of(raw: object) -> WindowSpec:
