@@ -8,7 +8,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from patchwarden.core.image import ImageContents
 from patchwarden.core.model import Inventory, Package
 from patchwarden.core.vuln import Advisory
 
@@ -92,17 +91,6 @@ class PackageManager(Protocol):
 
     def install(self, packages: Sequence[Package]) -> list[InstallOutcome]:
         """Install exactly the given versions; one outcome per requested package."""
-        ...
-
-
-class ImageReader(Protocol):
-    """Reads a container image (an OCI layout, an archive, a registry reference) without
-    running it: its identity and the OS packages its layers install."""
-
-    def read(self, ref: str) -> ImageContents:
-        """The image ``ref`` names; :class:`~patchwarden.errors.InputError` when ``ref``
-        is no readable image, :class:`~patchwarden.errors.EnvironmentProblem` when its
-        registry cannot be reached."""
         ...
 
 

@@ -1,12 +1,11 @@
 """Image scan: read a container image's OS packages and assess their vulnerabilities.
 
-``patchwarden image scan REF`` calls :func:`scan_image` (or reads the image first and then
-:func:`assess_image`, so that a bad reference is said before a missing database).  The
-image is read through the :class:`~patchwarden.ports.ImageReader` port (layers streamed,
-never unpacked), its inventory assessed by :func:`patchwarden.pipeline.assess.assess` — the
-matcher and the database ``scan --vulns`` uses — and the findings reported with the image
-as the resource.  There is no baseline and no update list: an image is judged on its
-vulnerabilities only.
+``patchwarden image scan REF`` reads the image (:mod:`patchwarden.adapters.image.reader`:
+layers streamed, never unpacked) and then calls :func:`assess_image`, so that a bad
+reference is said before a missing database.  The inventory is assessed by
+:func:`patchwarden.pipeline.assess.assess` (the matcher and the database ``scan --vulns``
+uses) and the findings reported with the image as the resource.  There is no baseline and
+no update list: an image is judged on its vulnerabilities only.
 """
 
 from __future__ import annotations
@@ -20,31 +19,10 @@ from patchwarden.core.model import Compliance, ComplianceSummary, Operation, Pat
 from patchwarden.core.report import NodeFacts, Report
 from patchwarden.core.suppression import Suppression
 from patchwarden.pipeline.assess import assess
-from patchwarden.ports import AdvisoryStore, ImageReader
+from patchwarden.ports import AdvisoryStore
 
 NO_BASELINE = ""
 """The report's baseline name: no baseline judges an image."""
-
-
-def scan_image(
-    reader: ImageReader,
-    ref: str,
-    now: datetime,
-    *,
-    store: AdvisoryStore | None,
-    suppressions: Sequence[Suppression] = (),
-    ignore_unfixed: bool = False,
-    db_max_age: timedelta | None = None,
-) -> Report:
-    """The vulnerability report of the image ``ref`` at ``now``."""
-    return assess_image(
-        reader.read(ref),
-        now,
-        store=store,
-        suppressions=suppressions,
-        ignore_unfixed=ignore_unfixed,
-        db_max_age=db_max_age,
-    )
 
 
 def assess_image(

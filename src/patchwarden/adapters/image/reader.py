@@ -1,4 +1,4 @@
-"""The :class:`~patchwarden.ports.ImageReader` of OCI and Docker images: a reference
+"""Reading OCI and Docker images without running or unpacking them: a reference
 (:mod:`.reference`) → its manifest (a platform chosen from an index) → its layers streamed
 in order onto the files a scan needs (:mod:`.layers`) → its OS and packages
 (:mod:`.packages`)."""
