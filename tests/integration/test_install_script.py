@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 
 import httpx
@@ -97,8 +96,6 @@ def test_an_unreachable_server_is_one_line(server: Server, tmp_path: Path) -> No
 def test_install_registers_writes_the_unit_and_upgrades_in_place(
     server: Server, tmp_path: Path
 ) -> None:
-    if not (resources.files("patchwarden") / "node" / "main.py").is_file():
-        pytest.skip("the node component (patchwarden/node/main.py) does not exist yet")
     python = shutil.which("python3")
     assert python is not None
     prefix = tmp_path / "prefix"
