@@ -3,11 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Debian tools the tests drive for real (installed only when one is missing).
-DEB_PACKAGES := dpkg-dev apt-utils lz4 xz-utils rpm dnf createrepo-c umoci skopeo docker-registry
-DEB_TOOLS    := dpkg-deb dpkg-scanpackages apt-ftparchive lz4 xz rpm rpmbuild dnf createrepo_c modifyrepo_c umoci skopeo docker-registry
+DEB_PACKAGES := dpkg-dev apt-utils lz4 xz-utils rpm dnf createrepo-c umoci skopeo docker-registry mmdebstrap
+DEB_TOOLS    := dpkg-deb dpkg-scanpackages apt-ftparchive lz4 xz rpm rpmbuild dnf createrepo_c modifyrepo_c umoci skopeo docker-registry mmdebstrap
 PYTEST_ARGS  ?= -n auto
 
-.PHONY: run test venv dev-deps debian-deps postgres lint typecheck unit bench clean fuzz-api
+.PHONY: run test venv dev-deps debian-deps image-debs image-example postgres lint typecheck unit bench clean fuzz-api
 
 $(BIN)/patchwarden: pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -50,8 +50,34 @@ lint: dev-deps
 	$(BIN)/lint-imports
 
 ## make test: dev dependencies, Debian tools, PostgreSQL, lint, types, and the whole suite.
-test: dev-deps debian-deps postgres lint
+test: dev-deps debian-deps image-debs postgres lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The image-build tests bootstrap Debian from a local mirror of apt's cached .debs (the tests
+# use no network): download the minimal set into apt's cache once.
+MINBASE := examples/images/support/minbase-bookworm.txt
+image-debs: debian-deps
+	@$(PYTHON) examples/images/support/local-mirror.py --check 2>/dev/null || { \
+	  echo "make test: downloading the .debs of a minimal Debian root into apt's cache (image-build tests)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -q -y --reinstall --download-only $$(cat $(MINBASE)) >/dev/null || { \
+	    $$SUDO apt-get update -q >/dev/null && \
+	    $$SUDO apt-get install -q -y --reinstall --download-only $$(cat $(MINBASE)) >/dev/null; }; }
+
+## make image-example: what docs/images.md's build example needs on this machine: a Debian
+## mirror made of apt's cached .debs, a registry on 127.0.0.1:5055, an example vulnerability
+## database when there is none.  Run as root (the mirror lives in /var/lib/patchwarden-example).
+EXAMPLE_DIR := /var/lib/patchwarden-example
+image-example: venv debian-deps image-debs
+	$(PYTHON) examples/images/support/local-mirror.py $(EXAMPLE_DIR)/repo
+	@mkdir -p $(EXAMPLE_DIR)/registry
+	@curl -s -o /dev/null http://127.0.0.1:5055/v2/ || { \
+	  sed "s|@STORAGE@|$(EXAMPLE_DIR)/registry|" examples/images/support/registry.yml > $(EXAMPLE_DIR)/registry.yml; \
+	  nohup docker-registry serve $(EXAMPLE_DIR)/registry.yml > $(EXAMPLE_DIR)/registry.log 2>&1 & \
+	  for i in 1 2 3 4 5 6 7 8 9 10; do curl -s -o /dev/null http://127.0.0.1:5055/v2/ && break; sleep 0.5; done; \
+	  echo "a registry listens on 127.0.0.1:5055 (log: $(EXAMPLE_DIR)/registry.log)"; }
+	@[ -f "$$($(BIN)/python -c 'from patchwarden import settings; print(settings.vulndb_path())')" ] || \
+	  $(BIN)/patchwarden db import examples/images/support/example-vulns.json
 
 # The server tests run on SQLite and on the local PostgreSQL (127.0.0.1:5432, database test);
 # start the cluster when a check finds it down (it is normally running already).

@@ -12,6 +12,7 @@ from patchwarden.core.model import Inventory, Package
 from patchwarden.core.vuln import Advisory
 
 if TYPE_CHECKING:  # not imported on the plain scan path
+    from patchwarden.core.imagebuild import ImageRecord
     from patchwarden.core.suppression import FindingRecord
 
 
@@ -317,4 +318,25 @@ class AdvisoryDatabase(AdvisoryStore, Protocol):
 
     def export(self, file: Path) -> None:
         """Write a consistent copy of the database to ``file``."""
+        ...
+
+
+class ImageCatalog(Protocol):
+    """Where image builds are recorded (the local catalog, or the server's)."""
+
+    def next_build(self, name: str, version: str) -> int:
+        """The build number the next build of recipe ``name`` ``version`` (x.y.z) gets:
+        one more than any build recorded, never reused."""
+        ...
+
+    def save(self, record: ImageRecord) -> None:
+        """Create or replace the record of ``record.key``."""
+        ...
+
+    def get(self, name: str, version: str) -> ImageRecord | None:
+        """The image ``name`` ``version`` (``x.y.z/build``), if recorded."""
+        ...
+
+    def images(self, name: str | None = None) -> list[ImageRecord]:
+        """Every image (of ``name``), oldest first."""
         ...

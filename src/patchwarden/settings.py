@@ -24,6 +24,11 @@ def cache_dir() -> Path:
     return data_dir() / "cache"
 
 
+def images_dir() -> Path:
+    """The local image store (``image build``): catalog, OCI layouts, build scratch."""
+    return data_dir() / "images"
+
+
 def state_path() -> Path:
     """The local state database (first-seen dates, install history)."""
     return data_dir() / "state.db"

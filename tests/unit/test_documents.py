@@ -90,6 +90,10 @@ def test_registry_is_explicit() -> None:
         "Runbook",
         "ConformancePack",
         "Component",
+        "ImageRecipe",
+        "ImagePipeline",
+        "DistributionConfiguration",
+        "LifecyclePolicy",
     }
 
 
@@ -197,7 +201,8 @@ MALFORMED = [
     (
         _edit("kind: PatchBaseline", "kind: Baseline"),
         "kind: must be one of PatchBaseline, Suppression, MaintenanceWindow, Rule, Runbook, "
-        "ConformancePack, Component, got 'Baseline'",
+        "ConformancePack, Component, ImageRecipe, ImagePipeline, DistributionConfiguration, "
+        "LifecyclePolicy, got 'Baseline'",
     ),
     (_edit("apiVersion: patchwarden/v1\n", ""), "apiVersion: required field is missing"),
     (_edit("kind: PatchBaseline\n", "kind: PatchBaseline\nstatus: {}\n"), "status: unknown field"),

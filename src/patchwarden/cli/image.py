@@ -31,7 +31,9 @@ def _platform(text: str) -> str:
 
 def register(sub: Any) -> None:
     """Add the ``image`` command group."""
-    image = sub.add_parser("image", help="container images (scan without a container engine)")
+    image = sub.add_parser(
+        "image", help="container images: build golden images, scan any image (no engine)"
+    )
     isub = image.add_subparsers(dest="image_command", metavar="COMMAND", required=True)
     p = isub.add_parser(
         "scan",
@@ -75,6 +77,9 @@ def register(sub: Any) -> None:
         "a user:password line",
     )
     p.set_defaults(handler=_scan)
+    from patchwarden.cli import image_build
+
+    image_build.register(isub)
 
 
 def _scan(args: argparse.Namespace) -> int:

@@ -53,6 +53,35 @@ def load_component_document(metadata: Metadata, spec: object, source: str) -> Lo
     return load(metadata, spec, source)
 
 
+def load_image_recipe_document(metadata: Metadata, spec: object, source: str) -> LoadedDocument:
+    """``kind: ImageRecipe`` (:mod:`patchwarden.documents.image`, loaded on first use)."""
+    from patchwarden.documents.image import load_recipe_document as load
+
+    return load(metadata, spec, source)
+
+
+def load_image_pipeline_document(metadata: Metadata, spec: object, source: str) -> LoadedDocument:
+    """``kind: ImagePipeline`` (:mod:`patchwarden.documents.image`, loaded on first use)."""
+    from patchwarden.documents.image import load_pipeline_document as load
+
+    return load(metadata, spec, source)
+
+
+def load_distribution_document(metadata: Metadata, spec: object, source: str) -> LoadedDocument:
+    """``kind: DistributionConfiguration`` (:mod:`patchwarden.documents.image`, loaded on
+    first use)."""
+    from patchwarden.documents.image import load_distribution_document as load
+
+    return load(metadata, spec, source)
+
+
+def load_lifecycle_document(metadata: Metadata, spec: object, source: str) -> LoadedDocument:
+    """``kind: LifecyclePolicy`` (:mod:`patchwarden.documents.image`, loaded on first use)."""
+    from patchwarden.documents.image import load_lifecycle_document as load
+
+    return load(metadata, spec, source)
+
+
 def _governance(kind: str) -> Callable[[Metadata, object, str], LoadedDocument]:
     """``kind: Rule | Runbook | ConformancePack`` (:mod:`patchwarden.documents.governance`,
     loaded on first use)."""
@@ -78,6 +107,10 @@ KINDS: dict[str, Callable[[Metadata, object, str], LoadedDocument]] = {
     "Runbook": _governance("Runbook"),
     "ConformancePack": _governance("ConformancePack"),
     "Component": load_component_document,
+    "ImageRecipe": load_image_recipe_document,
+    "ImagePipeline": load_image_pipeline_document,
+    "DistributionConfiguration": load_distribution_document,
+    "LifecyclePolicy": load_lifecycle_document,
 }
 """kind → loader of a document from its (metadata, spec, source)."""
 

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 
 from patchwarden.core.component import Component, parse_component
+from patchwarden.core.semver import MAX_PART, SemanticVersion
 from patchwarden.documents.envelope import (
     Metadata,
     StrictModel,
@@ -41,8 +42,7 @@ from patchwarden.errors import InputError
 
 KIND = "Component"
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.\-]{0,127}$")
-_SEMVER = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
-MAX_VERSION_PART = 2**30 - 1
+MAX_VERSION_PART = MAX_PART
 MAX_DATA_CHARS = 16_000
 """Image Builder's limit of inline component data."""
 
@@ -83,13 +83,8 @@ class ComponentSpec(StrictModel):
 
 def check_semantic_version(value: str) -> tuple[int, int, int]:
     """``major.minor.patch``, each an integer 0..2^30-1 without leading zeros."""
-    match = _SEMVER.match(value)
-    if not match:
-        raise ValueError(f"must be major.minor.patch (1.0.0), got {value!r}")
-    parts = tuple(int(p) for p in match.groups())
-    if any(p > MAX_VERSION_PART for p in parts):
-        raise ValueError(f"each part must be at most {MAX_VERSION_PART}, got {value!r}")
-    return parts[0], parts[1], parts[2]
+    version = SemanticVersion.parse(value)
+    return version.major, version.minor, version.patch
 
 
 @dataclass(frozen=True)
@@ -138,6 +133,8 @@ def load_component_document(metadata: Metadata, spec: object, source: str) -> Co
     """Validate ``spec`` and the component document in ``spec.data``."""
     if not _NAME.match(metadata.name):
         raise InputError("metadata.name: 1-128 characters of a-z A-Z 0-9 _ - .")
+    if isinstance(spec, dict) and "name" not in spec:
+        spec = {**spec, "name": metadata.name}  # spec.name defaults to metadata.name
     try:
         model = ComponentSpec.model_validate(spec)
     except ValidationError as exc:

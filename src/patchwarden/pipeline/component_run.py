@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from patchwarden.core.baseline import PatchBaseline
 from patchwarden.core.component import (
     Attempt,
     Component,
@@ -24,7 +25,7 @@ from patchwarden.core.component import (
     next_attempt,
     start,
 )
-from patchwarden.core.component.updateos import update_os_baseline
+from patchwarden.core.component.updateos import update_os_baseline, with_rejected
 from patchwarden.core.model import PatchState
 from patchwarden.errors import PatchwardenError
 from patchwarden.pipeline.install import RebootOption, install
@@ -69,12 +70,14 @@ def run_component(
     package_manager: Callable[[], PackageManager] | None = None,
     state: StateStore | None = None,
     on_step: Callable[[StepLog], None] | None = None,
+    baseline: PatchBaseline | None = None,
 ) -> ComponentResult:
     """Run ``phases`` (default: all, in document order) of ``component`` on ``root``.
 
     ``package_manager`` is asked for the root's adapter the first time an UpdateOS step
     runs (a root without a supported OS fails that step, not the run's start).
-    ``on_step`` hears each step's log entry as soon as the step is over.
+    ``on_step`` hears each step's log entry as soon as the step is over.  With a
+    ``baseline`` (an image pipeline's ``patchBaseline``), UpdateOS installs what it approves.
     """
     run = start(component, parameters, phases)
     seen = 0
@@ -87,7 +90,7 @@ def run_component(
         if attempt is None:
             break
         if attempt.action == "UpdateOS":
-            outcome = update_os(attempt, package_manager, now, state)
+            outcome = update_os(attempt, package_manager, now, state, baseline)
         else:
             outcome = actions.run(attempt)
         run = handle(run, outcome)
@@ -105,10 +108,16 @@ def update_os(
     package_manager: Callable[[], PackageManager] | None,
     now: datetime,
     state: StateStore | None = None,
+    baseline: PatchBaseline | None = None,
 ) -> Outcome:
     """``UpdateOS{include, exclude}``: refresh the package indices, then install every
     approved update (no reboot: the image is not running).  Fails when any update that
-    should have gone on did not."""
+    should have gone on did not.
+
+    With a ``baseline`` the step installs what that baseline approves (the same rules as a
+    host's Install), ``exclude`` adding to its rejected patches (blocked); ``include`` cannot
+    narrow a baseline's rules and is refused with one.
+    """
     began = time.monotonic()
     if package_manager is None:
         return Outcome(exit_code=None, error="UpdateOS: no package manager for this root")
@@ -119,8 +128,19 @@ def update_os(
         pm = package_manager()
         pm.refresh()
         before = pm.collect()
-        baseline = update_os_baseline(baseline_for(before, None).operating_system, include, exclude)
-        report = install(pm, baseline, now, state=state, reboot_option=RebootOption.NO_REBOOT)
+        if baseline is None:
+            chosen = update_os_baseline(
+                baseline_for(before, None).operating_system, include, exclude
+            )
+        elif include:
+            return Outcome(
+                exit_code=None,
+                error=f"UpdateOS: include cannot be combined with the patch baseline "
+                f"{baseline.name!r} (its approval rules decide what is installed)",
+            )
+        else:
+            chosen = with_rejected(baseline, exclude)
+        report = install(pm, chosen, now, state=state, reboot_option=RebootOption.NO_REBOOT)
     except PatchwardenError as exc:
         return Outcome(exit_code=None, error=str(exc), duration=time.monotonic() - began)
     old = {(i.package.name, i.package.arch): i.package.version for i in before.installed}

@@ -8,7 +8,9 @@
   authentication to the realm), or ``Basic`` with the credentials;
 - HTTPS; with ``tls_verify=False`` the certificate is not checked and a registry that does
   not speak TLS is reached over plain HTTP (skopeo's ``--tls-verify=false``);
-- blobs streamed (redirects to a storage backend followed), never held whole.
+- blobs streamed (redirects to a storage backend followed), never held whole;
+- a repository's tags (``tags/list``, paged by ``Link``), a tag's digest, and deleting the
+  manifest a tag points at (which the registry must allow: ``storage.delete``).
 """
 
 from __future__ import annotations
@@ -24,12 +26,20 @@ import httpx
 
 from patchwarden import __version__
 from patchwarden.adapters.image.layers import Readable
-from patchwarden.adapters.image.manifests import ACCEPT, MAX_JSON, check_digest, digest_of
+from patchwarden.adapters.image.manifests import (
+    ACCEPT,
+    MAX_JSON,
+    check_digest,
+    digest_of,
+    load_json,
+)
 from patchwarden.adapters.image.reference import DOCKER_HUB, RegistryRef
 from patchwarden.errors import EnvironmentProblem, InputError
 
 Credentials = tuple[str, str]
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
+_NEXT = re.compile(r'<([^>]+)>\s*;[^,]*\brel="?next"?')
+_MAX_PAGES = 1000
 
 
 def load_credentials(path: Path, host: str) -> Credentials | None:
@@ -143,6 +153,76 @@ class Registry:
         check_digest(body, digest, f"{self.label}: blob {digest}")
         return body
 
+    def tags(self) -> list[str]:
+        """The tags of the repository (``GET /v2/<repo>/tags/list``, following ``Link``
+        pages); ``[]`` for a repository the registry does not know."""
+        url = f"{self._scheme}://{self.ref.host}/v2/{self.ref.repository}/tags/list"
+        found: list[str] = []
+        for _ in range(_MAX_PAGES):
+            with self._request(url, {"Accept": "application/json"}) as response:
+                if response.status_code == 404:
+                    return found  # NAME_UNKNOWN: no such repository (yet)
+                self._check(response, self.label, "tag list")
+                body = load_json(_limited(response, self.label), f"{self.label}: tag list")
+                link = response.headers.get("Link", "")
+                base = response.url
+            tags = body.get("tags")  # distribution 2.8 answers "tags": null once all are gone
+            if tags is not None and not (
+                isinstance(tags, list) and all(isinstance(t, str) for t in tags)
+            ):
+                raise EnvironmentProblem(f"{self.label}: the tag list is not a list of names")
+            found += tags or []
+            following = _next_page(link)
+            if not following:
+                return found
+            url = str(base.join(following))
+        raise EnvironmentProblem(f"{self.label}: more than {_MAX_PAGES} pages of tags")
+
+    def digest_of(self, tag: str) -> str | None:
+        """The digest of the manifest or index ``tag`` points at (``HEAD`` with the OCI and
+        Docker ``Accept`` types: ``Docker-Content-Digest``, else the sha256 of a ``GET``'s
+        body); ``None`` when there is no such tag (or repository)."""
+        url = self._url("manifests", tag)
+        with self._request(url, {"Accept": ACCEPT}, "HEAD") as response:
+            if response.status_code == 404:
+                return None
+            self._check(response, f"{self.label}:{tag}", "manifest")
+            digest = str(response.headers.get("Docker-Content-Digest", ""))
+        if digest:
+            return digest
+        with self._request(url, {"Accept": ACCEPT}) as response:
+            if response.status_code == 404:
+                return None
+            self._check(response, f"{self.label}:{tag}", "manifest")
+            return digest_of(_limited(response, f"{self.label}:{tag}"))
+
+    def delete_tag(self, tag: str) -> str | None:
+        """Delete the manifest ``tag`` points at (``DELETE /v2/<repo>/manifests/<digest>``);
+        the digest deleted, or ``None`` when there was no such tag.
+
+        The Registry HTTP API v2 deletes manifests, not tags: this removes **every** tag of
+        the repository that points at the same digest (distribution 2.8 drops them from the
+        tag list too).  A registry that does not allow deletion (``405 UNSUPPORTED``) is an
+        :class:`EnvironmentProblem` saying how to enable it."""
+        digest = self.digest_of(tag)
+        if digest is None:
+            return None
+        label = f"{self.label}:{tag}"
+        with self._request(self._url("manifests", digest), {}, "DELETE") as response:
+            status = response.status_code
+            if status in (200, 202, 204):
+                return digest
+            if status == 404:
+                return None  # deleted meanwhile
+            if status == 405:
+                raise EnvironmentProblem(
+                    f"registry {self.ref.host} does not allow deleting {label} (HTTP 405): "
+                    "enable deletion in its configuration (storage: delete: enabled: true, "
+                    "or REGISTRY_STORAGE_DELETE_ENABLED=true) and restart it"
+                )
+            self._check(response, label, "manifest")
+            raise EnvironmentProblem(f"{label}: the registry answered HTTP {status} to DELETE")
+
     @contextmanager
     def stream(self, digest: str) -> Iterator[Readable]:
         """A layer blob as a stream."""
@@ -154,10 +234,13 @@ class Registry:
                 raise EnvironmentProblem(f"{self.label}: reading blob {digest}: {exc}") from None
 
     @contextmanager
-    def _request(self, url: str, headers: dict[str, str]) -> Iterator[httpx.Response]:
-        """GET ``url`` (streamed), authenticating once when challenged."""
+    def _request(
+        self, url: str, headers: dict[str, str], method: str = "GET"
+    ) -> Iterator[httpx.Response]:
+        """``method`` (GET by default) on ``url``, streamed, authenticating once when
+        challenged."""
         for attempt in range(2):
-            response = self._send(url, headers)
+            response = self._send(url, headers, method)
             if response.status_code == 401 and attempt == 0 and self._authenticate(response):
                 response.close()
                 url = self._rescheme(url)
@@ -168,19 +251,19 @@ class Registry:
                 response.close()
             return
 
-    def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
+    def _send(self, url: str, headers: dict[str, str], method: str = "GET") -> httpx.Response:
         auth = dict(headers)
         if self._token:
             auth["Authorization"] = f"Bearer {self._token}"
         elif self._basic and self._credentials:
             auth["Authorization"] = _basic(self._credentials)
         try:
-            request = self._client.build_request("GET", self._rescheme(url), headers=auth)
+            request = self._client.build_request(method, self._rescheme(url), headers=auth)
             return self._client.send(request, stream=True)
         except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
             if self._scheme == "https" and not self._tls_verify:
                 self._scheme = "http"  # skopeo's --tls-verify=false: plain HTTP next
-                return self._send(url, headers)
+                return self._send(url, headers, method)
             hint = " (a plain-HTTP registry needs --no-tls-verify)" if "SSL" in str(exc) else ""
             raise EnvironmentProblem(
                 f"cannot reach registry {self.ref.host}: {_reason(exc)}{hint}"
@@ -258,6 +341,12 @@ def _limited(response: httpx.Response, label: str) -> bytes:
         if len(body) > MAX_JSON:
             raise InputError(f"{label}: larger than {MAX_JSON >> 20} MiB: not a manifest")
     return bytes(body)
+
+
+def _next_page(link: str) -> str:
+    """The target of a ``Link: <URL>; rel="next"`` header (``""`` when there is none)."""
+    match = _NEXT.search(link)
+    return match.group(1) if match else ""
 
 
 def _basic(credentials: Credentials | None) -> str:

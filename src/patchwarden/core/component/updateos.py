@@ -10,6 +10,7 @@ names with ``BLOCK``, so they are never installed, not even as another package's
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from patchwarden.core.baseline import PatchBaseline, RejectedPatchesAction
 from patchwarden.core.baseline.model import PatchFilter, PatchRule
@@ -43,4 +44,16 @@ def update_os_baseline(
         approval_rules=(rule,),
         rejected_patches=rejected,
         rejected_patches_action=action,
+    )
+
+
+def with_rejected(baseline: PatchBaseline, exclude: Sequence[str]) -> PatchBaseline:
+    """``baseline`` with ``exclude`` added to its rejected patches (and then blocked, so an
+    excluded package is never installed, not even as a dependency)."""
+    if not exclude:
+        return baseline
+    return replace(
+        baseline,
+        rejected_patches=tuple(dict.fromkeys((*baseline.rejected_patches, *exclude))),
+        rejected_patches_action=RejectedPatchesAction.BLOCK,
     )

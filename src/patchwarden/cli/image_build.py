@@ -1,0 +1,456 @@
+"""``patchwarden image build|list|describe|history|delete|lifecycle`` — golden images on this
+machine, without a server (docs/images.md, "Building images").
+
+``image build PATH`` reads the documents in PATH (a file or a directory: ImageRecipe,
+Component, and for a pipeline run ImagePipeline, DistributionConfiguration, PatchBaseline)
+and builds, tests, scans, gates and distributes one image; the images live in the local
+image store (``$PATCHWARDEN_HOME/images``).  Exit codes: 0 AVAILABLE, 1 FAILED (a step, a
+test or the gate), 2 bad input, 3 the environment (a missing tool, not root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from patchwarden.adapters.image.store import LocalImageStore
+    from patchwarden.core.imagebuild import ImageRecord
+    from patchwarden.documents.image import ImageDocuments
+    from patchwarden.pipeline.image_build import BuildInputs
+
+
+def _epoch(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected seconds since 1970 (1735689600), got {text!r}")
+    return int(text)
+
+
+def register(isub: Any) -> None:
+    """Add the build and catalog commands to the ``image`` group."""
+    b = isub.add_parser(
+        "build",
+        help="build, test, scan, gate and distribute a golden image (no server)",
+        description="Build an image from the documents in PATH (a file or a directory of "
+        "ImageRecipe, Component, ImagePipeline, DistributionConfiguration and PatchBaseline "
+        "documents): the parent becomes a root filesystem, each component's build and "
+        "validate phases run in it (chroot; needs root), it is packed as an OCI image, its "
+        "test phases run in a fresh copy, it is scanned, judged by the pipeline's gate and "
+        "pushed to the distribution's registries. Without --pipeline or --recipe, PATH's "
+        "only pipeline (or only recipe) is built.",
+    )
+    b.add_argument("path", type=Path, metavar="PATH", help="a document file or directory")
+    b.add_argument("--pipeline", metavar="NAME", help="run this ImagePipeline of PATH")
+    b.add_argument(
+        "--recipe",
+        metavar="NAME[:VERSION]",
+        help="build this ImageRecipe of PATH (newest version matching, 1.x.x wildcards)",
+    )
+    b.add_argument(
+        "--tests",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the components' test phases (default: the pipeline's imageTestsEnabled, "
+        "else yes)",
+    )
+    b.add_argument(
+        "--distribute",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="push to the pipeline's distribution configuration (default: yes)",
+    )
+    b.add_argument(
+        "--force-parent",
+        action="store_true",
+        help="build on a DEPRECATED parent image (refused otherwise)",
+    )
+    b.add_argument(
+        "--source-date-epoch",
+        type=_epoch,
+        metavar="SECONDS",
+        help="clamp file times to this and use it as the image's creation time (default: "
+        "$SOURCE_DATE_EPOCH, else now); the same inputs and epoch give the same digest",
+    )
+    b.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    b.add_argument(
+        "--format", "-f", choices=("table", "json"), default="table", help="output format"
+    )
+    b.set_defaults(handler=_build)
+
+    ls = isub.add_parser("list", help="the images built on this machine")
+    ls.add_argument("name", nargs="?", metavar="NAME", help="only this image name")
+    ls.add_argument("--all", action="store_true", help="DELETED images too")
+    ls.add_argument(
+        "--format", "-f", choices=("table", "json"), default="table", help="output format"
+    )
+    ls.set_defaults(handler=_list)
+
+    d = isub.add_parser("describe", help="one image: its build log, findings and pushes")
+    d.add_argument("name", metavar="NAME", help="the image (recipe) name")
+    d.add_argument("version", metavar="VERSION", help="x.y.z/build, or x.y.z / 1.x.x (newest)")
+    d.add_argument(
+        "--format", "-f", choices=("table", "json"), default="table", help="output format"
+    )
+    d.set_defaults(handler=_describe)
+
+    h = isub.add_parser("history", help="every status change of an image name's builds")
+    h.add_argument("name", metavar="NAME", help="the image (recipe) name")
+    h.add_argument("version", nargs="?", metavar="VERSION", help="only this build")
+    h.add_argument(
+        "--format", "-f", choices=("table", "json"), default="table", help="output format"
+    )
+    h.set_defaults(handler=_history)
+
+    rm = isub.add_parser(
+        "delete",
+        help="delete an image (locally and from the registries it was pushed to)",
+    )
+    rm.add_argument("name", metavar="NAME", help="the image (recipe) name")
+    rm.add_argument("version", metavar="VERSION", help="x.y.z/build")
+    rm.add_argument(
+        "--keep-registries",
+        action="store_true",
+        help="delete only the local copy; leave what was pushed",
+    )
+    rm.set_defaults(handler=_delete)
+
+    lc = isub.add_parser(
+        "lifecycle",
+        help="apply LifecyclePolicy documents to the images (deprecate, disable, delete)",
+    )
+    lc.add_argument("path", type=Path, metavar="PATH", help="a document file or directory")
+    lc.add_argument("--policy", metavar="NAME", help="only this policy (default: every one)")
+    lc.add_argument("--dry-run", action="store_true", help="show what would be done")
+    lc.set_defaults(handler=_lifecycle)
+
+
+def _store() -> LocalImageStore:
+    from patchwarden import settings
+    from patchwarden.adapters.image.store import LocalImageStore
+
+    return LocalImageStore(settings.images_dir())
+
+
+def resolve(docs: ImageDocuments, pipeline: str | None, recipe: str | None) -> BuildInputs:
+    """The build inputs the flags choose among the documents."""
+    from patchwarden.core.semver import parse_named
+    from patchwarden.errors import InputError
+    from patchwarden.pipeline.image_build import BuildInputs
+
+    chosen_pipeline = None
+    if pipeline is not None:
+        chosen_pipeline = docs.pipeline(pipeline).pipeline
+    elif recipe is None:
+        if len(docs.pipelines) == 1:
+            chosen_pipeline = docs.pipelines[0].pipeline
+        elif docs.pipelines:
+            names = ", ".join(p.name for p in docs.pipelines)
+            raise InputError(f"several pipelines ({names}): choose one with --pipeline NAME")
+        elif len({r.recipe.name for r in docs.recipes}) > 1:
+            names = ", ".join(sorted({r.recipe.name for r in docs.recipes}))
+            raise InputError(f"several recipes ({names}): choose one with --recipe NAME")
+        elif not docs.recipes:
+            raise InputError("no ImageRecipe among the documents")
+    if chosen_pipeline is not None:
+        name, selector = chosen_pipeline.recipe
+    else:
+        try:
+            name, selector = parse_named(recipe or docs.recipes[0].recipe.name, "image-recipe")
+        except ValueError as exc:
+            raise InputError(f"--recipe: {exc}") from None
+    chosen = docs.recipe(name, selector).recipe
+    components = tuple(
+        (
+            ref.name,
+            docs.component(ref.name, ref.version).component,
+            ref.parameters,
+        )
+        for ref in chosen.components
+    )
+    distribution = baseline = None
+    if chosen_pipeline is not None:
+        if chosen_pipeline.distribution:
+            distribution = docs.distribution(chosen_pipeline.distribution).distribution
+        if chosen_pipeline.patch_baseline:
+            baseline = docs.baseline(chosen_pipeline.patch_baseline).baseline
+    return BuildInputs(chosen, components, chosen_pipeline, distribution, baseline)
+
+
+def _build(args: argparse.Namespace) -> int:
+    import json
+    import os
+    import time
+
+    from patchwarden import settings
+    from patchwarden.adapters.image.actions import RootActions
+    from patchwarden.adapters.image.catalog import to_json
+    from patchwarden.adapters.image.reader import OciImageReader
+    from patchwarden.cli.common import now
+    from patchwarden.cli.run import _pm, _state, open_advisory_store
+    from patchwarden.documents.image import load_image_documents
+    from patchwarden.errors import EnvironmentProblem, InputError
+    from patchwarden.pipeline.image_build import BuildDeps, BuildOptions, build_image
+
+    if args.pipeline and args.recipe:
+        raise InputError("give --pipeline or --recipe, not both")
+    inputs = resolve(load_image_documents(args.path), args.pipeline, args.recipe)
+    if os.geteuid() != 0:
+        raise EnvironmentProblem(
+            "image build runs the components in the image's root filesystem (chroot) and "
+            "makes device files: run it as root"
+        )
+    epoch = args.source_date_epoch
+    if epoch is None:
+        env = os.environ.get("SOURCE_DATE_EPOCH", "")
+        if env and not env.isdigit():
+            raise InputError(f"SOURCE_DATE_EPOCH: expected seconds since 1970, got {env!r}")
+        epoch = int(env) if env else int(time.time())
+    store = _store()
+    vulndb = settings.vulndb_path()
+
+    def progress(line: str) -> None:
+        if not args.quiet:
+            sys.stderr.write(f"{inputs.recipe.name}: {line}\n")
+            sys.stderr.flush()
+
+    deps = BuildDeps(
+        catalog=store.catalog,
+        tools=store.tools,
+        actions=RootActions,
+        package_manager=_pm,
+        read_image=OciImageReader().read,
+        advisories=lambda: open_advisory_store(vulndb) if vulndb.is_file() else None,
+        push=store.push,
+        layouts=store.layouts,
+        work=store.work,
+        state=_state(),
+        progress=progress,
+        clock=now,
+    )
+    options = BuildOptions(
+        epoch=epoch,
+        tests=args.tests,
+        distribute=args.distribute,
+        force_parent=args.force_parent,
+        actor=os.environ.get("USER", ""),
+    )
+    record = build_image(inputs, deps, options)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(to_json(record), indent=2) + "\n")
+    else:
+        sys.stdout.write(summary(record))
+    return 0 if record.status.value == "AVAILABLE" else 1
+
+
+def summary(record: ImageRecord) -> str:
+    """A built image in a few lines, and what to do next."""
+    from patchwarden.cli.common import printable
+
+    lines = [f"image {record.name} {record.version}: {record.status.value}"]
+    if record.reason:
+        lines.append(f"  reason    {printable(record.reason)}")
+    if record.digest:
+        lines.append(f"  digest    {record.digest}")
+        lines.append(f"  layout    {record.layout}:{record.version.tag}")
+    if record.parent:
+        lines.append(f"  parent    {printable(record.parent)}")
+    if record.package_count:
+        lines.append(f"  packages  {record.package_count} ({record.package_digest[:19]}…)")
+    if record.findings:
+        lines.append("  findings  " + ", ".join(f"{n} {s}" for s, n in record.findings))
+    for pushed in record.distributed:
+        lines.append(f"  pushed    {pushed.destination}:{','.join(pushed.tags)}")
+    if record.digest and record.status.value != "FAILED":
+        lines.append(
+            f"next: patchwarden image scan {record.layout}:{record.version.tag}"
+            "  (the findings, one row per package)"
+        )
+    elif record.status.value == "FAILED":
+        lines.append(
+            f"next: patchwarden image describe {record.name} {record.version}  (the build log)"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _list(args: argparse.Namespace) -> int:
+    import json
+
+    from patchwarden.adapters.image.catalog import to_json
+    from patchwarden.cli.api import print_table
+
+    store = _store()
+    records = store.catalog.images(args.name)
+    if not args.all:
+        records = [r for r in records if r.status.value != "DELETED"]
+    if args.format == "json":
+        sys.stdout.write(json.dumps([to_json(r) for r in records], indent=2) + "\n")
+        return 0
+    if not records:
+        print(
+            "no images"
+            + (f" named {args.name}" if args.name else "")
+            + " (patchwarden image build PATH makes one)"
+        )
+        return 0
+    rows = [
+        {
+            "name": r.name,
+            "version": str(r.version),
+            "status": r.status.value,
+            "created": r.created.strftime("%Y-%m-%d %H:%M"),
+            "digest": r.digest[:19],
+            "findings": ", ".join(f"{n} {s}" for s, n in r.findings) or ("-" if r.digest else ""),
+            "reason": r.reason[:60],
+        }
+        for r in records
+    ]
+    print_table(rows, ["name", "version", "status", "created", "digest", "findings", "reason"])
+    return 0
+
+
+def _describe(args: argparse.Namespace) -> int:
+    import json
+
+    from patchwarden.adapters.image.catalog import to_json
+    from patchwarden.cli.api import print_table
+    from patchwarden.cli.common import printable
+    from patchwarden.pipeline.image_lifecycle import find_image
+
+    record = find_image(_store().catalog, args.name, args.version)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(to_json(record), indent=2) + "\n")
+        return 0
+    sys.stdout.write(summary(record).split("next:")[0])
+    for key, value in record.labels:
+        sys.stdout.write(f"  label     {printable(key)}={printable(value)}\n")
+    if record.steps:
+        sys.stdout.write("\n")
+        print_table(
+            [
+                {
+                    "component": s.component or "-",
+                    "phase": s.phase,
+                    "step": s.step,
+                    "action": s.action,
+                    "status": s.status,
+                    "attempts": s.attempts,
+                    "duration": f"{s.duration:.1f}s",
+                    "error": s.error[:80],
+                }
+                for s in record.steps
+            ],
+            ["component", "phase", "step", "action", "status", "attempts", "duration", "error"],
+        )
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    import json
+
+    from patchwarden.cli.api import print_table
+    from patchwarden.pipeline.image_lifecycle import find_image
+
+    store = _store()
+    records = (
+        [find_image(store.catalog, args.name, args.version)]
+        if args.version
+        else store.catalog.images(args.name)
+    )
+    if not records:
+        print(f"no image named {args.name} (patchwarden image list shows them)")
+        return 0
+    rows = [
+        {
+            "at": h.at.strftime("%Y-%m-%d %H:%M:%S"),
+            "version": str(r.version),
+            "status": h.status.value,
+            "actor": h.actor,
+            "reason": h.reason,
+        }
+        for r in records
+        for h in r.history
+    ]
+    rows.sort(key=lambda row: (row["at"], row["version"]))
+    if args.format == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        print_table(rows, ["at", "version", "status", "actor", "reason"])
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    import os
+
+    from patchwarden.cli.common import now, printable
+    from patchwarden.core.semver import ImageVersion
+    from patchwarden.errors import InputError
+    from patchwarden.pipeline.image_lifecycle import delete_image
+
+    try:
+        version = str(ImageVersion.parse(args.version))
+    except ValueError as exc:
+        raise InputError(f"VERSION: {exc} (x.y.z/build, as image list shows)") from None
+    store = _store()
+    record = store.catalog.get(args.name, version)
+    if record is None:
+        raise InputError(f"no image {args.name} {version} (patchwarden image list shows them)")
+    done = delete_image(
+        record,
+        store.catalog,
+        store,
+        now(),
+        actor=os.environ.get("USER", ""),
+        registries=not args.keep_registries,
+    )
+    print(f"image {record.name} {record.version}: DELETED")
+    for where in done.removed:
+        print(f"  removed  {printable(where)}")
+    for where in done.kept:
+        print(f"  kept     {printable(where)}")
+    return 0
+
+
+def _lifecycle(args: argparse.Namespace) -> int:
+    import os
+
+    from patchwarden.cli.api import print_table
+    from patchwarden.cli.common import now
+    from patchwarden.documents.image import load_image_documents
+    from patchwarden.errors import InputError
+    from patchwarden.pipeline.image_lifecycle import run_lifecycle
+
+    docs = load_image_documents(args.path)
+    policies = (
+        [docs.lifecycle_policy(args.policy).policy]
+        if args.policy
+        else [d.policy for d in docs.lifecycle_policies]
+    )
+    if not policies:
+        raise InputError(f"{args.path}: no LifecyclePolicy documents")
+    store = _store()
+    rows = []
+    for policy in policies:
+        for action in run_lifecycle(
+            policy,
+            store.catalog,
+            store,
+            now(),
+            dry_run=args.dry_run,
+            actor=os.environ.get("USER", ""),
+        ):
+            rows.append(
+                {
+                    "policy": policy.name,
+                    "image": action.image.name,
+                    "version": str(action.image.version),
+                    "action": action.action.value + (" (dry run)" if args.dry_run else ""),
+                    "reason": action.reason,
+                }
+            )
+    if rows:
+        print_table(rows, ["policy", "image", "version", "action", "reason"])
+    else:
+        print(f"nothing to do: {len(policies)} polic{'y' if len(policies) == 1 else 'ies'} checked")
+    return 0
