@@ -126,6 +126,16 @@ def register(isub: Any) -> None:
     lc.set_defaults(handler=_lifecycle)
 
 
+def _actor() -> str:
+    """Who runs the command (recorded in the images' history)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
 def _store() -> LocalImageStore:
     from patchwarden import settings
     from patchwarden.adapters.image.store import LocalImageStore
@@ -234,7 +244,7 @@ def _build(args: argparse.Namespace) -> int:
         tests=args.tests,
         distribute=args.distribute,
         force_parent=args.force_parent,
-        actor=os.environ.get("USER", ""),
+        actor=_actor(),
     )
     record = build_image(inputs, deps, options)
     if args.format == "json":
@@ -381,7 +391,6 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    import os
 
     from patchwarden.cli.common import now, printable
     from patchwarden.core.semver import ImageVersion
@@ -401,7 +410,7 @@ def _delete(args: argparse.Namespace) -> int:
         store.catalog,
         store,
         now(),
-        actor=os.environ.get("USER", ""),
+        actor=_actor(),
         registries=not args.keep_registries,
     )
     print(f"image {record.name} {record.version}: DELETED")
@@ -413,7 +422,6 @@ def _delete(args: argparse.Namespace) -> int:
 
 
 def _lifecycle(args: argparse.Namespace) -> int:
-    import os
 
     from patchwarden.cli.api import print_table
     from patchwarden.cli.common import now
@@ -438,7 +446,7 @@ def _lifecycle(args: argparse.Namespace) -> int:
             store,
             now(),
             dry_run=args.dry_run,
-            actor=os.environ.get("USER", ""),
+            actor=_actor(),
         ):
             rows.append(
                 {
