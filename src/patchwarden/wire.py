@@ -153,6 +153,8 @@ class NodeFacts(NamedTuple):
     operating_system: str = ""
     product: str = ""
     agent_version: str = ""
+    capabilities: str = ""
+    """What the agent can do besides patching, comma-separated (``image-builder``)."""
 
     def to_json(self) -> Dict[str, Any]:
         """The JSON object."""
@@ -755,6 +757,13 @@ class Evaluation(NamedTuple):
             f.flag("reboot", False),
         )
 
+
+BUILD_IMAGE_DOCUMENT = "Patchwarden-BuildImage"
+"""The command that builds one image on a node whose agent has the ``image-builder``
+capability: parameters ``Pipeline``, ``Version`` (``x.y.z/build``, assigned by the server),
+``SourceDateEpoch``, ``Tests`` (``""``: the pipeline's), ``Distribute``, ``Documents`` (the
+stored documents the build is made of) and ``Parent`` (``reference``, ``tlsVerify``,
+``description``: a parent image as pushed)."""
 
 UPDATE_AGENT_DOCUMENT = "AWS-UpdateSSMAgent"
 """The command that upgrades (or, with ``allowDowngrade``, rolls back) the node component:

@@ -81,3 +81,9 @@ class NodeApi:
             "POST", f"/api/v1/agent/invocations/{invocation_id}", json=body.to_json()
         )
         return self._answer(wire.ResultAck.from_json, raw, "a result")
+
+    def put_image(self, invocation_id: str, record: dict[str, Any]) -> None:
+        """``PUT /api/v1/agent/images``: the record of the image this invocation builds."""
+        self.api.call(
+            "PUT", "/api/v1/agent/images", json={"invocation_id": invocation_id, "record": record}
+        )

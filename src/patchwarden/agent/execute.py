@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,9 +57,18 @@ class Outcome:
 class Executor:
     """Runs invocations on one root with the agent's local state."""
 
-    def __init__(self, root: str, state_dir: Path) -> None:
+    def __init__(
+        self,
+        root: str,
+        state_dir: Path,
+        *,
+        image_builder: bool = False,
+        send_image: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
         self.root = root
         self.state_dir = state_dir
+        self.image_builder = image_builder
+        self.send_image = send_image
 
     def _pm_and_state(self) -> tuple[PackageManager, LocalState]:
         from patchwarden.adapters.os import detect
@@ -108,6 +117,42 @@ class Executor:
         finally:
             state.close()
 
+    def build_image(self, delivery: wire.Delivery) -> wire.InvocationResult:
+        """Patchwarden-BuildImage (only with ``image_builder``)."""
+        if not self.image_builder:
+            return wire.InvocationResult(
+                "Failed",
+                UPDATE_AGENT_EXIT,
+                f"{wire.BUILD_IMAGE_DOCUMENT}: this agent does not build images "
+                "(start it with patchwarden agent run --image-builder)",
+            )
+        from patchwarden.adapters.image.catalog import to_json
+        from patchwarden.adapters.image.store import LocalImageStore
+        from patchwarden.agent.images import local_deps, run_build_command
+
+        send = self.send_image
+
+        def forward(record: Any) -> None:
+            if send is not None:
+                send(delivery.invocation_id, to_json(record))
+
+        def deps(store: LocalImageStore) -> Any:
+            from patchwarden import settings
+
+            return local_deps(
+                store,
+                vulndb=settings.vulndb_path(),
+                cache_dir=self.state_dir / "cache",
+                state=None,
+                clock=PINNABLE.now,
+            )
+
+        store = LocalImageStore(self.state_dir / "images")
+        try:
+            return run_build_command(delivery, store, deps, forward)
+        finally:
+            store.close()
+
     def run(self, delivery: wire.Delivery) -> Outcome:
         """Run one invocation: the result to report and the inventory it collected."""
         from patchwarden.render.json import report_dict
@@ -115,6 +160,8 @@ class Executor:
         refused = not_for_this_agent(delivery)
         if refused is not None:
             return Outcome(refused)
+        if delivery.document_name == wire.BUILD_IMAGE_DOCUMENT:
+            return Outcome(self.build_image(delivery))
         params = delivery.parameters
         try:
             baseline = baseline_of(delivery.baseline)

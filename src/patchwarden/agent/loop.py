@@ -43,13 +43,22 @@ class Agent:
         inventory_interval: float = 3600.0,
         client: NodeApi | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        image_builder: bool = False,
     ) -> None:
         self.config = config
         self.client = client or NodeApi(config.server, config.credential)
         self.journal = Journal(config.state_dir / "journal.db")
-        self.executor = Executor(config.root, config.state_dir)
+        self.executor = Executor(
+            config.root,
+            config.state_dir,
+            image_builder=image_builder,
+            send_image=self.client.put_image if image_builder else None,
+        )
+        capabilities = ("image-builder",) if image_builder else ()
         self.uploader = Uploader(
-            self.client, config.state_dir / "inventory.json", lambda: node_facts(config.root)
+            self.client,
+            config.state_dir / "inventory.json",
+            lambda: node_facts(config.root, capabilities),
         )
         self.poll_wait = poll_wait
         self.inventory_interval = inventory_interval

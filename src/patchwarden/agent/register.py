@@ -60,8 +60,8 @@ class AgentConfig:
         return AgentConfig(self.state_dir, self.server, self.node_id, self.root, credential)
 
 
-def node_facts(root: str) -> wire.NodeFacts:
-    """Hostname and OS facts of the root (os-release)."""
+def node_facts(root: str, capabilities: tuple[str, ...] = ()) -> wire.NodeFacts:
+    """Hostname and OS facts of the root (os-release), and what the agent can do."""
     from patchwarden.adapters.os.osrelease import read_os_info
 
     info = read_os_info(root)
@@ -76,6 +76,7 @@ def node_facts(root: str) -> wire.NodeFacts:
         operating_system=info.operating_system,
         product=info.product,
         agent_version=__version__,
+        capabilities=",".join(capabilities),
     )
 
 

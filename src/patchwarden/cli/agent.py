@@ -48,10 +48,18 @@ def _run(args: argparse.Namespace) -> int:
     from patchwarden.agent.register import AgentConfig
 
     configure_logging(args.log_level)
+    if args.image_builder:
+        from patchwarden.agent.images import can_build_images
+        from patchwarden.errors import EnvironmentProblem
+
+        why = can_build_images()
+        if why:
+            raise EnvironmentProblem(f"--image-builder: {why}")
     agent = Agent(
         AgentConfig.load(_state_dir(args)),
         poll_wait=args.poll_wait,
         inventory_interval=args.inventory_interval,
+        image_builder=args.image_builder,
     )
     try:
         agent.run(once=args.once)
@@ -109,6 +117,12 @@ def register(sub: Any) -> None:
         default=3600.0,
         metavar="SECONDS",
         help="upload the inventory at least this often (default 3600)",
+    )
+    run.add_argument(
+        "--image-builder",
+        action="store_true",
+        help="also build images for the server's image pipelines (root; mmdebstrap, umoci, "
+        "skopeo; a vulnerability database for scan gates)",
     )
     run.add_argument(
         "--log-level",

@@ -51,6 +51,18 @@ KINDS: dict[str, tuple[str, list[str]]] = {
         "/api/v1/findings",
         ["node_id", "vulnerability_id", "severity", "status", "package_name", "fixed_version"],
     ),
+    "images": (
+        "/api/v1/images",
+        ["name", "version", "status", "dateCreated", "digest", "findings", "reason"],
+    ),
+    "Component": ("/api/v1/components", ["name", "version", "modified_at", "created_by"]),
+    "ImageRecipe": ("/api/v1/image-recipes", ["name", "version", "modified_at", "created_by"]),
+    "ImagePipeline": ("/api/v1/image-pipelines", ["name", "modified_at", "created_by"]),
+    "DistributionConfiguration": (
+        "/api/v1/distribution-configurations",
+        ["name", "modified_at", "created_by"],
+    ),
+    "LifecyclePolicy": ("/api/v1/lifecycle-policies", ["name", "modified_at", "created_by"]),
 }
 ALIASES = {
     "baseline": "PatchBaseline",
@@ -64,6 +76,19 @@ ALIASES = {
     "windows": "MaintenanceWindow",
     "maintenancewindow": "MaintenanceWindow",
     "finding": "findings",
+    "image": "images",
+    "component": "Component",
+    "components": "Component",
+    "imagerecipe": "ImageRecipe",
+    "recipe": "ImageRecipe",
+    "recipes": "ImageRecipe",
+    "imagepipeline": "ImagePipeline",
+    "pipeline": "ImagePipeline",
+    "pipelines": "ImagePipeline",
+    "distributionconfiguration": "DistributionConfiguration",
+    "distribution": "DistributionConfiguration",
+    "lifecyclepolicy": "LifecyclePolicy",
+    "lifecycle-policy": "LifecyclePolicy",
 }
 
 
@@ -183,6 +208,16 @@ DELETABLE: dict[str, str] = {
     "ConformancePack": "/api/v1/conformance-packs",
     "Rule": "/api/v1/rules",
     "activations": KINDS["activations"][0],
+    **{
+        kind: KINDS[kind][0]
+        for kind in (
+            "Component",
+            "ImageRecipe",
+            "ImagePipeline",
+            "DistributionConfiguration",
+            "LifecyclePolicy",
+        )
+    },
 }
 """What ``delete KIND NAME`` removes, and where."""
 DELETE_ALIASES = {
@@ -213,20 +248,36 @@ def _apply(args: argparse.Namespace) -> int:
 
     from patchwarden.cli.api import ServerApi
     from patchwarden.documents import BaselineDocument, load_documents, to_document
+    from patchwarden.documents.component import ComponentDocument
     from patchwarden.documents.governance import (
         ConformancePackDocument,
         RuleDocument,
         RunbookDocument,
+    )
+    from patchwarden.documents.image import (
+        DistributionDocument,
+        ImagePipelineDocument,
+        ImageRecipeDocument,
+        LifecyclePolicyDocument,
     )
     from patchwarden.documents.window import WindowDocument
     from patchwarden.errors import InputError
 
     docs = load_documents(Path(args.file))
     raw = []
+    kept = (
+        WindowDocument,
+        RuleDocument,
+        RunbookDocument,
+        ConformancePackDocument,
+        ComponentDocument,
+        ImageRecipeDocument,
+        ImagePipelineDocument,
+        DistributionDocument,
+        LifecyclePolicyDocument,
+    )
     for doc in docs:
-        if isinstance(
-            doc, WindowDocument | RuleDocument | RunbookDocument | ConformancePackDocument
-        ):
+        if isinstance(doc, kept):
             raw.append(doc.to_json())
             continue
         if not isinstance(doc, BaselineDocument):

@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from patchwarden.adapters.image.store import LocalImageStore
     from patchwarden.core.imagebuild import ImageRecord
-    from patchwarden.documents.image import ImageDocuments
-    from patchwarden.pipeline.image_build import BuildInputs
 
 
 def _epoch(text: str) -> int:
@@ -143,69 +141,23 @@ def _store() -> LocalImageStore:
     return LocalImageStore(settings.images_dir())
 
 
-def resolve(docs: ImageDocuments, pipeline: str | None, recipe: str | None) -> BuildInputs:
-    """The build inputs the flags choose among the documents."""
-    from patchwarden.core.semver import parse_named
-    from patchwarden.errors import InputError
-    from patchwarden.pipeline.image_build import BuildInputs
-
-    chosen_pipeline = None
-    if pipeline is not None:
-        chosen_pipeline = docs.pipeline(pipeline).pipeline
-    elif recipe is None:
-        if len(docs.pipelines) == 1:
-            chosen_pipeline = docs.pipelines[0].pipeline
-        elif docs.pipelines:
-            names = ", ".join(p.name for p in docs.pipelines)
-            raise InputError(f"several pipelines ({names}): choose one with --pipeline NAME")
-        elif len({r.recipe.name for r in docs.recipes}) > 1:
-            names = ", ".join(sorted({r.recipe.name for r in docs.recipes}))
-            raise InputError(f"several recipes ({names}): choose one with --recipe NAME")
-        elif not docs.recipes:
-            raise InputError("no ImageRecipe among the documents")
-    if chosen_pipeline is not None:
-        name, selector = chosen_pipeline.recipe
-    else:
-        try:
-            name, selector = parse_named(recipe or docs.recipes[0].recipe.name, "image-recipe")
-        except ValueError as exc:
-            raise InputError(f"--recipe: {exc}") from None
-    chosen = docs.recipe(name, selector).recipe
-    components = tuple(
-        (
-            ref.name,
-            docs.component(ref.name, ref.version).component,
-            ref.parameters,
-        )
-        for ref in chosen.components
-    )
-    distribution = baseline = None
-    if chosen_pipeline is not None:
-        if chosen_pipeline.distribution:
-            distribution = docs.distribution(chosen_pipeline.distribution).distribution
-        if chosen_pipeline.patch_baseline:
-            baseline = docs.baseline(chosen_pipeline.patch_baseline).baseline
-    return BuildInputs(chosen, components, chosen_pipeline, distribution, baseline)
-
-
 def _build(args: argparse.Namespace) -> int:
     import json
     import os
     import time
 
     from patchwarden import settings
-    from patchwarden.adapters.image.actions import RootActions
     from patchwarden.adapters.image.catalog import to_json
-    from patchwarden.adapters.image.reader import OciImageReader
+    from patchwarden.agent.images import local_deps
     from patchwarden.cli.common import now
-    from patchwarden.cli.run import _pm, _state, open_advisory_store
+    from patchwarden.cli.run import _state
     from patchwarden.documents.image import load_image_documents
     from patchwarden.errors import EnvironmentProblem, InputError
-    from patchwarden.pipeline.image_build import BuildDeps, BuildOptions, build_image
+    from patchwarden.pipeline.image_build import BuildOptions, build_image
 
     if args.pipeline and args.recipe:
         raise InputError("give --pipeline or --recipe, not both")
-    inputs = resolve(load_image_documents(args.path), args.pipeline, args.recipe)
+    inputs = load_image_documents(args.path).build_inputs(args.pipeline, args.recipe)
     if os.geteuid() != 0:
         raise EnvironmentProblem(
             "image build runs the components in the image's root filesystem (chroot) and "
@@ -225,19 +177,13 @@ def _build(args: argparse.Namespace) -> int:
             sys.stderr.write(f"{inputs.recipe.name}: {line}\n")
             sys.stderr.flush()
 
-    deps = BuildDeps(
-        catalog=store.catalog,
-        tools=store.tools,
-        actions=RootActions,
-        package_manager=_pm,
-        read_image=OciImageReader().read,
-        advisories=lambda: open_advisory_store(vulndb) if vulndb.is_file() else None,
-        push=store.push,
-        layouts=store.layouts,
-        work=store.work,
+    deps = local_deps(
+        store,
+        vulndb=vulndb,
+        cache_dir=settings.cache_dir(),
         state=_state(),
-        progress=progress,
         clock=now,
+        progress=progress,
     )
     options = BuildOptions(
         epoch=epoch,

@@ -25,11 +25,22 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 def _command_groups() -> list[Registrar]:
     """Command groups that live in their own modules (each has ``register(subparsers)``;
     the modules define options only and import their work inside the handlers)."""
-    from patchwarden.cli import agent, component, db, fleet, governance, image, server, window
+    from patchwarden.cli import (
+        agent,
+        component,
+        db,
+        fleet,
+        governance,
+        image,
+        pipeline,
+        server,
+        window,
+    )
 
     return [
         db.register,
         image.register,
+        pipeline.register,
         component.register,
         server.register,
         agent.register,

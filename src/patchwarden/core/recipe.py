@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from patchwarden.core.baseline import PatchBaseline
+from patchwarden.core.component import Component
 from patchwarden.core.semver import ImageVersion, SemanticVersion, VersionSelector
 from patchwarden.core.vuln import Finding, FindingStatus, FixAvailable, Severity
 
@@ -61,6 +63,10 @@ class ExternalImage:
     ``docker-archive:FILE`` or ``docker://HOST/REPO:TAG``."""
 
     reference: str
+    tls_verify: bool = True
+    """Check the registry's TLS certificate (``False``: also plain HTTP)."""
+    description: str = ""
+    """How the build log names the parent (default: the reference)."""
 
 
 @dataclass(frozen=True)
@@ -304,3 +310,16 @@ class ImagePipeline:
     schedule: PipelineSchedule | None = None
     enabled: bool = True
     description: str = ""
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """What a build is made of, resolved: the recipe, each component (in recipe order: the
+    name the log uses, the component, its parameters), and — for a pipeline run — the
+    pipeline, its distribution configuration and patch baseline."""
+
+    recipe: Recipe
+    components: tuple[tuple[str, Component, tuple[tuple[str, str], ...]], ...]
+    pipeline: ImagePipeline | None = None
+    distribution: Distribution | None = None
+    baseline: PatchBaseline | None = None

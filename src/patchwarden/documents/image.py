@@ -91,6 +91,7 @@ from patchwarden.core.recipe import (
     BOOTSTRAP_VARIANTS,
     EXTERNAL_PREFIXES,
     Bootstrap,
+    BuildInputs,
     ComponentRef,
     ContainerConfig,
     Distribution,
@@ -1013,6 +1014,69 @@ class ImageDocuments:
         """The patch baseline ``name``."""
         return _one("PatchBaseline", name, self.baselines, lambda d: d.name)
 
+    def build_inputs(self, pipeline: str | None = None, recipe: str | None = None) -> BuildInputs:
+        """What ``image build`` builds: the pipeline ``pipeline`` (its recipe, distribution
+        and patch baseline), or the recipe ``recipe`` (``NAME[:1.x.x]``), or — neither
+        given — the only pipeline, else the only recipe name (its newest version)."""
+        if pipeline is not None and recipe is not None:
+            raise InputError("give a pipeline or a recipe, not both")
+        chosen = None
+        if pipeline is not None:
+            chosen = self.pipeline(pipeline).pipeline
+        elif recipe is None:
+            names = sorted({r.recipe.name for r in self.recipes})
+            if len(self.pipelines) == 1:
+                chosen = self.pipelines[0].pipeline
+            elif self.pipelines:
+                listed = ", ".join(p.name for p in self.pipelines)
+                raise InputError(f"several pipelines ({listed}): choose one with --pipeline NAME")
+            elif len(names) > 1:
+                raise InputError(
+                    f"several recipes ({', '.join(names)}): choose one with --recipe NAME"
+                )
+            elif not names:
+                raise InputError("no ImageRecipe among the documents")
+            else:
+                recipe = names[0]
+        if chosen is not None:
+            name, selector = chosen.recipe
+        else:
+            try:
+                name, selector = parse_named(recipe or "", "image-recipe")
+            except ValueError as exc:
+                raise InputError(f"recipe {recipe!r}: {exc}") from None
+        found = self.recipe(name, selector).recipe
+        components = tuple(
+            (ref.name, self.component(ref.name, ref.version).component, ref.parameters)
+            for ref in found.components
+        )
+        distribution = baseline = None
+        if chosen is not None and chosen.distribution:
+            distribution = self.distribution(chosen.distribution).distribution
+        if chosen is not None and chosen.patch_baseline:
+            baseline = self.baseline(chosen.patch_baseline).baseline
+        return BuildInputs(found, components, chosen, distribution, baseline)
+
+    def stored_for(self, inputs: BuildInputs) -> list[dict[str, Any]]:
+        """The stored form of every document ``inputs`` was resolved from (what a build
+        command carries to its builder)."""
+        out: list[dict[str, Any]] = []
+        recipe = inputs.recipe
+        out += [d.to_json() for d in self.recipes if d.recipe == recipe][:1]
+        for _name, component, _ in inputs.components:
+            out += [d.to_json() for d in self.components if d.component is component][:1]
+        if inputs.pipeline is not None:
+            out += [d.to_json() for d in self.pipelines if d.pipeline == inputs.pipeline][:1]
+        if inputs.distribution is not None:
+            out += [
+                d.to_json() for d in self.distributions if d.distribution == inputs.distribution
+            ][:1]
+        if inputs.baseline is not None:
+            from patchwarden.documents.baseline import to_document
+
+            out.append(to_document(inputs.baseline))
+        return out
+
     def lifecycle_policy(self, name: str) -> LifecyclePolicyDocument:
         """The lifecycle policy ``name``."""
         return _one(LIFECYCLE, name, self.lifecycle_policies, lambda d: d.name)
@@ -1035,7 +1099,24 @@ def load_image_documents(path: Path) -> ImageDocuments:
     ``.yaml``/``.yml``/``.json`` file in a directory."""
     from patchwarden.documents import load_documents
 
-    documents = load_documents(path)
+    return collect(load_documents(path))
+
+
+def image_documents_of(raws: Sequence[dict[str, Any]], source: str) -> ImageDocuments:
+    """The documents of stored JSON objects (what ``apply`` stored, what a build command
+    carries)."""
+    import json
+
+    from patchwarden.documents import parse_documents
+
+    loaded = []
+    for index, raw in enumerate(raws):
+        loaded.extend(parse_documents(json.dumps(raw), f"{source}[{index}].json"))
+    return collect(loaded)
+
+
+def collect(documents: Sequence[object]) -> ImageDocuments:
+    """The image-building documents among ``documents`` (versions checked unique)."""
     result = ImageDocuments(
         components=tuple(d for d in documents if isinstance(d, ComponentDocument)),
         recipes=tuple(d for d in documents if isinstance(d, ImageRecipeDocument)),

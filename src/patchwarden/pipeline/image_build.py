@@ -30,8 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from patchwarden.core.baseline import PatchBaseline
-from patchwarden.core.component import Component, StepLog
+from patchwarden.core.component import StepLog
 from patchwarden.core.image import ImageContents
 from patchwarden.core.imagebuild import (
     USABLE_PARENTS,
@@ -44,6 +43,7 @@ from patchwarden.core.imagebuild import (
 )
 from patchwarden.core.recipe import (
     Bootstrap,
+    BuildInputs,
     ContainerConfig,
     Distribution,
     ExternalImage,
@@ -112,19 +112,6 @@ class Pusher(Protocol):
         tls_verify: bool,
         credentials_file: str,
     ) -> str: ...
-
-
-@dataclass(frozen=True)
-class BuildInputs:
-    """What a build is made of, resolved: the recipe, each component (in recipe order,
-    with the name the log uses), and — for a pipeline run — the pipeline, its distribution
-    configuration and patch baseline."""
-
-    recipe: Recipe
-    components: tuple[tuple[str, Component, tuple[tuple[str, str], ...]], ...]
-    pipeline: ImagePipeline | None = None
-    distribution: Distribution | None = None
-    baseline: PatchBaseline | None = None
 
 
 @dataclass
@@ -204,23 +191,26 @@ class _Build:
 
 
 def resolve_parent(catalog: ImageCatalog, parent: ImageSelector, *, force: bool) -> ImageRecord:
-    """The newest image matching ``parent`` that may be built on (AVAILABLE; DEPRECATED only
-    with ``force``)."""
-    records = [r for r in catalog.images(parent.name) if r.status in USABLE_PARENTS]
+    """The newest AVAILABLE image matching ``parent`` (with ``force``: the newest AVAILABLE
+    or DEPRECATED one)."""
+    usable = {ImageStatus.AVAILABLE} if not force else USABLE_PARENTS
+    records = [r for r in catalog.images(parent.name) if r.status in usable]
     version = newest(parent.version, [r.version for r in records])
+    if version is None and not force:
+        deprecated = [r for r in catalog.images(parent.name) if r.status in USABLE_PARENTS]
+        found = newest(parent.version, [r.version for r in deprecated])
+        if found is not None:
+            raise InputError(
+                f"parent image {parent.name} {found} is DEPRECATED: refused as a parent "
+                "(build with --force-parent to use it anyway)"
+            )
     if version is None:
         known = ", ".join(f"{r.version} {r.status.value}" for r in catalog.images(parent.name))
         raise InputError(
             f"parent image {parent.name}:{parent.version.text}: no AVAILABLE image matches"
             + (f" (images: {known})" if known else " (no image of that name was built)")
         )
-    chosen = next(r for r in records if r.version == version)
-    if chosen.status is ImageStatus.DEPRECATED and not force:
-        raise InputError(
-            f"parent image {chosen.name} {chosen.version} is DEPRECATED: refused as a parent "
-            "(build with --force-parent to use it anyway)"
-        )
-    return chosen
+    return next(r for r in records if r.version == version)
 
 
 def build_image(inputs: BuildInputs, deps: BuildDeps, options: BuildOptions) -> ImageRecord:
@@ -368,9 +358,10 @@ def _prepare_root(
         described = f"{parent_record.name} {parent_record.version}"
     else:
         assert isinstance(parent, ExternalImage)
-        source, tag, described = work / "parent", "parent", parent.reference
+        source, tag = work / "parent", "parent"
+        described = parent.description or parent.reference
         with build.stage("fetch", "skopeo"):
-            tools.fetch(parent.reference, source, tag)
+            tools.fetch(parent.reference, source, tag, tls_verify=parent.tls_verify)
     with build.stage("unpack", "umoci"):
         digest = tools.digest(source, tag)
         root = tools.unpack(source, tag, work / "bundle")
@@ -427,9 +418,7 @@ def _scan(build: _Build, pipeline: ImagePipeline | None, reference: str) -> None
     store = deps.advisories()
     began = time.monotonic()
     if store is None:
-        if gate is not None and (
-            gate.max_findings or gate.fail_on_known_exploited or gate.max_epss is not None
-        ):
+        if gate is not None and not gate.empty:
             build.step(
                 BuildStep(
                     "", "scan", "scan", "image scan", "Failed", 1, 0.0, "no vulnerability database"
@@ -447,6 +436,9 @@ def _scan(build: _Build, pipeline: ImagePipeline | None, reference: str) -> None
         return
     with build.stage("scan", "image scan"):
         contents = deps.read_image(reference)
+        if contents.inventory is None and gate is not None and not gate.empty:
+            why = "; ".join(contents.warnings) or "no package database that can be assessed"
+            raise PatchwardenError(f"the gate cannot judge this image: {why}")
         report = assess_image(
             contents,
             deps.clock(),

@@ -28,6 +28,7 @@ class NodeFacts(Body):
     operating_system: Annotated[str, Field(max_length=64)] = ""
     product: Annotated[str, Field(max_length=64)] = ""
     agent_version: Annotated[str, Field(max_length=32)] = ""
+    capabilities: Annotated[str, Field(max_length=256, pattern=r"^[a-z0-9,-]*$")] = ""
 
 
 class InventoryItem(Body):

@@ -55,23 +55,8 @@ class LocalImageStore:
             self.tools.remove(Path(record.layout), record.version.tag)
 
     def remove_remote(self, target: Distributed) -> str | None:
-        """Delete the pushed manifest ``target.digest`` from its registry (every tag that
-        points at it goes with it)."""
-        host, _, repository = target.destination.partition("/")
-        credentials = (
-            load_credentials(Path(target.credentials_file), host)
-            if target.credentials_file
-            else None
-        )
-        registry = Registry(
-            RegistryRef(host, repository, target.digest),
-            tls_verify=target.tls_verify,
-            credentials=credentials,
-        )
-        try:
-            return registry.delete_tag(target.digest)
-        finally:
-            registry.close()
+        """Delete the pushed manifest ``target.digest`` from its registry."""
+        return delete_remote(target)
 
     def push(
         self,
@@ -92,3 +77,32 @@ class LocalImageStore:
             tls_verify=tls_verify,
             credentials_file=credentials_file,
         ).digest
+
+
+def delete_remote(target: Distributed) -> str | None:
+    """Delete the manifest ``target.digest`` from ``target.destination`` (every tag that
+    points at it goes with it); the digest, or ``None`` when the registry did not have it."""
+    host, _, repository = target.destination.partition("/")
+    credentials = (
+        load_credentials(Path(target.credentials_file), host) if target.credentials_file else None
+    )
+    registry = Registry(
+        RegistryRef(host, repository, target.digest),
+        tls_verify=target.tls_verify,
+        credentials=credentials,
+    )
+    try:
+        return registry.delete_tag(target.digest)
+    finally:
+        registry.close()
+
+
+class RegistryRemover:
+    """Removes images the server knows: from registries only (the builders keep no copy)."""
+
+    def remove_local(self, record: ImageRecord) -> None:
+        """Nothing: a fleet build leaves no layout on the server."""
+
+    def remove_remote(self, target: Distributed) -> str | None:
+        """:func:`delete_remote`."""
+        return delete_remote(target)

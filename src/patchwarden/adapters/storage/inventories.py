@@ -83,6 +83,11 @@ def replace_all(
     return header
 
 
+def capability_list(text: str) -> list[str]:
+    """``"image-builder,x"`` as a sorted list without duplicates."""
+    return sorted({c for c in text.split(",") if c})
+
+
 NODE_FACTS = ("hostname", "os_id", "os_version", "operating_system", "product", "agent_version")
 """The node columns an agent's facts set."""
 
@@ -103,6 +108,7 @@ def full_upload(
         for key, value in facts.items():
             if key in NODE_FACTS:
                 setattr(node, key, value)
+        node.capabilities = capability_list(facts.get("capabilities", ""))
     return replace_all(session, node_id, items, expected_hash, collected, at)
 
 

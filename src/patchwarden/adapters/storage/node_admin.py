@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from patchwarden.adapters.storage import nodes, secrets
+from patchwarden.adapters.storage.inventories import capability_list
 from patchwarden.adapters.storage.tables import Node
 from patchwarden.pipeline.fleet.records import NewNode, NodeRecord
 
@@ -64,6 +65,7 @@ class SqlNodes:
             operating_system=facts.operating_system,
             product=facts.product,
             agent_version=facts.agent_version,
+            capabilities=capability_list(facts.capabilities),
             registered_at=node.at,
             last_seen_at=node.at,
             credential_changed_at=node.at,

@@ -84,6 +84,8 @@ class Node(Base):
     credential_changed_at: Mapped[datetime | None] = mapped_column(index=True)
     """Set when the credential is issued, rotated or revoked (replicas' credential caches
     follow it: :mod:`patchwarden.server.fleet.nodecache`)."""
+    capabilities: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
+    """What the agent can do besides patching (``image-builder``), as it last said."""
 
 
 class NodeTag(Base):
@@ -316,3 +318,4 @@ class WindowTaskCommand(Base):
 # own; importing them registers them on Base.
 from patchwarden.adapters.storage import findings as findings  # noqa: E402
 from patchwarden.adapters.storage import governance_tables as governance_tables  # noqa: E402
+from patchwarden.adapters.storage import image_tables as image_tables  # noqa: E402

@@ -19,6 +19,7 @@ class HostFacts:
     operating_system: str = ""
     product: str = ""
     agent_version: str = ""
+    capabilities: str = ""
 
 
 @dataclass(frozen=True)

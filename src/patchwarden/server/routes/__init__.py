@@ -13,6 +13,8 @@ from patchwarden.server.routes.commands import router as commands_router
 from patchwarden.server.routes.compliance import router as compliance_router
 from patchwarden.server.routes.documents import router as documents_router
 from patchwarden.server.routes.findings import router as findings_router
+from patchwarden.server.routes.images import agent_router as image_agent_router
+from patchwarden.server.routes.images import router as images_router
 from patchwarden.server.routes.inventory import router as inventory_router
 from patchwarden.server.routes.node_facts import router as node_facts_router
 from patchwarden.server.routes.nodes import router as nodes_router
@@ -36,4 +38,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     inventory_router,
     documents_router,
     findings_router,
+    images_router,
+    image_agent_router,
 )

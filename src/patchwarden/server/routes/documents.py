@@ -13,6 +13,7 @@ from patchwarden.documents import BaselineDocument, parse_documents
 from patchwarden.documents.window import WindowDocument
 from patchwarden.errors import PatchwardenError
 from patchwarden.pipeline.fleet.baselines import save_baseline
+from patchwarden.pipeline.fleet.images import IMAGE_KINDS
 from patchwarden.server import audit
 from patchwarden.server.auth import Operator
 from patchwarden.server.db import Now, WriteDB
@@ -20,11 +21,12 @@ from patchwarden.server.errors import bad_request
 from patchwarden.server.governance.apply import KINDS as GOVERNANCE_KINDS
 from patchwarden.server.governance.apply import apply_document as governance_apply
 from patchwarden.server.outcomes import answered
+from patchwarden.server.routes.images import apply_image
 from patchwarden.server.windows.api import store as store_window
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
 
-SERVED_KINDS = ("PatchBaseline", "MaintenanceWindow", *GOVERNANCE_KINDS)
+SERVED_KINDS = ("PatchBaseline", "MaintenanceWindow", *GOVERNANCE_KINDS, *IMAGE_KINDS)
 """Kinds the server stores (others are refused with a clear message)."""
 
 
@@ -56,6 +58,10 @@ def apply_documents(
         governed = governance_apply(session, who, doc, at)
         if governed is not None:
             results.append(governed)
+            continue
+        imaged = apply_image(session, who, doc, at)
+        if imaged is not None:
+            results.append(imaged)
             continue
         if not isinstance(doc, BaselineDocument):
             raise bad_request(

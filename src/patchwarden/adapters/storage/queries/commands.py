@@ -24,3 +24,15 @@ def invocation(session: Session, command_id: str, node_id: str) -> InvocationRec
         select(Invocation).where(Invocation.command_id == command_id, Invocation.node_id == node_id)
     )
     return invocation_record(row) if row is not None else None
+
+
+def invocation_by_id(
+    session: Session, invocation_id: str
+) -> tuple[InvocationRecord, CommandRecord] | None:
+    """The invocation ``invocation_id`` and its command."""
+    row = session.get(Invocation, invocation_id)
+    if row is None:
+        return None
+    command = session.get(Command, row.command_id)
+    assert command is not None
+    return invocation_record(row), command_record(command)

@@ -1,0 +1,214 @@
+"""The image builder on the server: image documents, pipeline runs by builder agents, the
+records they send, deletion and lifecycle policies.
+
+A pipeline run (``StartImagePipelineExecution``) resolves the pipeline's documents now,
+assigns the build number, records the image PENDING, and hands the build to one node whose
+agent has the ``image-builder`` capability as a ``Patchwarden-BuildImage`` command: its
+parameters carry the documents themselves (the builder needs nothing else from the server)
+and, for a parent that is another Patchwarden image, the registry reference the parent was
+pushed to (any builder can fetch it).  The builder sends the image record as it changes
+(:func:`receive_record`); its invocation ends with the build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from patchwarden import wire
+from patchwarden.core.imagebuild import IN_PROGRESS, ImageRecord, ImageStatus
+from patchwarden.core.recipe import BuildInputs, ImageSelector
+from patchwarden.core.semver import ImageVersion
+from patchwarden.errors import InputError
+from patchwarden.pipeline.image_build import resolve_parent
+from patchwarden.ports import AuditLog, ImageCatalog
+
+IMAGE_KINDS = (
+    "Component",
+    "ImageRecipe",
+    "ImagePipeline",
+    "DistributionConfiguration",
+    "LifecyclePolicy",
+)
+CAPABILITY = "image-builder"
+
+
+class ImageDocumentStore(Protocol):
+    """Stored image documents (JSON as ``apply`` stored them)."""
+
+    def get(self, kind: str, name: str, version: str = "") -> dict[str, Any] | None: ...
+
+    def put(
+        self, kind: str, name: str, version: str, document: dict[str, Any], actor: str, at: datetime
+    ) -> bool: ...
+
+    def documents(self, kinds: Sequence[str] = ()) -> list[dict[str, Any]]: ...
+
+
+class Documents(Protocol):
+    """The resolved view of stored documents (``documents.image.ImageDocuments``)."""
+
+    def build_inputs(
+        self, pipeline: str | None = None, recipe: str | None = None
+    ) -> BuildInputs: ...
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """``StartImagePipelineExecution`` and Patchwarden's options."""
+
+    pipeline: str
+    epoch: int
+    force_parent: bool = False
+    tests: bool | None = None
+    distribute: bool = True
+    node: str = ""
+    """Build on this node (it must have the capability); default: the builder seen last."""
+
+
+@dataclass(frozen=True)
+class StartPlan:
+    """What starting a pipeline decided: the image (PENDING), the builder node and the
+    build command's parameters."""
+
+    image: ImageRecord
+    node: str
+    parameters: dict[str, Any]
+
+
+def apply_image_document(
+    store: ImageDocumentStore,
+    audit: AuditLog,
+    kind: str,
+    name: str,
+    version: str,
+    document: dict[str, Any],
+    actor: str,
+    at: datetime,
+) -> str:
+    """Store one image document: ``created``, ``configured`` or ``unchanged``.  A Component
+    or ImageRecipe version is immutable: changing a stored version is refused."""
+    stored = store.get(kind, name, version)
+    if stored == document:
+        return "unchanged"
+    if stored is not None and version:
+        raise InputError(
+            f"{kind} {name} {version} exists and versions are immutable: "
+            "give the change a new semanticVersion"
+        )
+    made = store.put(kind, name, version, document, actor, at)
+    audit.record(
+        actor, f"{_action(kind)}.{'create' if made else 'update'}", f"{name} {version}".strip(), at
+    )
+    return "created" if made else "configured"
+
+
+def _action(kind: str) -> str:
+    return {
+        "Component": "component",
+        "ImageRecipe": "image-recipe",
+        "ImagePipeline": "image-pipeline",
+        "DistributionConfiguration": "distribution-configuration",
+        "LifecyclePolicy": "lifecycle-policy",
+    }[kind]
+
+
+def plan_start(
+    documents: Documents,
+    raw: Callable[[BuildInputs], list[dict[str, Any]]],
+    catalog: ImageCatalog,
+    builders: Sequence[tuple[str, datetime | None]],
+    request: StartRequest,
+    actor: str,
+    at: datetime,
+) -> StartPlan:
+    """Resolve and record a pipeline run (the caller sends the command).  ``raw`` gives the
+    stored documents the build is made of (they travel with the command)."""
+    inputs = documents.build_inputs(request.pipeline, None)
+    pipeline = inputs.pipeline
+    assert pipeline is not None
+    if not pipeline.enabled:
+        raise InputError(f"image pipeline {pipeline.name} is DISABLED: enable it to start it")
+    node = _builder(builders, request.node)
+    parent: dict[str, Any] | None = None
+    if isinstance(inputs.recipe.parent, ImageSelector):
+        chosen = resolve_parent(catalog, inputs.recipe.parent, force=request.force_parent)
+        if not chosen.distributed:
+            raise InputError(
+                f"parent image {chosen.name} {chosen.version} was never pushed to a registry, "
+                "so a builder cannot fetch it: give its pipeline a distribution configuration"
+            )
+        target = chosen.distributed[0]
+        parent = {
+            "reference": f"docker://{target.destination}@{target.digest}",
+            "tlsVerify": target.tls_verify,
+            "description": f"{chosen.name} {chosen.version}",
+        }
+    recipe = inputs.recipe
+    version = ImageVersion(recipe.version, catalog.next_build(recipe.name, str(recipe.version)))
+    image = ImageRecord(
+        name=recipe.name,
+        version=version,
+        status=ImageStatus.PENDING,
+        created=at,
+        updated=at,
+        pipeline=pipeline.name,
+    ).moved(ImageStatus.PENDING, at, "", actor)
+    parameters: dict[str, Any] = {
+        "Pipeline": pipeline.name,
+        "Version": str(version),
+        "SourceDateEpoch": request.epoch,
+        "Tests": "" if request.tests is None else ("true" if request.tests else "false"),
+        "Distribute": "true" if request.distribute else "false",
+        "Documents": raw(inputs),
+    }
+    if parent is not None:
+        parameters["Parent"] = parent
+    return StartPlan(image, node, parameters)
+
+
+def _builder(builders: Sequence[tuple[str, datetime | None]], wanted: str) -> str:
+    """The node that builds: ``wanted`` (it must be a builder), else the one seen last."""
+    if wanted:
+        if wanted not in {node for node, _ in builders}:
+            raise InputError(
+                f"node {wanted} is not an image builder (run its agent with --image-builder)"
+            )
+        return wanted
+    if not builders:
+        raise InputError(
+            "no node can build images: run an agent with `patchwarden agent run "
+            "--image-builder` (root, with mmdebstrap, umoci and skopeo installed)"
+        )
+    return max(builders, key=lambda b: (b[1] is not None, b[1] or datetime.min, b[0]))[0]
+
+
+def receive_record(
+    catalog: ImageCatalog,
+    expected: tuple[str, str],
+    raw: dict[str, Any],
+    decode: Callable[[dict[str, Any]], ImageRecord],
+) -> ImageRecord:
+    """A builder's record of the image it builds: it must be that image, and an image that
+    ended stays ended (a late or repeated update changes nothing)."""
+    try:
+        record = decode(raw)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"record: malformed image record ({exc})") from None
+    if record.key != expected:
+        raise InputError(
+            f"record: this invocation builds {expected[0]} {expected[1]}, "
+            f"not {record.name} {record.version}"
+        )
+    stored = catalog.get(*expected)
+    if stored is not None and stored.status not in IN_PROGRESS:
+        return stored
+    record = replace(record, layout="")  # the builder's layout means nothing here
+    catalog.save(record)
+    return record
+
+
+BUILD_PARAMETERS = ("Pipeline", "Version", "SourceDateEpoch", "Tests", "Distribute", "Documents")
+DOCUMENT = wire.BUILD_IMAGE_DOCUMENT

@@ -1,0 +1,272 @@
+"""The image builder on the server (SQLite and PostgreSQL): image documents through
+``apply``, StartImagePipelineExecution handing the build to a node with the
+``image-builder`` capability, the records a builder sends, images, deletion and lifecycle
+policies.  The builder here is the test speaking the agent's protocol; the real agent
+builds in tests/integration/test_image_fleet.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import yaml
+from fleet_helpers import DEBIAN_FACTS, Api, Node
+from fleet_helpers import error_of as _code_of
+
+from patchwarden.adapters.image.catalog import to_json
+from patchwarden.core.imagebuild import Distributed, ImageRecord, ImageStatus
+from patchwarden.core.semver import ImageVersion
+
+DOCS = """
+apiVersion: patchwarden/v1
+kind: Component
+metadata: {name: site}
+spec:
+  semanticVersion: 1.0.0
+  data:
+    schemaVersion: 1.0
+    phases:
+      - name: build
+        steps:
+          - {name: index, action: CreateFile, inputs: [{path: /srv/index.html, content: hi}]}
+---
+apiVersion: patchwarden/v1
+kind: ImageRecipe
+metadata: {name: web}
+spec:
+  semanticVersion: 1.0.0
+  parentImage: {bootstrap: {suite: bookworm}}
+  components: [{componentArn: site/1.x.x}]
+---
+apiVersion: patchwarden/v1
+kind: ImageRecipe
+metadata: {name: app}
+spec:
+  semanticVersion: 2.0.0
+  parentImage: web:1.x.x
+  components: [{componentArn: site}]
+---
+apiVersion: patchwarden/v1
+kind: ImagePipeline
+metadata: {name: web}
+spec:
+  imageRecipeArn: web/1.x.x
+  imageScanningConfiguration: {imageScanningEnabled: true, gate: {maxFindings: {HIGH: 0}}}
+  distributionConfigurationArn: registry
+---
+apiVersion: patchwarden/v1
+kind: ImagePipeline
+metadata: {name: app}
+spec:
+  imageRecipeArn: app/2.x.x
+---
+apiVersion: patchwarden/v1
+kind: DistributionConfiguration
+metadata: {name: registry}
+spec:
+  distributions:
+    - containerDistributionConfiguration:
+        targetRepository: {service: OCI, registry: "127.0.0.1:9", repositoryName: fleet/web}
+        tlsVerify: false
+---
+apiVersion: patchwarden/v1
+kind: LifecyclePolicy
+metadata: {name: keep-one}
+spec:
+  resourceSelection: {recipes: [{name: web, semanticVersion: x.x.x}]}
+  policyDetails:
+    - {action: {type: DEPRECATE}, filter: {type: COUNT, value: 1}}
+"""
+
+
+def error_of(response: httpx.Response) -> tuple[int, str]:
+    """(status, message), checking the error shape."""
+    _code_of(response)
+    return response.status_code, str(response.json()["error"]["message"])
+
+
+def apply(api: Api, text: str = DOCS) -> list[dict[str, Any]]:
+    applied: list[dict[str, Any]] = api.ok(
+        "POST", "/api/v1/apply", json=list(yaml.safe_load_all(text))
+    )["applied"]
+    return applied
+
+
+def builder(api: Api) -> Node:
+    return api.register(facts={**DEBIAN_FACTS, "capabilities": "image-builder"})
+
+
+def start(api: Api, name: str = "web", **body: Any) -> dict[str, Any]:
+    started: dict[str, Any] = api.ok(
+        "POST", f"/api/v1/image-pipelines/{name}/start", json=body or None
+    )
+    return started
+
+
+def record(
+    version: str, status: ImageStatus, digest: str = "", name: str = "web", **kw: Any
+) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 12, 5, tzinfo=UTC)
+    image = ImageRecord(name, ImageVersion.parse(version), status, at, at, digest=digest, **kw)
+    return to_json(image.moved(status, at))
+
+
+def test_apply_stores_image_documents_and_versions_are_immutable(api: Api) -> None:
+    results = {(a["kind"], a["name"]): a["result"] for a in apply(api)}
+    assert results[("ImageRecipe", "web")] == "created"
+    assert results[("LifecyclePolicy", "keep-one")] == "created"
+    again = {(a["kind"], a["name"]): a["result"] for a in apply(api)}
+    assert set(again.values()) == {"unchanged"}
+    changed = DOCS.replace("suite: bookworm", "suite: trixie")
+    response = api.call("POST", "/api/v1/apply", json=list(yaml.safe_load_all(changed)))
+    assert error_of(response) == (
+        400,
+        "ImageRecipe web 1.0.0 exists and versions are immutable: "
+        "give the change a new semanticVersion",
+    )
+    listed = api.ok("GET", "/api/v1/image-recipes")
+    assert [(r["name"], r["version"]) for r in listed] == [("app", "2.0.0"), ("web", "1.0.0")]
+    one = api.ok("GET", "/api/v1/image-pipelines/web")
+    assert one["documents"][0]["spec"]["imageRecipeArn"] == "web/1.x.x"
+    actions = [e["action"] for e in api.ok("GET", "/api/v1/audit")]
+    assert "image-recipe.create" in actions and "lifecycle-policy.create" in actions
+
+
+def test_start_needs_a_builder_and_hands_the_build_to_it(api: Api) -> None:
+    apply(api)
+    refused = api.call("POST", "/api/v1/image-pipelines/web/start")
+    assert error_of(refused)[0] == 400
+    assert "no node can build images" in error_of(refused)[1]
+    plain = api.register()
+    node = builder(api)
+    started = start(api, sourceDateEpoch=1735689600)
+    assert started["node"] == node.id
+    assert started["image"]["version"] == "1.0.0/1"
+    assert started["image"]["status"] == "PENDING"
+    assert plain.poll() == []
+    (delivery,) = node.poll()
+    assert delivery["document_name"] == "Patchwarden-BuildImage"
+    params = delivery["parameters"]
+    assert params["Version"] == "1.0.0/1" and params["SourceDateEpoch"] == 1735689600
+    kinds = sorted(d["kind"] for d in params["Documents"])
+    assert kinds == ["Component", "DistributionConfiguration", "ImagePipeline", "ImageRecipe"]
+    assert start(api)["image"]["version"] == "1.0.0/2"  # never the same number twice
+    images = api.ok("GET", "/api/v1/images", params={"name": "web"})
+    assert [(i["version"], i["status"]) for i in images] == [
+        ("1.0.0/1", "PENDING"),
+        ("1.0.0/2", "PENDING"),
+    ]
+    unknown = api.call("POST", "/api/v1/image-pipelines/nope/start")
+    assert error_of(unknown) == (404, "image pipeline 'nope' not found")
+
+
+def test_a_builder_reports_its_image_and_only_its_own(api: Api) -> None:
+    apply(api)
+    node = builder(api)
+    other = builder(api)
+    start(api, node=node.id)
+    (delivery,) = node.poll()
+    body = {
+        "invocation_id": delivery["invocation_id"],
+        "record": record("1.0.0/1", ImageStatus.BUILDING),
+    }
+    assert node.call("PUT", "/api/v1/agent/images", json=body).status_code == 200
+    assert api.ok("GET", "/api/v1/images/web/1.0.0/1")["status"] == "BUILDING"
+    assert other.call("PUT", "/api/v1/agent/images", json=body).status_code == 403
+    wrong = {**body, "record": record("1.0.0/7", ImageStatus.BUILDING)}
+    assert error_of(node.call("PUT", "/api/v1/agent/images", json=wrong)) == (
+        400,
+        "record: this invocation builds web 1.0.0/1, not web 1.0.0/7",
+    )
+    garbage = {**body, "record": {"name": "web"}}
+    assert error_of(node.call("PUT", "/api/v1/agent/images", json=garbage))[0] == 400
+    pushed = Distributed("127.0.0.1:9/fleet/web", ("1.0.0-1",), "sha256:" + "a" * 64, False)
+    done = record("1.0.0/1", ImageStatus.AVAILABLE, "sha256:" + "a" * 64, distributed=(pushed,))
+    node.call("PUT", "/api/v1/agent/images", json={**body, "record": done})
+    late = record("1.0.0/1", ImageStatus.FAILED, reason="late")
+    node.call("PUT", "/api/v1/agent/images", json={**body, "record": late})
+    image = api.ok("GET", "/api/v1/images/web/1.0.0/1")
+    assert image["status"] == "AVAILABLE"  # an ended image stays ended
+    assert node.report(delivery["invocation_id"], "Success").status_code == 200
+    audit = [(e["action"], e["target"]) for e in api.ok("GET", "/api/v1/audit")]
+    assert ("image.available", "web 1.0.0/1") in audit
+    assert ("image-pipeline.start", "web") in audit
+    # a child recipe's parent is the pushed image, fetched by digest
+    start(api, "app", node=node.id)
+    (child,) = node.poll()
+    assert child["parameters"]["Parent"] == {
+        "reference": "docker://127.0.0.1:9/fleet/web@sha256:" + "a" * 64,
+        "tlsVerify": False,
+        "description": "web 1.0.0/1",
+    }
+
+
+def test_a_parent_never_pushed_cannot_be_built_on(api: Api) -> None:
+    apply(api)
+    node = builder(api)
+    start(api, node=node.id)
+    (delivery,) = node.poll()
+    body = {
+        "invocation_id": delivery["invocation_id"],
+        "record": record("1.0.0/1", ImageStatus.AVAILABLE, "sha256:" + "b" * 64),
+    }
+    node.call("PUT", "/api/v1/agent/images", json=body)
+    refused = api.call("POST", "/api/v1/image-pipelines/app/start")
+    assert error_of(refused) == (
+        400,
+        "parent image web 1.0.0/1 was never pushed to a registry, so a builder cannot fetch "
+        "it: give its pipeline a distribution configuration",
+    )
+
+
+def test_lifecycle_run_and_delete(api: Api) -> None:
+    apply(api)
+    node = builder(api)
+    for build in (1, 2):
+        start(api, node=node.id)
+        (delivery,) = node.poll()
+        node.report(delivery["invocation_id"], "Success")
+        body = {
+            "invocation_id": delivery["invocation_id"],
+            "record": record(f"1.0.0/{build}", ImageStatus.AVAILABLE, f"sha256:{build}" * 8),
+        }
+        assert node.call("PUT", "/api/v1/agent/images", json=body).status_code == 200
+    dry = api.ok("POST", "/api/v1/lifecycle-policies/keep-one/run", params={"dry_run": "true"})
+    assert [(a["version"], a["action"]) for a in dry["actions"]] == [("1.0.0/1", "DEPRECATE")]
+    assert api.ok("GET", "/api/v1/images/web/1.0.0/1")["status"] == "AVAILABLE"
+    api.ok("POST", "/api/v1/lifecycle-policies/keep-one/run")
+    assert api.ok("GET", "/api/v1/images/web/1.0.0/1")["status"] == "DEPRECATED"
+    viewer = api.token("viewer")
+    assert api.call("DELETE", "/api/v1/images/web/1.0.0/1", viewer).status_code == 403
+    deleted = api.ok("DELETE", "/api/v1/images/web/1.0.0/1")
+    assert deleted["image"]["status"] == "DELETED"
+    assert [i["version"] for i in api.ok("GET", "/api/v1/images")] == ["1.0.0/2"]
+    assert len(api.ok("GET", "/api/v1/images", params={"all": "true"})) == 2
+    again = api.call("DELETE", "/api/v1/images/web/1.0.0/1")
+    assert error_of(again) == (400, "image web 1.0.0/1 is already DELETED")
+    assert api.call("DELETE", "/api/v1/image-pipelines/app").status_code == 200
+    assert api.call("GET", "/api/v1/image-pipelines/app").status_code == 404
+
+
+def test_capabilities_follow_the_agent(api: Api) -> None:
+    apply(api)
+    node = api.register()
+    assert error_of(api.call("POST", "/api/v1/image-pipelines/web/start"))[0] == 400
+    from patchwarden.wire import content_hash
+
+    upload = {
+        "content_hash": content_hash([]),
+        "items": [],
+        "facts": {**DEBIAN_FACTS, "capabilities": "image-builder"},
+    }
+    r = node.call("PUT", "/api/v1/agent/inventory", json=upload)
+    assert r.status_code < 300, r.text
+    assert start(api)["node"] == node.id
+    bad = node.call(
+        "PUT",
+        "/api/v1/agent/inventory",
+        json={**upload, "facts": {**DEBIAN_FACTS, "capabilities": "Image Builder!"}},
+    )
+    assert bad.status_code == 400
