@@ -151,11 +151,20 @@ class AgentProcess:
     def _env(self) -> dict[str, str]:
         return {**os.environ, "PATCHWARDEN_HOME": str(self.home)}
 
-    def start(self) -> None:
+    def start(self, *extra: str) -> None:
         self.runs += 1
         log = (self.state_dir / f"agent-{self.runs}.log").open("w")
         self.proc = subprocess.Popen(
-            [exe(), "agent", "run", "--state-dir", str(self.state_dir), "--poll-wait", "1"],
+            [
+                exe(),
+                "agent",
+                "run",
+                "--state-dir",
+                str(self.state_dir),
+                "--poll-wait",
+                "1",
+                *extra,
+            ],
             env=self._env(),
             stdout=log,
             stderr=subprocess.STDOUT,
