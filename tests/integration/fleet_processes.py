@@ -65,6 +65,7 @@ class Server:
     """``patchwarden server`` as a process."""
 
     def __init__(self, home: Path, db_url: str) -> None:
+        self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         home.mkdir(parents=True, exist_ok=True)

@@ -138,9 +138,10 @@ def tags(registry: RunningRegistry, repository: str) -> list[str]:
 
 
 def test_a_builder_agent_builds_tests_gates_and_pushes(
-    tmp_path: Path, registry: RunningRegistry
+    tmp_path: Path, registry: RunningRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _needs()
+    monkeypatch.setenv("PATCHWARDEN_IMAGES_INTERVAL", "1")  # rescans within a second
     mirror = tmp_path / "mirror"
     subprocess.run([sys.executable, str(MIRROR_TOOL), str(mirror)], check=True, capture_output=True)
     docs = tmp_path / "images.yaml"
@@ -219,6 +220,24 @@ def test_a_builder_agent_builds_tests_gates_and_pushes(
         assert child["parentDigest"] == image["digest"]
         assert child["labels"]["dev.patchwarden.image.parent"] == image["digest"]
         assert tags(registry, "fleet/app") == ["2.0.0-1"]
+        # the server rescans pushed images when its vulnerability database changes
+        assert image["lastScanned"] is None  # the server has no database yet
+        server_env = {**os.environ, "PATCHWARDEN_HOME": str(server.home)}
+        imported = subprocess.run(
+            [exe(), "db", "import", str(tracker)], env=server_env, capture_output=True, text=True
+        )
+        assert imported.returncode == 0, imported.stderr
+        rescanned = wait_for(
+            "a rescan",
+            lambda: (i := api.get("/api/v1/images/web/1.0.0/2").json())["lastScanned"] and i,
+        )
+        assert rescanned["findings"] == {"HIGH": 1}
+        tracker.write_text(tracker.read_text().replace('"high"', '"unimportant"'))
+        subprocess.run([exe(), "db", "import", str(tracker)], env=server_env, check=True)
+        wait_for(
+            "a rescan with the new data",
+            lambda: api.get("/api/v1/images/web/1.0.0/2").json()["findings"] != {"HIGH": 1},
+        )
         listed = subprocess.run([exe(), "get", "images"], env=cli, capture_output=True, text=True)
         assert listed.returncode == 0 and "app" in listed.stdout and "AVAILABLE" in listed.stdout
         # deleting removes the manifest from the registry

@@ -112,6 +112,7 @@ def _empty(engine: Engine) -> None:
 def _assessment_driven_by_tests(monkeypatch: pytest.MonkeyPatch) -> None:
     """No background vulnerability assessment: tests call ``vulns.assess_pending``."""
     monkeypatch.setenv("PATCHWARDEN_ASSESS_INTERVAL", "0")
+    monkeypatch.setenv("PATCHWARDEN_IMAGES_INTERVAL", "0")  # tests call images.images_round
 
 
 @pytest.fixture

@@ -270,3 +270,119 @@ def test_capabilities_follow_the_agent(api: Api) -> None:
         json={**upload, "facts": {**DEBIAN_FACTS, "capabilities": "Image Builder!"}},
     )
     assert bad.status_code == 400
+
+
+SCHEDULED = """
+apiVersion: patchwarden/v1
+kind: ImagePipeline
+metadata: {name: nightly}
+spec:
+  imageRecipeArn: web/1.x.x
+  schedule:
+    scheduleExpression: cron(0 3 * * ? *)
+    autoDisablePolicy: {failureCount: 2}
+---
+apiVersion: patchwarden/v1
+kind: ImagePipeline
+metadata: {name: always}
+spec:
+  imageRecipeArn: web/1.x.x
+  schedule:
+    scheduleExpression: cron(30 3 * * ? *)
+    pipelineExecutionStartCondition: EXPRESSION_MATCH_ONLY
+"""
+
+
+def tick(api: Api) -> dict[str, Any]:
+    from patchwarden.server import images
+
+    app = api.client.app
+    done: dict[str, Any] = images.images_round(app.state.db, app.state.settings)
+    return done
+
+
+def finish(api: Api, node: Node, status: ImageStatus, reason: str = "") -> int:
+    """The builder runs its pending builds to ``status``; how many."""
+    deliveries = node.poll()
+    for delivery in deliveries:
+        version = delivery["parameters"]["Version"]
+        body = {
+            "invocation_id": delivery["invocation_id"],
+            "record": record(version, status, reason=reason),
+        }
+        assert node.call("PUT", "/api/v1/agent/images", json=body).status_code == 200
+        ok = status is ImageStatus.AVAILABLE
+        node.report(delivery["invocation_id"], "Success" if ok else "Failed")
+    return len(deliveries)
+
+
+def test_schedules_start_on_a_match_and_only_for_dependency_updates(api: Api) -> None:
+    apply(api)
+    apply(api, SCHEDULED)
+    node = builder(api)
+    assert tick(api)["started"] == []  # first seen: the schedule counts from now (12:00)
+    api.clock.advance(16 * 3600)  # 04:00 the next day: both matched once
+    assert sorted(tick(api)["started"]) == ["always", "nightly"]
+    assert finish(api, node, ImageStatus.AVAILABLE) == 2
+    assert tick(api)["started"] == []  # no match since
+    api.clock.advance(24 * 3600)
+    assert tick(api)["started"] == ["always"]  # nightly: nothing changed
+    finish(api, node, ImageStatus.AVAILABLE)
+    skips = [e for e in api.ok("GET", "/api/v1/audit") if e["action"] == "image-pipeline.skip"]
+    assert skips and skips[0]["target"] == "nightly" and skips[0]["actor"] == "scheduler"
+    apply(api, DOCS.split("---")[0].replace("1.0.0", "1.0.1").replace("content: hi", "content: ho"))
+    api.clock.advance(24 * 3600)
+    assert sorted(tick(api)["started"]) == ["always", "nightly"]  # a newer component
+    delivered = {d["parameters"]["Pipeline"]: d for d in node.poll()}
+    documents = delivered["nightly"]["parameters"]["Documents"]
+    versions = [
+        (d["kind"], d["spec"]["semanticVersion"]) for d in documents if d["kind"] == "Component"
+    ]
+    assert versions == [("Component", "1.0.1")]
+
+
+def test_consecutive_failures_disable_a_scheduled_pipeline(api: Api) -> None:
+    apply(api)
+    apply(api, SCHEDULED.split("---")[0])
+    node = builder(api)
+    tick(api)
+    for _ in range(2):
+        api.clock.advance(24 * 3600)
+        assert tick(api)["started"] == ["nightly"]
+        finish(api, node, ImageStatus.FAILED, "build failed: component site step index (build)")
+        apply(api, DOCS.split("---")[0].replace("1.0.0", f"1.0.{_ + 1}"))  # something new
+    api.clock.advance(24 * 3600)
+    assert tick(api)["started"] == []
+    actions = [(e["action"], e["target"]) for e in api.ok("GET", "/api/v1/audit")]
+    assert ("image-pipeline.disable", "nightly") in actions
+
+
+def test_a_build_whose_invocation_ended_without_its_record_fails(api: Api) -> None:
+    apply(api)
+    node = builder(api)
+    start(api)
+    (delivery,) = node.poll()
+    body = {"status": "Failed", "output": "agent: killed while building\nmore"}
+    node.call("POST", f"/api/v1/agent/invocations/{delivery['invocation_id']}", json=body)
+    assert tick(api)["swept"] == 1
+    image = api.ok("GET", "/api/v1/images/web/1.0.0/1")
+    assert image["status"] == "FAILED"
+    assert image["reason"] == "the build's invocation ended Failed: agent: killed while building"
+    assert tick(api)["swept"] == 0
+
+
+def test_lifecycle_policies_run_once_a_day(api: Api) -> None:
+    apply(api)
+    node = builder(api)
+    for _ in range(2):
+        start(api)
+        finish(api, node, ImageStatus.AVAILABLE)
+    assert tick(api)["lifecycle"] == 1
+    assert api.ok("GET", "/api/v1/images/web/1.0.0/1")["status"] == "DEPRECATED"
+    start(api)
+    finish(api, node, ImageStatus.AVAILABLE)
+    assert tick(api)["lifecycle"] == 0  # not again the same day
+    api.clock.advance(24 * 3600)
+    assert tick(api)["lifecycle"] == 1
+    runs = [e for e in api.ok("GET", "/api/v1/audit") if e["action"] == "lifecycle-policy.run"]
+    assert [r["actor"] for r in runs] == ["scheduler", "scheduler"]

@@ -41,6 +41,7 @@ FULL = ImageRecord(
     layout="/var/lib/patchwarden/images/web-base",
     reason="scan gate: 1 HIGH finding (at most 0 allowed): CVE-2099-0002 in zlib1g",
     findings=(("HIGH", 1), ("LOW", 7)),
+    scanned_at=UPDATED,
     steps=(
         BuildStep("", "bootstrap", "bootstrap", "mmdebstrap", "Success", 1, 12.5),
         BuildStep("site", "build", "index", "ExecuteBash", "Failed", 3, 0.25, "exit code 1: no"),
@@ -83,7 +84,7 @@ def test_json_form() -> None:
     assert list(data) == [
         "name", "version", "status", "reason", "dateCreated", "dateUpdated", "pipeline",
         "parent", "parentDigest", "digest", "packageDigest", "packageCount", "layout", "tag",
-        "findings", "labels", "distributed", "steps", "history",
+        "findings", "lastScanned", "labels", "distributed", "steps", "history",
     ]  # fmt: skip
     assert data["version"] == "1.2.3/4"
     assert data["tag"] == "1.2.3-4"
@@ -91,6 +92,7 @@ def test_json_form() -> None:
     assert data["dateCreated"] == "2026-03-01T12:00:00.123456+00:00"
     assert data["dateUpdated"] == "2026-03-01T14:30:00+02:00"
     assert data["findings"] == {"HIGH": 1, "LOW": 7}
+    assert data["lastScanned"] == "2026-03-01T14:30:00+02:00"
     assert data["labels"] == {
         "org.example.team": "platform",
         "org.opencontainers.image.title": "web-base",

@@ -105,6 +105,8 @@ class ImageRecord:
     """Why the image is FAILED or CANCELLED (one line); empty otherwise."""
     findings: tuple[tuple[str, int], ...] = ()
     """ACTIVE findings of the scan by severity (empty when not scanned)."""
+    scanned_at: datetime | None = None
+    """When the server last assessed the image against its database (its rescans)."""
     steps: tuple[BuildStep, ...] = ()
     distributed: tuple[Distributed, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()

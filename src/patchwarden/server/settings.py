@@ -19,6 +19,7 @@ SCHEDULER_ENV = "PATCHWARDEN_SCHEDULER_INTERVAL"
 GOVERNANCE_ENV = "PATCHWARDEN_GOVERNANCE_INTERVAL"
 ASSESS_ENV = "PATCHWARDEN_ASSESS_INTERVAL"
 PRUNE_ENV = "PATCHWARDEN_PRUNE_INTERVAL"
+IMAGES_ENV = "PATCHWARDEN_IMAGES_INTERVAL"
 PUBLIC_URL_ENV = "PATCHWARDEN_PUBLIC_URL"
 
 
@@ -60,6 +61,9 @@ class Intervals:
     """Vulnerability assessment of uploaded inventories (``PATCHWARDEN_ASSESS_INTERVAL``)."""
     prune: float = 3600.0
     """Pruning the node components' files nobody uses (``PATCHWARDEN_PRUNE_INTERVAL``)."""
+    images: float = 30.0
+    """Image pipelines' schedules, lifecycle policies, image rescans
+    (``PATCHWARDEN_IMAGES_INTERVAL``)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Intervals:
@@ -69,6 +73,7 @@ class Intervals:
             governance=seconds_from_env(GOVERNANCE_ENV, cls.governance, environ),
             assess=seconds_from_env(ASSESS_ENV, cls.assess, environ),
             prune=seconds_from_env(PRUNE_ENV, cls.prune, environ),
+            images=seconds_from_env(IMAGES_ENV, cls.images, environ),
         )
 
 

@@ -63,6 +63,7 @@ def to_json(record: ImageRecord) -> dict[str, Any]:
         "layout": record.layout,
         "tag": record.version.tag,
         "findings": dict(record.findings),
+        "lastScanned": _ts(record.scanned_at) if record.scanned_at else None,
         "labels": dict(record.labels),
         "distributed": [
             {
@@ -111,6 +112,7 @@ def from_json(data: dict[str, Any]) -> ImageRecord:
         layout=data.get("layout", ""),
         reason=data.get("reason", ""),
         findings=tuple((k, int(v)) for k, v in data.get("findings", {}).items()),
+        scanned_at=datetime.fromisoformat(data["lastScanned"]) if data.get("lastScanned") else None,
         labels=tuple(sorted(data.get("labels", {}).items())),
         distributed=tuple(
             Distributed(

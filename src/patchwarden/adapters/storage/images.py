@@ -184,3 +184,22 @@ def builders(session: Session, capability: str) -> list[tuple[str, datetime | No
         select(Node.id, Node.last_seen_at, Node.capabilities).where(Node.deregistered_at.is_(None))
     )
     return [(node, seen) for node, seen, caps in rows if capability in (caps or [])]
+
+
+def builds_in_progress(session: Session) -> list[tuple[ImageRecord, str, str, str]]:
+    """(record, build command, its invocation's status, its output) of every image still in
+    progress that has a build command."""
+    from patchwarden.adapters.storage.tables import Invocation
+
+    active = ["PENDING", "BUILDING", "TESTING", "DISTRIBUTING"]
+    rows = list(session.scalars(select(ImageRow).where(ImageRow.status.in_(active))))
+    found = []
+    for row in rows:
+        if not row.command_id:
+            continue
+        query = select(Invocation).where(Invocation.command_id == row.command_id)
+        invocation = session.scalar(query)
+        if invocation is not None:
+            record = from_json(row.record)
+            found.append((record, row.command_id, invocation.status, invocation.output or ""))
+    return found

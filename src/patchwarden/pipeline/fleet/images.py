@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from patchwarden import wire
 from patchwarden.core.imagebuild import IN_PROGRESS, ImageRecord, ImageStatus
-from patchwarden.core.recipe import BuildInputs, ImageSelector
+from patchwarden.core.recipe import BuildInputs, ImageSelector, PipelineSchedule, StartCondition
 from patchwarden.core.semver import ImageVersion
 from patchwarden.errors import InputError
 from patchwarden.pipeline.image_build import resolve_parent
@@ -205,10 +205,63 @@ def receive_record(
     stored = catalog.get(*expected)
     if stored is not None and stored.status not in IN_PROGRESS:
         return stored
-    record = replace(record, layout="")  # the builder's layout means nothing here
+    # the builder's layout means nothing here; the pipeline is the one that started it
+    record = replace(record, layout="", pipeline=stored.pipeline if stored else record.pipeline)
     catalog.save(record)
     return record
 
 
 BUILD_PARAMETERS = ("Pipeline", "Version", "SourceDateEpoch", "Tests", "Distribute", "Documents")
 DOCUMENT = wire.BUILD_IMAGE_DOCUMENT
+
+
+def dependencies(stored: Sequence[dict[str, Any]], parent: str = "") -> dict[str, str]:
+    """What a build resolved, for EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE: the
+    recipe and component versions (``kind/name/x.y.z``) and the parent image."""
+    versioned = sorted(
+        f"{d.get('kind')}/{d.get('spec', {}).get('name') or d.get('metadata', {}).get('name')}"
+        f"/{d.get('spec', {}).get('semanticVersion')}"
+        for d in stored
+        if d.get("kind") in ("ImageRecipe", "Component")
+    )
+    return {"versions": ",".join(versioned), "parent": parent}
+
+
+def scheduled_start(
+    schedule: PipelineSchedule,
+    last: datetime | None,
+    anchor: datetime,
+    now: datetime,
+    previous: dict[str, str],
+    current: dict[str, str],
+) -> tuple[datetime | None, bool]:
+    """(the schedule's latest match in (``last`` or ``anchor``, ``now``], whether to build
+    then).  EXPRESSION_MATCH_ONLY builds on every match; the default condition only when
+    the resolved dependencies differ from the last build's (or there was none)."""
+    from patchwarden.core.schedule import next_runs
+
+    after = last or anchor
+    fired: datetime | None = None
+    for run in next_runs(schedule.expression, after=after, count=1000, timezone=schedule.timezone):
+        if run > now:
+            break
+        fired = run
+    if fired is None:
+        return None, False
+    if schedule.start_condition is StartCondition.EXPRESSION_MATCH_ONLY:
+        return fired, True
+    return fired, not previous or previous != current
+
+
+def consecutive_failures(records: Sequence[ImageRecord]) -> int:
+    """FAILED builds since the pipeline's last AVAILABLE one (builds in progress and
+    CANCELLED ones do not count)."""
+    count = 0
+    for record in sorted(records, key=lambda r: (r.created, r.version), reverse=True):
+        if record.status is ImageStatus.FAILED:
+            count += 1
+        elif record.status is ImageStatus.CANCELLED or record.status in IN_PROGRESS:
+            continue
+        else:
+            break
+    return count

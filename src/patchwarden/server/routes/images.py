@@ -21,24 +21,18 @@ from pydantic import Field
 from patchwarden.adapters.image.catalog import to_json
 from patchwarden.adapters.image.store import RegistryRemover
 from patchwarden.adapters.storage.audit_log import SqlAuditLog
-from patchwarden.adapters.storage.baselines import SqlBaselines
-from patchwarden.adapters.storage.images import SqlImageCatalog, SqlImageDocuments, builders
-from patchwarden.documents.image import ImageDocuments, image_documents_of
+from patchwarden.adapters.storage.images import SqlImageCatalog, SqlImageDocuments
 from patchwarden.errors import PatchwardenError
-from patchwarden.pipeline.fleet import commands
-from patchwarden.pipeline.fleet.commands import CommandRequest
 from patchwarden.pipeline.fleet.images import (
-    CAPABILITY,
     DOCUMENT,
     IMAGE_KINDS,
     StartRequest,
-    plan_start,
 )
 from patchwarden.pipeline.image_lifecycle import delete_image, find_image, run_lifecycle
 from patchwarden.server.auth import NodeCaller, Operator, Viewer
 from patchwarden.server.db import Now, ReadDB, WriteDB
 from patchwarden.server.errors import bad_request, not_found
-from patchwarden.server.fleet.commands import fleet
+from patchwarden.server.images import start_build, stored_documents
 from patchwarden.server.outcomes import answered
 from patchwarden.server.schemas import Body
 
@@ -52,23 +46,6 @@ PATHS = {
     "DistributionConfiguration": "distribution-configurations",
     "LifecyclePolicy": "lifecycle-policies",
 }
-BUILD_TIMEOUT = 4 * 3600
-"""Seconds a builder may take for one image (the command's execution timeout)."""
-
-
-def stored_documents(session: Any) -> ImageDocuments:
-    """Every stored image document, resolved (and the baselines pipelines name)."""
-    raws = SqlImageDocuments(session).documents(IMAGE_KINDS)
-    baselines = SqlBaselines(session)
-    for raw in list(raws):
-        name = (
-            raw.get("spec", {}).get("patchBaseline") if raw.get("kind") == "ImagePipeline" else None
-        )
-        if name:
-            document = baselines.named_document(name)
-            if document is not None and document not in raws:
-                raws.append(document)
-    return image_documents_of(raws, "stored")
 
 
 def _documents_routes(kind: str, path: str) -> None:
@@ -122,7 +99,6 @@ def start_pipeline(
     """StartImagePipelineExecution: the image (PENDING) and the build command."""
     body = body or StartBody()
     docs = stored_documents(session)
-    catalog = SqlImageCatalog(session)
     request = StartRequest(
         pipeline=name,
         epoch=body.sourceDateEpoch if body.sourceDateEpoch is not None else int(time.time()),
@@ -134,40 +110,8 @@ def start_pipeline(
     if not any(p.name == name for p in docs.pipelines):
         raise not_found(f"image pipeline {name!r}")
     with answered():
-        plan = plan_start(
-            docs, docs.stored_for, catalog, builders(session, CAPABILITY), request, who.actor, at
-        )
-        command = commands.create_command(
-            fleet(session),
-            CommandRequest(
-                document_name=DOCUMENT,
-                parameters=plan.parameters,
-                baseline_override=None,
-                snapshot_id="",
-                instance_ids=(plan.node,),
-                targets=(),
-                max_concurrency="1",
-                max_errors="0",
-                timeout_seconds=600,
-                execution_timeout_seconds=BUILD_TIMEOUT,
-                comment=f"image pipeline {name}",
-            ),
-            who.actor,
-            at,
-        )
-    catalog.save(plan.image, node_id=plan.node, command_id=command.id)
-    SqlAuditLog(session).record(
-        who.actor,
-        "image-pipeline.start",
-        name,
-        at,
-        {
-            "image": f"{plan.image.name} {plan.image.version}",
-            "node": plan.node,
-            "command": command.id,
-        },
-    )
-    return {"image": to_json(plan.image), "node": plan.node, "command_id": command.id}
+        plan, command_id = start_build(session, docs, request, who.actor, at)
+    return {"image": to_json(plan.image), "node": plan.node, "command_id": command_id}
 
 
 def _image_view(record: Any) -> dict[str, Any]:

@@ -1,0 +1,316 @@
+"""The image builder in the server process: starting a pipeline (by hand or on its schedule)
+and the background round (every ``PATCHWARDEN_IMAGES_INTERVAL`` seconds, default 30):
+
+1. **sweep** — an image still in progress whose build invocation has ended (the builder
+   died, timed out, or its last record never arrived) ends FAILED with the invocation's
+   status and output;
+2. **schedules** — each ENABLED pipeline with a ``schedule`` starts when its cron expression
+   matched since the last round: on every match (EXPRESSION_MATCH_ONLY) or only when the
+   recipe, a component or the parent image now resolves to another version than the last
+   build used (EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE, the default);
+   ``autoDisablePolicy.failureCount`` consecutive failures disable the pipeline;
+3. **lifecycle** — each ENABLED LifecyclePolicy runs once a day;
+4. **rescans** — every AVAILABLE image that was pushed is read back from its registry and
+   assessed against the server's vulnerability database when it was never scanned here or
+   the database changed since (Inspector's continuous ECR scanning).
+
+Every action is in the audit log (actor ``scheduler``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from starlette.concurrency import run_in_threadpool
+
+from patchwarden.adapters.image.store import RegistryRemover
+from patchwarden.adapters.storage.audit_log import SqlAuditLog
+from patchwarden.adapters.storage.baselines import SqlBaselines
+from patchwarden.adapters.storage.images import (
+    SqlImageCatalog,
+    SqlImageDocuments,
+    SqlPipelineState,
+    builders,
+    builds_in_progress,
+)
+from patchwarden.core.imagebuild import ImageStatus
+from patchwarden.core.recipe import ImageSelector
+from patchwarden.core.rollout import InvocationStatus
+from patchwarden.documents.image import ImageDocuments, image_documents_of
+from patchwarden.errors import PatchwardenError
+from patchwarden.pipeline.fleet import commands
+from patchwarden.pipeline.fleet.commands import CommandRequest
+from patchwarden.pipeline.fleet.images import (
+    CAPABILITY,
+    DOCUMENT,
+    IMAGE_KINDS,
+    StartPlan,
+    StartRequest,
+    consecutive_failures,
+    dependencies,
+    plan_start,
+    scheduled_start,
+)
+from patchwarden.pipeline.image_build import resolve_parent
+from patchwarden.pipeline.image_lifecycle import run_lifecycle
+from patchwarden.server.db import Database
+from patchwarden.server.fleet.commands import fleet
+from patchwarden.server.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+log = logging.getLogger("patchwarden.server.images")
+
+BUILD_TIMEOUT = 4 * 3600
+"""Seconds a builder may take for one image (the command's execution timeout)."""
+LIFECYCLE_EVERY = timedelta(days=1)
+SCHEDULER = "scheduler"
+ENDED = tuple(s.value for s in InvocationStatus if s.terminal)
+
+
+def stored_documents(session: Session) -> ImageDocuments:
+    """Every stored image document, resolved (and the baselines pipelines name)."""
+    raws = SqlImageDocuments(session).documents(IMAGE_KINDS)
+    baselines = SqlBaselines(session)
+    for raw in list(raws):
+        if raw.get("kind") != "ImagePipeline":
+            continue
+        name = raw.get("spec", {}).get("patchBaseline")
+        document = baselines.named_document(name) if name else None
+        if document is not None and document not in raws:
+            raws.append(document)
+    return image_documents_of(raws, "stored")
+
+
+def start_build(
+    session: Session, docs: ImageDocuments, request: StartRequest, actor: str, at: datetime
+) -> tuple[StartPlan, str]:
+    """Start ``request.pipeline``: the plan (image PENDING, builder, parameters) and the id
+    of the build command; the pipeline's state remembers what the build resolved."""
+    catalog = SqlImageCatalog(session)
+    plan = plan_start(
+        docs, docs.stored_for, catalog, builders(session, CAPABILITY), request, actor, at
+    )
+    command = commands.create_command(
+        fleet(session),
+        CommandRequest(
+            document_name=DOCUMENT,
+            parameters=plan.parameters,
+            baseline_override=None,
+            snapshot_id="",
+            instance_ids=(plan.node,),
+            targets=(),
+            max_concurrency="1",
+            max_errors="0",
+            timeout_seconds=600,
+            execution_timeout_seconds=BUILD_TIMEOUT,
+            comment=f"image pipeline {request.pipeline}",
+        ),
+        actor,
+        at,
+    )
+    catalog.save(plan.image, node_id=plan.node, command_id=command.id)
+    parent = plan.parameters.get("Parent", {}).get("description", "")
+    state = SqlPipelineState(session).get(request.pipeline)
+    state.last_inputs = dependencies(plan.parameters["Documents"], parent)
+    SqlAuditLog(session).record(
+        actor,
+        "image-pipeline.start",
+        request.pipeline,
+        at,
+        {"image": f"{plan.image.name} {plan.image.version}", "node": plan.node,
+         "command": command.id},
+    )  # fmt: skip
+    return plan, command.id
+
+
+def sweep(session: Session, at: datetime) -> int:
+    """Images in progress whose build invocation ended end FAILED; how many."""
+    catalog = SqlImageCatalog(session)
+    ended = 0
+    for record, _command, status, output in builds_in_progress(session):
+        if status not in ENDED:
+            continue
+        first = output.strip().splitlines()[:1]
+        why = f"the build's invocation ended {status}" + (f": {first[0][:300]}" if first else "")
+        catalog.save(record.moved(ImageStatus.FAILED, at, why, SCHEDULER))
+        SqlAuditLog(session).record(
+            SCHEDULER, "image.failed", f"{record.name} {record.version}", at, {"reason": why}
+        )
+        ended += 1
+    return ended
+
+
+def _current_dependencies(
+    session: Session, docs: ImageDocuments, name: str
+) -> dict[str, str] | None:
+    """What starting ``name`` now would resolve (None: it cannot be resolved now)."""
+    try:
+        inputs = docs.build_inputs(name, None)
+        parent = ""
+        if isinstance(inputs.recipe.parent, ImageSelector):
+            chosen = resolve_parent(SqlImageCatalog(session), inputs.recipe.parent, force=False)
+            parent = f"{chosen.name} {chosen.version}"
+        return dependencies(docs.stored_for(inputs), parent)
+    except PatchwardenError:
+        return None
+
+
+def schedules(session: Session, at: datetime) -> list[str]:
+    """Start every pipeline whose schedule says so; the pipelines started."""
+    docs = stored_documents(session)
+    states = SqlPipelineState(session)
+    catalog = SqlImageCatalog(session)
+    audit = SqlAuditLog(session)
+    started: list[str] = []
+    for document in docs.pipelines:
+        pipeline = document.pipeline
+        schedule = pipeline.schedule
+        if schedule is None or not pipeline.enabled:
+            continue
+        state = states.get(pipeline.name)
+        if state.status != "ENABLED":
+            continue
+        if schedule.failure_count is not None:
+            failures = consecutive_failures(
+                [r for r in catalog.images() if r.pipeline == pipeline.name]
+            )
+            state.consecutive_failures = failures
+            if failures >= schedule.failure_count:
+                state.status = "DISABLED"
+                audit.record(SCHEDULER, "image-pipeline.disable", pipeline.name, at,
+                             {"consecutive_failures": failures})  # fmt: skip
+                log.warning("image pipeline %s disabled after %d failures", pipeline.name, failures)
+                continue
+        if state.last_started_at is None:  # first seen: its schedule counts from now
+            state.last_started_at = at
+            continue
+        current = _current_dependencies(session, docs, pipeline.name)
+        fired, build = scheduled_start(
+            schedule, state.last_started_at, at, at, dict(state.last_inputs or {}), current or {}
+        )
+        if fired is None:
+            continue
+        state.last_started_at = at
+        if not build or current is None:
+            why = "no dependency updates" if current else "its documents do not resolve"
+            audit.record(SCHEDULER, "image-pipeline.skip", pipeline.name, at, {"reason": why})
+            continue
+        try:
+            start_build(
+                session, docs, StartRequest(pipeline.name, int(at.timestamp())), SCHEDULER, at
+            )
+        except PatchwardenError as exc:
+            audit.record(SCHEDULER, "image-pipeline.skip", pipeline.name, at, {"reason": str(exc)})
+            log.warning("image pipeline %s not started: %s", pipeline.name, exc)
+            continue
+        started.append(pipeline.name)
+    return started
+
+
+def lifecycle(session: Session, at: datetime) -> int:
+    """Run every ENABLED lifecycle policy not run in the last day; the actions taken."""
+    docs = stored_documents(session)
+    states = SqlPipelineState(session)
+    taken = 0
+    for document in docs.lifecycle_policies:
+        policy = document.policy
+        if not policy.enabled:
+            continue
+        state = states.get(f"lifecycle/{policy.name}")
+        if state.last_started_at is not None and at - state.last_started_at < LIFECYCLE_EVERY:
+            continue
+        state.last_started_at = at
+        try:
+            planned = run_lifecycle(
+                policy, SqlImageCatalog(session), RegistryRemover(), at, actor=SCHEDULER
+            )
+        except PatchwardenError as exc:
+            log.warning("lifecycle policy %s: %s", policy.name, exc)
+            continue
+        if planned:
+            done = [f"{a.action.value} {a.image.name} {a.image.version}" for a in planned]
+            SqlAuditLog(session).record(
+                SCHEDULER, "lifecycle-policy.run", policy.name, at, {"actions": done}
+            )
+        taken += len(planned)
+    return taken
+
+
+def rescan(db: Database, settings: ServerSettings) -> int:
+    """Assess every pushed AVAILABLE image not scanned with the current database; how many."""
+    from patchwarden.adapters.image.reader import OciImageReader
+    from patchwarden.adapters.vulndb import SqliteVulnDb
+    from patchwarden.core.vuln import FindingStatus
+    from patchwarden.pipeline.image_scan import assess_image
+
+    path = settings.vulndb_path
+    try:
+        db_time = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except OSError:
+        return 0
+    with db.read() as session:
+        due = [
+            r
+            for r in SqlImageCatalog(session).images()
+            if r.status is ImageStatus.AVAILABLE
+            and r.distributed
+            and (r.scanned_at is None or r.scanned_at < db_time)
+        ]
+    done = 0
+    store = SqliteVulnDb(path)
+    try:
+        for record in due:
+            target = record.distributed[0]
+            reference = f"docker://{target.destination}@{target.digest}"
+            try:
+                contents = OciImageReader(tls_verify=target.tls_verify).read(reference)
+                report = assess_image(contents, settings.clock.now(), store=store)
+            except PatchwardenError as exc:
+                log.warning("rescan of %s %s: %s", record.name, record.version, exc)
+                continue
+            counts: dict[str, int] = {}
+            for f in report.vulnerabilities or ():
+                if f.status is FindingStatus.ACTIVE:
+                    counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
+            with db.write() as session, session.begin():
+                catalog = SqlImageCatalog(session)
+                fresh = catalog.get(record.name, str(record.version))
+                if fresh is None or fresh.status is not ImageStatus.AVAILABLE:
+                    continue
+                catalog.save(
+                    replace(fresh, findings=tuple(sorted(counts.items())), scanned_at=db_time)
+                )
+            done += 1
+    finally:
+        store.close()
+    return done
+
+
+def images_round(db: Database, settings: ServerSettings) -> dict[str, Any]:
+    """One background round (sweep, schedules, lifecycle, then rescans)."""
+    at = settings.clock.now()
+    with db.write() as session, session.begin():
+        swept = sweep(session, at)
+        started = schedules(session, at)
+        actions = lifecycle(session, at)
+    rescanned = rescan(db, settings)
+    return {"swept": swept, "started": started, "lifecycle": actions, "rescanned": rescanned}
+
+
+async def loop(db: Database, settings: ServerSettings, seconds: float) -> None:
+    """:func:`images_round` every ``seconds``."""
+    while True:
+        await asyncio.sleep(seconds)
+        began = time.monotonic()
+        try:
+            await run_in_threadpool(images_round, db, settings)
+        except Exception:  # tried again at the next round
+            log.exception("image builder round failed")
+        log.debug("image round took %.2f s", time.monotonic() - began)
