@@ -386,3 +386,16 @@ def test_lifecycle_policies_run_once_a_day(api: Api) -> None:
     assert tick(api)["lifecycle"] == 1
     runs = [e for e in api.ok("GET", "/api/v1/audit") if e["action"] == "lifecycle-policy.run"]
     assert [r["actor"] for r in runs] == ["scheduler", "scheduler"]
+
+
+def test_cancel_a_build_not_yet_taken(api: Api) -> None:
+    apply(api)
+    node = builder(api)
+    start(api)
+    cancelled = api.ok("POST", "/api/v1/images/web/1.0.0/1/cancel")
+    assert cancelled["status"] == "CANCELLED"
+    assert node.poll() == []
+    again = api.call("POST", "/api/v1/images/web/1.0.0/1/cancel")
+    assert error_of(again) == (400, "image web 1.0.0/1 is CANCELLED: nothing to cancel")
+    history = api.ok("GET", "/api/v1/images/web/1.0.0/1")["history"]
+    assert [h["status"] for h in history] == ["PENDING", "CANCELLED"]

@@ -139,9 +139,14 @@ def sweep(session: Session, at: datetime) -> int:
             continue
         first = output.strip().splitlines()[:1]
         why = f"the build's invocation ended {status}" + (f": {first[0][:300]}" if first else "")
-        catalog.save(record.moved(ImageStatus.FAILED, at, why, SCHEDULER))
+        final = ImageStatus.CANCELLED if status == "Cancelled" else ImageStatus.FAILED
+        catalog.save(record.moved(final, at, why, SCHEDULER))
         SqlAuditLog(session).record(
-            SCHEDULER, "image.failed", f"{record.name} {record.version}", at, {"reason": why}
+            SCHEDULER,
+            f"image.{final.value.lower()}",
+            f"{record.name} {record.version}",
+            at,
+            {"reason": why},
         )
         ended += 1
     return ended

@@ -144,6 +144,35 @@ def get_image(name: str, semantic: str, build: str, _: Viewer, session: ReadDB) 
     return to_json(record)
 
 
+@router.post("/images/{name}/{semantic}/{build}/cancel")
+def cancel_image(
+    name: str, semantic: str, build: str, who: Operator, session: WriteDB, at: Now
+) -> dict[str, Any]:
+    """CancelImageCreation: a build not yet taken by its builder ends CANCELLED; one already
+    running finishes (the builder does not stop mid-build)."""
+    from patchwarden.adapters.storage.commands import SqlCommands
+    from patchwarden.pipeline.fleet import commands
+    from patchwarden.server.images import sweep
+
+    catalog = SqlImageCatalog(session)
+    record = catalog.get(name, f"{semantic}/{build}")
+    found = catalog.builder(name, f"{semantic}/{build}")
+    if record is None or found is None:
+        raise not_found(f"image {name} {semantic}/{build}")
+    if record.status.value not in ("PENDING", "BUILDING", "TESTING", "DISTRIBUTING"):
+        raise bad_request(
+            f"image {name} {record.version} is {record.status.value}: nothing to cancel"
+        )
+    if not found[1]:
+        raise bad_request(f"image {name} {record.version} was not built by the server")
+    with answered():
+        commands.cancel_command(SqlCommands(session), SqlAuditLog(session), found[1], who.actor, at)
+    sweep(session, at)
+    now = catalog.get(name, f"{semantic}/{build}")
+    assert now is not None
+    return _image_view(now)
+
+
 @router.delete("/images/{name}/{semantic}/{build}")
 def delete_one(
     name: str,
