@@ -355,6 +355,12 @@ def test_consecutive_failures_disable_a_scheduled_pipeline(api: Api) -> None:
     assert tick(api)["started"] == []
     actions = [(e["action"], e["target"]) for e in api.ok("GET", "/api/v1/audit")]
     assert ("image-pipeline.disable", "nightly") in actions
+    # applying it again enables it; the failures before count no more
+    (result,) = apply(api, SCHEDULED.split("---")[0])
+    assert result == {"kind": "ImagePipeline", "name": "nightly", "result": "enabled"}
+    apply(api, DOCS.split("---")[0].replace("1.0.0", "1.0.9"))
+    api.clock.advance(24 * 3600)
+    assert tick(api)["started"] == ["nightly"]
 
 
 def test_a_build_whose_invocation_ended_without_its_record_fails(api: Api) -> None:

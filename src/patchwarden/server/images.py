@@ -183,8 +183,13 @@ def schedules(session: Session, at: datetime) -> list[str]:
         if state.status != "ENABLED":
             continue
         if schedule.failure_count is not None:
+            since = state.enabled_at
             failures = consecutive_failures(
-                [r for r in catalog.images() if r.pipeline == pipeline.name]
+                [
+                    r
+                    for r in catalog.images()
+                    if r.pipeline == pipeline.name and (since is None or r.created >= since)
+                ]
             )
             state.consecutive_failures = failures
             if failures >= schedule.failure_count:

@@ -59,6 +59,8 @@ class ImagePipelineState(Base):
     status: Mapped[str] = mapped_column(String(16), default="ENABLED")
     """ENABLED, or DISABLED by its autoDisablePolicy (the document says what the operator set)."""
     consecutive_failures: Mapped[int] = mapped_column(default=0)
+    enabled_at: Mapped[datetime | None]
+    """When an operator last (re-)enabled it: failures before that do not count."""
     last_started_at: Mapped[datetime | None]
     last_inputs: Mapped[dict[str, Any]]
     """The versions the last build resolved (recipe, components, parent): dependency updates

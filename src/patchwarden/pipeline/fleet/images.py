@@ -205,8 +205,11 @@ def receive_record(
     stored = catalog.get(*expected)
     if stored is not None and stored.status not in IN_PROGRESS:
         return stored
-    # the builder's layout means nothing here; the pipeline is the one that started it
-    record = replace(record, layout="", pipeline=stored.pipeline if stored else record.pipeline)
+    # the builder's layout means nothing here; the pipeline and the creation time are the
+    # server's, from the start
+    if stored is not None:
+        record = replace(record, pipeline=stored.pipeline, created=stored.created)
+    record = replace(record, layout="")
     catalog.save(record)
     return record
 

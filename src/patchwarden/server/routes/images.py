@@ -255,6 +255,16 @@ def apply_image(session: Any, who: Any, doc: Any, at: Any) -> dict[str, Any] | N
         )  # fmt: skip
     except PatchwardenError as exc:
         raise bad_request(str(exc)) from None
+    if doc.kind == "ImagePipeline":
+        from patchwarden.adapters.storage.images import SqlPipelineState
+
+        state = SqlPipelineState(session).get(name)
+        if state.status == "DISABLED":  # applying it again is how an operator re-enables it
+            state.status = "ENABLED"
+            state.consecutive_failures = 0
+            state.enabled_at = at
+            SqlAuditLog(session).record(who.actor, "image-pipeline.enable", name, at)
+            result = "enabled" if result == "unchanged" else result
     return {"kind": doc.kind, "name": name, "result": result}
 
 

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=128), primary_key=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
+        sa.Column("enabled_at", _TS, nullable=True),
         sa.Column("last_started_at", _TS, nullable=True),
         sa.Column("last_inputs", sa.JSON(), nullable=False),
     )
