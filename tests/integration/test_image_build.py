@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from image_builds import make_mirror, require_image_builds
 
 from registry_fixture import RunningRegistry, run_registry
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
-MIRROR_TOOL = REPO / "examples/images/support/local-mirror.py"
 EPOCH = "1735689600"
 CLI = [sys.executable, "-m", "patchwarden"]
 
@@ -41,26 +40,6 @@ TRACKER = {
         }
     }
 }
-
-
-def _needs() -> None:
-    missing = [
-        t for t in ("mmdebstrap", "umoci", "skopeo", "apt-ftparchive") if not shutil.which(t)
-    ]
-    problems = []
-    if missing:
-        problems.append(f"missing tools: {' '.join(missing)}")
-    if os.geteuid() != 0:
-        problems.append("image build needs root (chroot)")
-    check = subprocess.run(
-        [sys.executable, str(MIRROR_TOOL), "--check"], capture_output=True, text=True
-    )
-    if check.returncode != 0:
-        problems.append(check.stderr.strip())
-    if problems:
-        if os.environ.get("CI"):
-            pytest.fail("; ".join(problems) + " (make test prepares them)", pytrace=False)
-        pytest.skip("; ".join(problems))
 
 
 def _documents(mirror: Path, registry: str) -> str:
@@ -224,10 +203,10 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    _needs()
+    require_image_builds()
     base = tmp_path_factory.mktemp("image-build")
     mirror = base / "mirror"
-    subprocess.run([sys.executable, str(MIRROR_TOOL), str(mirror)], check=True, capture_output=True)
+    make_mirror(mirror)
     with run_registry(base / "registry") as registry:
         e = Env(base, registry)
         e.docs.mkdir()

@@ -10,36 +10,17 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from fleet_processes import AgentProcess, Server, exe, wait_for
+from image_builds import make_mirror, require_image_builds
 
 from registry_fixture import RunningRegistry, run_registry
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
-
-REPO = Path(__file__).resolve().parents[2]
-MIRROR_TOOL = REPO / "examples/images/support/local-mirror.py"
-
-
-def _needs() -> None:
-    missing = [t for t in ("mmdebstrap", "umoci", "skopeo") if not shutil.which(t)]
-    problems = [f"missing tools: {' '.join(missing)}"] if missing else []
-    if os.geteuid() != 0:
-        problems.append("image builds need root (chroot)")
-    check = subprocess.run(
-        [sys.executable, str(MIRROR_TOOL), "--check"], capture_output=True, text=True
-    )
-    if check.returncode != 0:
-        problems.append(check.stderr.strip())
-    if problems:
-        if os.environ.get("CI"):
-            pytest.fail("; ".join(problems) + " (make test prepares them)", pytrace=False)
-        pytest.skip("; ".join(problems))
 
 
 def documents(mirror: Path, registry: str) -> str:
@@ -140,10 +121,10 @@ def tags(registry: RunningRegistry, repository: str) -> list[str]:
 def test_a_builder_agent_builds_tests_gates_and_pushes(
     tmp_path: Path, registry: RunningRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _needs()
+    require_image_builds()
     monkeypatch.setenv("PATCHWARDEN_IMAGES_INTERVAL", "1")  # rescans within a second
     mirror = tmp_path / "mirror"
-    subprocess.run([sys.executable, str(MIRROR_TOOL), str(mirror)], check=True, capture_output=True)
+    make_mirror(mirror)
     docs = tmp_path / "images.yaml"
     docs.write_text(documents(mirror, registry.address))
     root = tmp_path / "node-root"
