@@ -280,3 +280,47 @@ def test_update_os_installs_updates_into_the_root(
     assert versions["bar"] == STANDARD_STATE["bar"]
     assert versions["libfoo1"] == SECURITY_UPDATES["libfoo1"]
     assert versions["baz"] == "1:0.9-1"
+
+
+def test_update_os_honours_a_patch_baseline(
+    pw: Cli, make_node: NodeFactory, tmp_path: Path
+) -> None:
+    """As an image pipeline's patchBaseline: the predefined Debian baseline approves the
+    security updates only; ``exclude`` blocks one of them; ``include`` cannot narrow it."""
+    node = make_node(name="update-baseline")
+    baseline = tmp_path / "debian.yaml"
+    made = pw("baseline", "default", "DEBIAN")
+    assert made.returncode == 0, str(made)
+    baseline.write_text(made.stdout)
+    file = write(
+        tmp_path,
+        """\
+        schemaVersion: 1.0
+        phases:
+          - name: build
+            steps:
+              - {name: security-only, action: UpdateOS, inputs: {exclude: [needs-evil]}}
+        """,
+    )
+    code, result = run_json(pw, file, node.root, "--baseline", baseline)
+    assert code == 0, json.dumps(result, indent=2)
+    versions = node.dpkg_versions()
+    assert versions["libfoo1"] == SECURITY_UPDATES["libfoo1"]
+    assert versions["bar"] == STANDARD_STATE["bar"]  # not a security update
+    assert versions["needs-evil"] == STANDARD_STATE["needs-evil"]  # excluded
+    narrowing = write(
+        tmp_path,
+        """\
+        schemaVersion: 1.0
+        phases:
+          - name: build
+            steps:
+              - {name: narrow, action: UpdateOS, inputs: {include: [libfoo1]}}
+        """,
+        "narrow.yaml",
+    )
+    code, result = run_json(pw, narrowing, node.root, "--baseline", baseline)
+    assert code == 1
+    assert result["steps"][0]["error"].startswith(
+        "UpdateOS: include cannot be combined with the patch baseline"
+    )

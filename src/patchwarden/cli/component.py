@@ -60,6 +60,13 @@ def register(sub: Any) -> None:
         help="a component parameter (repeatable)",
     )
     p.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="FILE",
+        help="UpdateOS installs what this PatchBaseline approves (as an image pipeline's "
+        "patchBaseline; default: every update)",
+    )
+    p.add_argument(
         "--format", "-f", choices=("table", "json"), default="table", help="output format"
     )
     p.set_defaults(handler=_run)
@@ -86,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     import shutil
     import sys
 
-    from patchwarden.cli.common import now
+    from patchwarden.cli.common import load_baseline, now
     from patchwarden.core.component import start
     from patchwarden.documents.component import load_component_file
     from patchwarden.errors import EnvironmentProblem, InputError
@@ -99,6 +106,7 @@ def _run(args: argparse.Namespace) -> int:
             raise InputError(f"--param {key}: given twice")
         params[key] = value
     start(component, params, args.phase)  # bad parameters or phases: exit 2 before any work
+    baseline = load_baseline(args.baseline) if args.baseline else None
     root = os.path.realpath(args.root)
     if not os.path.isdir(root):
         raise EnvironmentProblem(f"--root {args.root}: no such directory")
@@ -129,6 +137,7 @@ def _run(args: argparse.Namespace) -> int:
         phases=args.phase,
         package_manager=lambda: _pm(root),
         state=_state() if "UpdateOS" in executes else None,
+        baseline=baseline,
     )
     if args.format == "json":
         sys.stdout.write(json.dumps(to_json(result), indent=2) + "\n")
