@@ -157,8 +157,12 @@ class NodeFacts(NamedTuple):
     """What the agent can do besides patching, comma-separated (``image-builder``)."""
 
     def to_json(self) -> Dict[str, Any]:
-        """The JSON object."""
-        return dict(self._asdict())
+        """The JSON object (without ``capabilities`` when there are none: a server older
+        than them refuses the field)."""
+        body = dict(self._asdict())
+        if not body["capabilities"]:
+            del body["capabilities"]
+        return body
 
     @classmethod
     def from_json(cls, raw: Any, path: str = "facts") -> "NodeFacts":

@@ -16,7 +16,13 @@ from fleet_helpers import T0, Api, FakeClock, error_of
 from governance_helpers import apply, latest, rule
 
 from patchwarden.server import vulns
-from patchwarden.server.settings import ASSESS_ENV, GOVERNANCE_ENV, SCHEDULER_ENV, Intervals
+from patchwarden.server.settings import (
+    ASSESS_ENV,
+    GOVERNANCE_ENV,
+    IMAGES_ENV,
+    SCHEDULER_ENV,
+    Intervals,
+)
 from patchwarden.wire import content_hash, item_hash
 
 DAY = 86400.0
@@ -473,12 +479,14 @@ def test_another_replica_assessing_a_node_is_left_alone(vapi: Api, db_url: str) 
 def test_intervals_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from patchwarden.errors import InputError
 
-    for name in (ASSESS_ENV, SCHEDULER_ENV, GOVERNANCE_ENV):
+    for name in (ASSESS_ENV, SCHEDULER_ENV, GOVERNANCE_ENV, IMAGES_ENV):
         monkeypatch.delenv(name, raising=False)
-    assert Intervals.from_env() == Intervals(scheduler=15.0, governance=5.0, assess=2.0)
+    assert Intervals.from_env() == Intervals(
+        scheduler=15.0, governance=5.0, assess=2.0, images=30.0
+    )
     monkeypatch.setenv(ASSESS_ENV, "0")
     assert Intervals.from_env().assess == 0
-    for name in (ASSESS_ENV, SCHEDULER_ENV, GOVERNANCE_ENV):  # each read in one place
+    for name in (ASSESS_ENV, SCHEDULER_ENV, GOVERNANCE_ENV, IMAGES_ENV):  # each read once
         for bad in ("-1", "soon", "7200"):
             monkeypatch.setenv(name, bad)
             with pytest.raises(InputError, match=name):
