@@ -258,12 +258,26 @@ def _list(args: argparse.Namespace) -> int:
             "created": r.created.strftime("%Y-%m-%d %H:%M"),
             "digest": r.digest[:19],
             "findings": ", ".join(f"{n} {s}" for s, n in r.findings) or ("-" if r.digest else ""),
-            "reason": r.reason[:60],
+            "reason": r.reason,
         }
         for r in records
     ]
-    print_table(rows, ["name", "version", "status", "created", "digest", "findings", "reason"])
+    columns = ["name", "version", "status", "created", "digest", "findings"]
+    fit_last_column(rows, columns, "reason")
+    print_table(rows, [*columns, "reason"])
     return 0
+
+
+def fit_last_column(rows: list[dict[str, Any]], columns: list[str], last: str) -> None:
+    """Shorten ``last`` (with …) so that each row of the table fits the terminal."""
+    from patchwarden.render.table import terminal_width
+
+    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
+    room = max(20, terminal_width() - sum(widths) - 2 * len(columns))
+    for row in rows:
+        text = str(row[last])
+        if len(text) > room:
+            row[last] = text[: room - 1] + "…"
 
 
 def _describe(args: argparse.Namespace) -> int:
@@ -283,22 +297,22 @@ def _describe(args: argparse.Namespace) -> int:
         sys.stdout.write(f"  label     {printable(key)}={printable(value)}\n")
     if record.steps:
         sys.stdout.write("\n")
-        print_table(
-            [
-                {
-                    "component": s.component or "-",
-                    "phase": s.phase,
-                    "step": s.step,
-                    "action": s.action,
-                    "status": s.status,
-                    "attempts": s.attempts,
-                    "duration": f"{s.duration:.1f}s",
-                    "error": s.error[:80],
-                }
-                for s in record.steps
-            ],
-            ["component", "phase", "step", "action", "status", "attempts", "duration", "error"],
-        )
+        columns = ["component", "phase", "step", "action", "status", "attempts", "duration"]
+        rows = [
+            {
+                "component": s.component or "-",
+                "phase": s.phase,
+                "step": s.step,
+                "action": s.action,
+                "status": s.status,
+                "attempts": s.attempts,
+                "duration": f"{s.duration:.1f}s",
+                "error": s.error,
+            }
+            for s in record.steps
+        ]
+        fit_last_column(rows, columns, "error")
+        print_table(rows, [*columns, "error"])
     return 0
 
 
