@@ -1,9 +1,10 @@
 """The public face of version ordering: ``compare(scheme, a, b)`` for every packaging scheme.
 
-Schemes are ``deb`` (Debian, Ubuntu: identical to ``dpkg --compare-versions``) and ``rpm``
-(RHEL, Fedora, Amazon Linux, SUSE: identical to rpm 4.18's EVR comparison); see
-:mod:`patchwarden.core.versions.deb` and :mod:`patchwarden.core.versions.rpm` for the exact
-rules and the inputs they reject.
+Schemes are ``deb`` (Debian, Ubuntu: identical to ``dpkg --compare-versions``), ``rpm``
+(RHEL, Fedora, Amazon Linux, SUSE: identical to rpm 4.18's EVR comparison) and ``apk``
+(Alpine: identical to apk-tools 3.0's ``apk_version_compare``); see
+:mod:`patchwarden.core.versions.deb`, :mod:`patchwarden.core.versions.rpm` and
+:mod:`patchwarden.core.versions.apk` for the exact rules and the inputs they reject.
 
 >>> compare("deb", "1.0~rc1", "1.0") < 0
 True
@@ -13,10 +14,14 @@ True
 True
 >>> sorted(["1.0", "1.0~rc1", "1.0+dfsg-1+deb12u1"], key=lambda v: sort_key("deb", v))
 ['1.0~rc1', '1.0', '1.0+dfsg-1+deb12u1']
->>> compare("apk", "1.0", "1.0")
+>>> compare("apk", "1.2.3_rc1-r0", "1.2.3-r0") < 0
+True
+>>> sorted(["2.0", "2.0_p1", "2.0_alpha", "2.0-r1"], key=lambda v: sort_key("apk", v))
+['2.0_alpha', '2.0', '2.0-r1', '2.0_p1']
+>>> compare("nosuch", "1.0", "1.0")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-patchwarden.errors.InputError: unknown version scheme 'apk' (expected one of: deb, rpm)
+patchwarden.errors.InputError: unknown version scheme 'nosuch' (expected one of: apk, ...)
 
 Parsed versions are cached (LRU, 65,536 per scheme), so repeated comparisons of the same
 strings cost a dictionary lookup and a tuple comparison.

@@ -106,9 +106,9 @@ def test_public_face_dispatches_and_rejects_unknown_scheme() -> None:
     assert versions.compare("deb", "1.0~rc1", "1.0") == -1
     assert versions.sort_key("deb", "1.0") == deb.sort_key("1.0")
     with pytest.raises(
-        InputError, match=r"unknown version scheme 'apk' \(expected one of: deb, rpm\)"
+        InputError, match=r"unknown version scheme 'nosuch' \(expected one of: apk, deb, rpm\)"
     ):
-        versions.compare("apk", "1", "2")
+        versions.compare("nosuch", "1", "2")
     with pytest.raises(InputError, match="unknown version scheme"):
         versions.sort_key("", "1")
 

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from patchwarden.core.versions import deb, rpm
+from patchwarden.core.versions import apk, deb, rpm
 
 Comparator = Callable[[str, str], int]
 SortKey = Callable[[str], tuple[object, ...]]
 
-#: scheme name -> three-way comparison, identical to ``dpkg --compare-versions`` / rpm.
-COMPARATORS: dict[str, Comparator] = {"deb": deb.compare, "rpm": rpm.compare}
+#: scheme name -> three-way comparison, identical to ``dpkg --compare-versions`` / rpm / apk.
+COMPARATORS: dict[str, Comparator] = {
+    "apk": apk.compare,
+    "deb": deb.compare,
+    "rpm": rpm.compare,
+}
 
 #: scheme name -> key function with the same order as the comparator.
-SORT_KEYS: dict[str, SortKey] = {"deb": deb.sort_key, "rpm": rpm.sort_key}
+SORT_KEYS: dict[str, SortKey] = {"apk": apk.sort_key, "deb": deb.sort_key, "rpm": rpm.sort_key}
 
-__all__ = ["COMPARATORS", "SORT_KEYS", "Comparator", "SortKey", "deb", "rpm"]
+__all__ = ["COMPARATORS", "SORT_KEYS", "Comparator", "SortKey", "apk", "deb", "rpm"]
