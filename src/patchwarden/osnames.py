@@ -20,6 +20,8 @@ KNOWN = {
     "ol": ("rhel", "ORACLE_LINUX", "OracleLinux"),
     "amzn": ("rhel", "AMAZON_LINUX_2023", "AmazonLinux"),
     "fedora": ("rhel", "FEDORA", "Fedora"),
+    # SSM has no Alpine OperatingSystem: ALPINE is Patchwarden's own value
+    "alpine": ("alpine", "ALPINE", "Alpine"),
 }
 
 
@@ -45,7 +47,7 @@ class OsNames(NamedTuple):
     os_id: str
     version_id: str
     family: str
-    """``debian``, ``rhel`` or "" (unknown)."""
+    """``debian``, ``rhel``, ``alpine`` or "" (unknown)."""
     operating_system: str
     """SSM's OperatingSystem (``DEBIAN``, ``AMAZON_LINUX_2`` …)."""
     product: str
@@ -74,6 +76,9 @@ def os_names(fields: Dict[str, str]) -> OsNames:
         )
         major = version_id.split(".")[0]
         product = prefix + (major if major != "2018" else "")
+    elif os_id == "alpine":
+        # the branch (3.19), not the snapshot (3.19.1): one release stream, like v3.19
+        product = prefix + ".".join(version_id.split(".")[:2])
     else:
         product = prefix + version_id
     return OsNames(os_id, version_id, family, operating_system, product)

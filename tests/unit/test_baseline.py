@@ -534,7 +534,7 @@ def test_rpm_keys_are_accepted_on_rpm_baselines() -> None:
 def test_default_baselines_exist_for_every_linux(operating_system: str) -> None:
     baseline = default_baseline(operating_system)
     assert baseline.name == DEFAULT_BASELINE_NAMES[operating_system]
-    assert baseline.name.startswith("AWS-")
+    assert baseline.name.startswith("AWS-" if operating_system != "ALPINE" else "Patchwarden-")
     assert all(r.compliance_level is ComplianceLevel.UNSPECIFIED for r in baseline.approval_rules)
 
 

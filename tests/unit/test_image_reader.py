@@ -210,10 +210,20 @@ def test_images_without_packages_or_os(layout: Layout) -> None:
     apk = b"C:Q1x\nP:musl\nV:1.2.5-r0\n\nC:Q1y\nP:busybox\nV:1.36.1-r29\n"
     layout.tag(layout.image([{"etc/os-release": alpine, "lib/apk/db/installed": apk}]), "apk")
     got = OciImageReader().read(f"{layout.path}:apk")
-    assert got.inventory is None and got.facts.package_count == 2
-    assert got.warnings == ("apk packages found but not assessed yet (2 in lib/apk/db/installed)",)
-    report = assess_image(got, datetime(2026, 1, 1, tzinfo=UTC), store=None)
-    assert report.vulnerabilities is None and report.warnings == got.warnings
+    assert got.inventory is not None and got.facts.package_count == 2
+    assert got.facts.package_database == "apk" and got.inventory.scheme == "apk"
+    assert got.os.id == "alpine" and got.os.version_id == "3.20.0"
+    assert [(i.package.name, i.package.version) for i in got.inventory.installed] == [
+        ("busybox", "1.36.1-r29"),
+        ("musl", "1.2.5-r0"),
+    ]
+    assert got.warnings == ()
+    layout.tag(
+        layout.image([{"etc/os-release": alpine, "lib/apk/db/installed": b"P:musl\nbroken\n"}]),
+        "badapk",
+    )
+    with pytest.raises(InputError, match=r"/lib/apk/db/installed:2: not a 'K:value' line"):
+        OciImageReader().read(f"{layout.path}:badapk")
 
 
 def _oci_archive(layout: Layout, dest: Path) -> Path:

@@ -23,7 +23,6 @@ from patchwarden.core.vuln import (
     FixAvailable,
     Severity,
 )
-from patchwarden.errors import InputError
 
 DEBIAN = OsInfo("debian", "12", "bookworm", "Debian 12", "debian", "DEBIAN", "Debian12")
 ALMA = OsInfo("almalinux", "9.3", "", "AlmaLinux 9.3", "rhel", "ALMA_LINUX", "AlmaLinux9")
@@ -106,9 +105,13 @@ def test_schemes_per_ecosystem() -> None:
     assert scheme_of("npm") is None
 
 
-def test_apk_has_no_comparator_yet() -> None:
-    with pytest.raises(InputError, match="apk"):
-        match(node(), [], "Alpine:v3.19")
+def test_alpine_packages_are_matched_with_apk_ordering() -> None:
+    inv = node(inst("libssl3", "3.1.4-r1", "openssl"), scheme="apk")
+    fixed_later = adv("CVE-2024-0001", "openssl", fixed="3.1.4-r3", ecosystem="Alpine:v3.19")
+    fixed_before = adv("CVE-2023-0002", "openssl", fixed="3.1.4-r0", ecosystem="Alpine:v3.19")
+    got = found(inv, fixed_later, fixed_before, ecosystem="Alpine:v3.19")
+    assert set(got) == {("CVE-2024-0001", "libssl3")}
+    assert got["CVE-2024-0001", "libssl3"].fixed_version == "3.1.4-r3"
 
 
 # -- binary → source -------------------------------------------------------------------------

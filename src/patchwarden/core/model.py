@@ -92,7 +92,7 @@ class OsInfo:
     """``VERSION_CODENAME`` (``bookworm``), empty when the OS has none."""
     pretty_name: str
     family: str
-    """Package family: ``debian`` (apt/dpkg) or ``rhel`` (dnf/rpm)."""
+    """Package family: ``debian`` (apt/dpkg), ``rhel`` (dnf/rpm) or ``alpine`` (apk)."""
     operating_system: str
     """SSM OperatingSystem enum value (``DEBIAN``, ``UBUNTU`` …)."""
     product: str

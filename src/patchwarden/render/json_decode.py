@@ -28,7 +28,7 @@ from patchwarden.errors import InputError
 from patchwarden.wire import Fields, WireError
 
 E = TypeVar("E", bound=StrEnum)
-_FAMILIES = {"apt": "debian", "rpm": "rhel"}
+_FAMILIES = {"apt": "debian", "rpm": "rhel", "apk": "alpine"}
 
 
 def report_from_dict(raw: Any, path: str = "report") -> Report:

@@ -213,6 +213,6 @@ def test_detect_routes_rhel_family_roots_to_dnf(tmp_path: Path) -> None:
 
 def test_detect_refuses_other_systems_clearly(tmp_path: Path) -> None:
     (tmp_path / "etc").mkdir()
-    (tmp_path / "etc/os-release").write_text('ID=alpine\nVERSION_ID=3.20.0\nPRETTY_NAME="Alpine"\n')
-    with pytest.raises(EnvironmentProblem, match=r"unsupported operating system 'Alpine'.*dnf/rpm"):
+    (tmp_path / "etc/os-release").write_text('ID=plan9\nVERSION_ID=4\nPRETTY_NAME="Plan 9"\n')
+    with pytest.raises(EnvironmentProblem, match=r"unsupported operating system 'Plan 9'.*dnf/rpm"):
         detect(str(tmp_path))

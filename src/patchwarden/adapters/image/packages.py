@@ -5,7 +5,7 @@
   :mod:`..os.apt.facts`);
 - rpm: the database files are written to a private temporary root and queried with
   ``rpm --root … --dbpath …`` (:mod:`..os.dnf.rpmdb`), as a host scan does;
-- apk: counted and reported as not assessed yet.
+- apk: ``lib/apk/db/installed``, read with the apk adapter's parser (:mod:`..os.apk.db`).
 """
 
 from __future__ import annotations
@@ -105,12 +105,17 @@ def rpm_packages(files: LayerFiles, runner: Runner) -> tuple[InstalledPackage, .
     )
 
 
-def apk_count(files: LayerFiles) -> int | None:
-    """How many packages the apk database lists (``None``: no apk database)."""
+def apk_packages(files: LayerFiles, ref: str) -> tuple[InstalledPackage, ...] | None:
+    """The packages of the apk database (``None``: no apk database)."""
+    from patchwarden.adapters.os.apk import db as apk_db
+    from patchwarden.adapters.os.apk.manager import package
+
     for path in APK_DATABASES:
         data = files.read(path)
         if data is not None:
-            return sum(1 for line in data.splitlines() if line.startswith(b"P:"))
+            records = apk_db.parse(data.decode("utf-8", errors="replace"), f"{ref}: /{path}")
+            ordered = sorted(records, key=lambda r: (r.name, r.arch))
+            return tuple(InstalledPackage(package(r)) for r in ordered)
     return None
 
 

@@ -158,16 +158,14 @@ class OciImageReader:
             installed = packages.rpm_packages(files, self._runner)
             database, scheme, count = "rpm", "rpm", len(installed)
         else:
-            apk = packages.apk_count(files)
+            apk = packages.apk_packages(files, ref)
             if apk is None:
                 raise InputError(
                     f"{ref}: no OS package database in the image (dpkg, rpm or apk): "
                     "nothing to assess"
                 )
-            database, count = "apk", apk
-            warnings.append(
-                f"apk packages found but not assessed yet ({apk} in lib/apk/db/installed)"
-            )
+            installed = apk
+            database, scheme, count = "apk", "apk", len(installed)
         facts = ImageFacts(
             ref=ref,
             digest=located.digest,

@@ -23,8 +23,12 @@ def detect(
         from patchwarden.adapters.os.dnf.manager import DnfPackageManager
 
         return DnfPackageManager(root, runner=runner, cache_dir=cache_dir, os_info=info)
+    if info.family == "alpine":
+        from patchwarden.adapters.os.apk.manager import ApkPackageManager
+
+        return ApkPackageManager(root, runner=runner, cache_dir=cache_dir, os_info=info)
     raise EnvironmentProblem(
         f"unsupported operating system {info.pretty_name!r} in root {root!r}: "
-        "Patchwarden supports Debian and Ubuntu (apt/dpkg) and the RHEL family (dnf/rpm: "
-        "Amazon Linux, RHEL, Rocky, Alma, Oracle, CentOS, Fedora)"
+        "Patchwarden supports Debian and Ubuntu (apt/dpkg), the RHEL family (dnf/rpm: "
+        "Amazon Linux, RHEL, Rocky, Alma, Oracle, CentOS, Fedora) and Alpine (apk)"
     )

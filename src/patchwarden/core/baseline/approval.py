@@ -8,7 +8,8 @@ Filter values: ``*`` matches anything and, as a documented superset of AWS, a va
 ``*``, ``?`` or ``[..]`` is an fnmatch pattern.  Case follows the AWS code: on apt the
 baseline's values are lower-cased and compared with the product lower-cased but with the
 package's Priority and Section as they are; on rpm, CLASSIFICATION and SEVERITY ignore
-case while PRODUCT is compared exactly.
+case while PRODUCT is compared exactly; on apk (Alpine, beyond AWS) REPOSITORY ignores case
+and PRODUCT is compared exactly.
 
 Release dates: a package without one counts as released on 1970-01-01 and so passes every
 delay, as rpm does in SSM (§1.6).  Unlike SSM, the delay also applies on apt, where the
@@ -90,6 +91,8 @@ def _filter_test(patch_filter: PatchFilter, family: str, product: str) -> _Test 
         return lambda pkg: match(pkg.section)
     if key == "CLASSIFICATION":
         return lambda pkg: match(pkg.classification)
+    if key == "REPOSITORY":  # apk: main, community, testing (ignoring case)
+        return lambda pkg: match(pkg.repository)
     return lambda pkg: match(pkg.severity)  # SEVERITY; keys were validated per OS
 
 
@@ -210,7 +213,7 @@ class Judge:
 
 def bind(baseline: PatchBaseline, *, product: str, now: datetime, scheme: str) -> Judge:
     """Compile ``baseline`` for a node whose SSM product is ``product`` and whose packages
-    use version scheme ``scheme`` (``deb``/``rpm``), at time ``now`` (naive = UTC)."""
+    use version scheme ``scheme`` (``deb``/``rpm``/``apk``), at time ``now`` (naive = UTC)."""
     return Judge(baseline, product, now, scheme)
 
 

@@ -4,12 +4,18 @@ Like AWS's, they use compliance level UNSPECIFIED everywhere.  One deliberate di
 the Debian/Ubuntu/Raspbian ones say ``ApproveAfterDays: 0`` explicitly (AWS's Ubuntu
 snapshot carries 7, which SSM ignores on apt; Patchwarden honours delays on apt because it
 records first-seen dates, so 0 keeps "approved immediately").
+
+``ALPINE`` is Patchwarden's own (AWS has no Alpine baseline): it approves every update at
+once.  An APKINDEX says nothing about what is a security fix (Alpine's secdb does, and
+``scan --vulns`` reports it as findings), so a security-only rule would approve nothing;
+each branch's repositories carry only fixes and packaging updates of that branch anyway.
 """
 
 from __future__ import annotations
 
 from patchwarden.core.baseline.model import PatchBaseline, PatchFilter, PatchRule
 from patchwarden.core.baseline.oses import (
+    APK_OPERATING_SYSTEMS,
     APT_OPERATING_SYSTEMS,
     RPM_OPERATING_SYSTEMS,
     UNSUPPORTED_OPERATING_SYSTEMS,
@@ -30,8 +36,10 @@ DEFAULT_BASELINE_NAMES: dict[str, str] = {
     "UBUNTU": "AWS-UbuntuDefaultPatchBaseline",
     "DEBIAN": "AWS-DebianDefaultPatchBaseline",
     "RASPBIAN": "AWS-DefaultRaspbianPatchBaseline",
+    "ALPINE": "Patchwarden-AlpineDefaultPatchBaseline",
 }
-"""AWS's names for its predefined Linux baselines, per OperatingSystem."""
+"""AWS's names for its predefined Linux baselines, per OperatingSystem (and Patchwarden's
+name for its own ALPINE one)."""
 
 _ANY_PRODUCT = PatchFilter("PRODUCT", ("*",))
 _APT_PRIORITIES = PatchFilter(
@@ -59,6 +67,12 @@ def _rules(operating_system: str) -> tuple[tuple[PatchRule, ...], str]:
     if operating_system in APT_OPERATING_SYSTEMS:
         rule = PatchRule((_ANY_PRODUCT, _APT_PRIORITIES), approve_after_days=0)
         return (rule,), "Security-pocket updates of any priority, approved immediately"
+    if operating_system in APK_OPERATING_SYSTEMS:
+        rule = PatchRule((_ANY_PRODUCT,), approve_after_days=0, enable_non_security=True)
+        return (rule,), (
+            "All updates, approved immediately (Patchwarden's own: an APKINDEX does not mark "
+            "security fixes; scan --vulns reports them from Alpine's secdb)"
+        )
     if operating_system == "CENTOS":
         rule = PatchRule((_ANY_PRODUCT,), approve_after_days=7, enable_non_security=True)
         return (rule,), "All updates, including non-security ones, 7 days after release"
@@ -85,7 +99,8 @@ def _rules(operating_system: str) -> tuple[tuple[PatchRule, ...], str]:
 
 def default_baseline(operating_system: str) -> PatchBaseline:
     """The predefined baseline AWS uses for ``operating_system`` (an SSM OperatingSystem
-    value such as ``DEBIAN``) when no other baseline applies (reference §2).
+    value such as ``DEBIAN``, or Patchwarden's ``ALPINE``) when no other baseline applies
+    (reference §2).
 
     Raises :class:`EnvironmentProblem` for WINDOWS/MACOS and :class:`InputError` for a
     value that is not an SSM OperatingSystem.
@@ -94,7 +109,10 @@ def default_baseline(operating_system: str) -> PatchBaseline:
         raise EnvironmentProblem(
             f"no default patch baseline for {operating_system}: Patchwarden manages Linux nodes"
         )
-    if operating_system not in APT_OPERATING_SYSTEMS | RPM_OPERATING_SYSTEMS:
+    if (
+        operating_system
+        not in APT_OPERATING_SYSTEMS | RPM_OPERATING_SYSTEMS | APK_OPERATING_SYSTEMS
+    ):
         known = ", ".join(sorted(DEFAULT_BASELINE_NAMES))
         raise InputError(f"unknown operating system {operating_system!r} (known: {known})")
     rules, description = _rules(operating_system)

@@ -25,10 +25,14 @@ RPM_OPERATING_SYSTEMS = frozenset(
 )
 """Operating systems patched with yum/dnf/zypper (version scheme ``rpm``)."""
 
+APK_OPERATING_SYSTEMS = frozenset({"ALPINE"})
+"""Operating systems patched with apk (version scheme ``apk``).  ``ALPINE`` is Patchwarden's
+own value: the SSM OperatingSystem enum has no Alpine."""
+
 UNSUPPORTED_OPERATING_SYSTEMS = frozenset({"WINDOWS", "MACOS"})
 """In the SSM enum, but not Linux: a baseline for them cannot be built here."""
 
-SUPPORTED_OPERATING_SYSTEMS = APT_OPERATING_SYSTEMS | RPM_OPERATING_SYSTEMS
+SUPPORTED_OPERATING_SYSTEMS = APT_OPERATING_SYSTEMS | RPM_OPERATING_SYSTEMS | APK_OPERATING_SYSTEMS
 
 ALL_FILTER_KEYS = frozenset(
     {
@@ -58,15 +62,18 @@ ALL_FILTER_KEYS = frozenset(
 APPROVAL_FILTER_KEYS: dict[str, tuple[str, ...]] = {
     "apt": ("PRODUCT", "PRIORITY", "SECTION"),
     "rpm": ("PRODUCT", "CLASSIFICATION", "SEVERITY"),
+    "apk": ("PRODUCT", "REPOSITORY"),
 }
-"""Keys a baseline's GlobalFilters and approval rules may use, per package family (§1.5)."""
+"""Keys a baseline's GlobalFilters and approval rules may use, per package family (§1.5).
+apk (beyond AWS): ``REPOSITORY`` is the Alpine repository a version comes from (``main``,
+``community``, ``testing``), the only fact an APKINDEX gives to tell updates apart."""
 
-SCHEME_OF_FAMILY: dict[str, str] = {"apt": "deb", "rpm": "rpm"}
+SCHEME_OF_FAMILY: dict[str, str] = {"apt": "deb", "rpm": "rpm", "apk": "apk"}
 """Version scheme (see :mod:`patchwarden.versions`) of each package family."""
 
 
 def family_of(operating_system: str) -> str:
-    """Package family (``apt`` or ``rpm``) of a supported SSM OperatingSystem value.
+    """Package family (``apt``, ``rpm`` or ``apk``) of a supported OperatingSystem value.
 
     Raises :class:`KeyError` for anything else; callers validate first.
     """
@@ -74,4 +81,6 @@ def family_of(operating_system: str) -> str:
         return "apt"
     if operating_system in RPM_OPERATING_SYSTEMS:
         return "rpm"
+    if operating_system in APK_OPERATING_SYSTEMS:
+        return "apk"
     raise KeyError(operating_system)

@@ -70,9 +70,18 @@ def rpm_renderings(name: str, arch: str, version: str) -> tuple[str, ...]:
     )
 
 
+def apk_renderings(name: str, arch: str, version: str) -> tuple[str, ...]:
+    """The apk forms ``n, v, na, nv, n=v, nva``: ``musl``, ``1.2.4-r2``, ``musl.x86_64``,
+    ``musl-1.2.4-r2`` (apk's own package file stem), ``musl=1.2.4-r2`` (apk's constraint
+    syntax) and ``musl-1.2.4-r2.x86_64`` (lower-cased)."""
+    n, a, v = name.lower(), arch.lower(), version.lower()
+    return (n, v, f"{n}.{a}", f"{n}-{v}", f"{n}={v}", f"{n}-{v}.{a}")
+
+
 RENDERERS: dict[str, Callable[[str, str, str], tuple[str, ...]]] = {
     "deb": apt_renderings,
     "rpm": rpm_renderings,
+    "apk": apk_renderings,
 }
 """Renderings per version scheme."""
 
