@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Debian tools the tests drive for real (installed only when one is missing).
-DEB_PACKAGES := dpkg-dev apt-utils lz4 xz-utils rpm dnf createrepo-c umoci skopeo docker-registry mmdebstrap
-DEB_TOOLS    := dpkg-deb dpkg-scanpackages apt-ftparchive lz4 xz rpm rpmbuild dnf createrepo_c modifyrepo_c umoci skopeo docker-registry mmdebstrap
+DEB_PACKAGES := dpkg-dev apt-utils lz4 xz-utils rpm dnf createrepo-c umoci skopeo docker-registry mmdebstrap zypper
+DEB_TOOLS    := dpkg-deb dpkg-scanpackages apt-ftparchive lz4 xz rpm rpmbuild dnf createrepo_c modifyrepo_c umoci skopeo docker-registry mmdebstrap zypper
 PYTEST_ARGS  ?= -n auto
 
 .PHONY: run test venv dev-deps debian-deps image-debs image-example postgres lint typecheck unit bench clean fuzz-api
@@ -68,13 +68,14 @@ image-debs: debian-deps
 ## mirror made of apt's cached .debs, a registry on 127.0.0.1:5055, an example vulnerability
 ## database when there is none.  Run as root (the mirror lives in /var/lib/patchwarden-example).
 EXAMPLE_DIR := /var/lib/patchwarden-example
+REGISTRY_UP := $(PYTHON) -c "import urllib.request as u; u.urlopen('http://127.0.0.1:5055/v2/', timeout=1)" 2>/dev/null
 image-example: venv debian-deps image-debs
 	$(PYTHON) examples/images/support/local-mirror.py $(EXAMPLE_DIR)/repo
 	@mkdir -p $(EXAMPLE_DIR)/registry
-	@curl -s -o /dev/null http://127.0.0.1:5055/v2/ || { \
+	@$(REGISTRY_UP) || { \
 	  sed "s|@STORAGE@|$(EXAMPLE_DIR)/registry|" examples/images/support/registry.yml > $(EXAMPLE_DIR)/registry.yml; \
 	  nohup docker-registry serve $(EXAMPLE_DIR)/registry.yml > $(EXAMPLE_DIR)/registry.log 2>&1 & \
-	  for i in 1 2 3 4 5 6 7 8 9 10; do curl -s -o /dev/null http://127.0.0.1:5055/v2/ && break; sleep 0.5; done; \
+	  for i in 1 2 3 4 5 6 7 8 9 10; do $(REGISTRY_UP) && break; sleep 0.5; done; \
 	  echo "a registry listens on 127.0.0.1:5055 (log: $(EXAMPLE_DIR)/registry.log)"; }
 	@[ -f "$$($(BIN)/python -c 'from patchwarden import settings; print(settings.vulndb_path())')" ] || \
 	  $(BIN)/patchwarden db import examples/images/support/example-vulns.json

@@ -20,6 +20,11 @@ KNOWN = {
     "ol": ("rhel", "ORACLE_LINUX", "OracleLinux"),
     "amzn": ("rhel", "AMAZON_LINUX_2023", "AmazonLinux"),
     "fedora": ("rhel", "FEDORA", "Fedora"),
+    # SSM's SUSE products are "Suse<VERSION_ID>" (Suse15.5); openSUSE Leap shares them
+    "sles": ("suse", "SUSE", "Suse"),
+    "sles_sap": ("suse", "SUSE", "Suse"),
+    "sle_hpc": ("suse", "SUSE", "Suse"),
+    "opensuse-leap": ("suse", "SUSE", "Suse"),
     # SSM has no Alpine OperatingSystem: ALPINE is Patchwarden's own value
     "alpine": ("alpine", "ALPINE", "Alpine"),
 }
@@ -47,7 +52,7 @@ class OsNames(NamedTuple):
     os_id: str
     version_id: str
     family: str
-    """``debian``, ``rhel``, ``alpine`` or "" (unknown)."""
+    """``debian``, ``rhel``, ``suse``, ``alpine`` or "" (unknown)."""
     operating_system: str
     """SSM's OperatingSystem (``DEBIAN``, ``AMAZON_LINUX_2`` …)."""
     product: str
@@ -63,6 +68,8 @@ def os_names(fields: Dict[str, str]) -> OsNames:
     if known is None:
         if "debian" in likes or "ubuntu" in likes:
             known = ("debian", os_id.upper() or "DEBIAN", os_id.capitalize())
+        elif "suse" in likes:
+            known = ("suse", "SUSE", "Suse")
         elif {"rhel", "fedora", "centos"} & set(likes):
             known = ("rhel", os_id.upper(), os_id.capitalize())
         else:

@@ -14,8 +14,8 @@ from packageurl import PackageURL
 
 from patchwarden.core.model import OsInfo
 
-_PURL_TYPES = {"debian": "deb", "rhel": "rpm", "alpine": "apk"}
-_PURL_NAMESPACES = {"rhel": "redhat"}
+_PURL_TYPES = {"debian": "deb", "rhel": "rpm", "suse": "rpm", "alpine": "apk"}
+_PURL_NAMESPACES = {"rhel": "redhat", "sles": "suse", "opensuse-leap": "opensuse"}
 _PACKAGE_DATABASES = {
     "deb": "var/lib/dpkg/status",
     "rpm": "var/lib/rpm/rpmdb.sqlite",

@@ -23,6 +23,10 @@ def detect(
         from patchwarden.adapters.os.dnf.manager import DnfPackageManager
 
         return DnfPackageManager(root, runner=runner, cache_dir=cache_dir, os_info=info)
+    if info.family == "suse":
+        from patchwarden.adapters.os.zypper.manager import ZypperPackageManager
+
+        return ZypperPackageManager(root, runner=runner, cache_dir=cache_dir, os_info=info)
     if info.family == "alpine":
         from patchwarden.adapters.os.apk.manager import ApkPackageManager
 
@@ -30,5 +34,6 @@ def detect(
     raise EnvironmentProblem(
         f"unsupported operating system {info.pretty_name!r} in root {root!r}: "
         "Patchwarden supports Debian and Ubuntu (apt/dpkg), the RHEL family (dnf/rpm: "
-        "Amazon Linux, RHEL, Rocky, Alma, Oracle, CentOS, Fedora) and Alpine (apk)"
+        "Amazon Linux, RHEL, Rocky, Alma, Oracle, CentOS, Fedora), SUSE (zypper/rpm: SLES, "
+        "openSUSE Leap) and Alpine (apk)"
     )

@@ -190,4 +190,4 @@ def stored_inventory(session: Session, node: Node) -> model.Inventory | None:
     )
 
 
-_SCHEMES = {"debian": "deb", "rhel": "rpm", "alpine": "apk"}
+_SCHEMES = {"debian": "deb", "rhel": "rpm", "suse": "rpm", "alpine": "apk"}
