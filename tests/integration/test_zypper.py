@@ -455,3 +455,58 @@ def test_a_patch_that_cannot_be_installed_fails_alone(
     versions = node.versions()
     assert versions["foo"] == ["1.0-1.1"]
     assert versions["bar"] == ["2.1-1"] and versions["qux"] == ["3.1-1"]
+
+
+def _osv(record_id: str, ecosystem: str, name: str, fixed: str, cve: str) -> dict[str, object]:
+    """An OSV record as SUSE publishes them (one affected package per product)."""
+    return {
+        "schema_version": "1.6.0",
+        "id": record_id,
+        "modified": "2025-01-20T10:00:00Z",
+        "published": "2025-01-20T10:00:00Z",
+        "aliases": [],
+        "related": [cve],
+        "summary": f"Security update for {name}",
+        "details": f"This update for {name} fixes {cve}.",
+        "affected": [
+            {
+                "package": {"ecosystem": ecosystem, "name": name, "purl": f"pkg:rpm/suse/{name}"},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
+                ],
+            }
+        ],
+        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+    }
+
+
+def test_findings_from_every_module_of_the_service_pack(
+    node: SuseNode, pw: Cli, tmp_path: Path
+) -> None:
+    """SUSE files advisories per module and support phase of a service pack, which
+    os-release does not name: a SLES 15 SP5 node reads them all, and no other SP's."""
+    import json
+
+    feed = tmp_path / "osv-suse"
+    feed.mkdir()
+    records = [
+        _osv("SUSE-SU-2025:0101-1", "SUSE:Linux Enterprise Module for Basesystem 15 SP5",
+             "foo", "1.1-1.1", "CVE-2099-1001"),
+        _osv("SUSE-SU-2025:0102-1", "SUSE:Linux Enterprise Server 15 SP5-LTSS",
+             "bar", "2.1-1", "CVE-2099-1002"),
+        _osv("SUSE-SU-2025:0103-1", "SUSE:Linux Enterprise Module for Basesystem 15 SP4",
+             "baz", "1.1-1", "CVE-2099-1003"),
+        _osv("openSUSE-SU-2025:0104-1", "openSUSE:Leap 15.5", "qux", "3.1-1", "CVE-2099-1004"),
+    ]  # fmt: skip
+    for record in records:
+        (feed / f"{record['id']}.json").write_text(json.dumps(record))
+    imported = pw("db", "import", feed)
+    assert imported.returncode == 0, str(imported)
+    report = scan_json(pw, node, "--vulns")
+    found = {(f["vulnerability_id"], f["package_name"]): f for f in report["vulnerabilities"]}
+    from_osv = {key for key in found if key[0].startswith(("SUSE-", "openSUSE-"))}
+    assert from_osv == {("SUSE-SU-2025:0101-1", "foo"), ("SUSE-SU-2025:0102-1", "bar")}
+    assert ("CVE-2025-1111", "foo") in found  # the patch's own CVE (zypper's updateinfo)
+    assert found["SUSE-SU-2025:0101-1", "foo"]["fixed_version"] == "1.1-1.1"
+    assert found["SUSE-SU-2025:0102-1", "bar"]["severity"] == "CRITICAL"
+    assert not [w for w in report.get("warnings", []) if "not assessed" in w]

@@ -507,3 +507,32 @@ def test_signed_kernel_images_are_matched_under_the_linux_source() -> None:
     assert lookups(hwe, "deb")[1] == ("linux-hwe-6.5", "6.5.0-1.1")
     plain = Package("bash", "amd64", "5.2-1", "bash", "5.2-1")
     assert lookups(plain, "deb") == (("bash", "5.2-1"),)
+
+
+def test_suse_releases_read_every_module_of_their_service_pack() -> None:
+    from patchwarden.core.ecosystems import release_ecosystems
+
+    def os(os_id: str, version: str) -> OsInfo:
+        return OsInfo(os_id, version, "", "", "suse", "SUSE", "Suse" + version)
+
+    assert ecosystem_of(os("sles", "15.5")) == "SUSE:Linux Enterprise Server 15 SP5"
+    assert ecosystem_of(os("sles", "15")) == "SUSE:Linux Enterprise Server 15"
+    assert ecosystem_of(os("opensuse-leap", "15.5")) == "openSUSE:Leap 15.5"
+    held = [
+        "SUSE:Linux Enterprise Module for Basesystem 15 SP5",
+        "SUSE:Linux Enterprise Server 15 SP5-LTSS",
+        "SUSE:Linux Enterprise Module for Basesystem 15 SP4",
+        "SUSE:Linux Enterprise Server 15",
+        "openSUSE:Leap 15.5",
+        "Debian:12",
+    ]
+    assert release_ecosystems("SUSE:Linux Enterprise Server 15 SP5", held) == [
+        "SUSE:Linux Enterprise Module for Basesystem 15 SP5",
+        "SUSE:Linux Enterprise Server 15 SP5",
+        "SUSE:Linux Enterprise Server 15 SP5-LTSS",
+    ]
+    assert release_ecosystems("SUSE:Linux Enterprise Server 15", held) == [
+        "SUSE:Linux Enterprise Server 15"
+    ]
+    assert release_ecosystems("openSUSE:Leap 15.5", held) == ["openSUSE:Leap 15.5"]
+    assert release_ecosystems("Debian:12", held) == ["Debian:12"]

@@ -94,7 +94,7 @@ def _update(args: argparse.Namespace) -> int:
     names = list(dict.fromkeys([*args.feed, *overrides]))
     if not names:
         stored = [f.name for f in db.feeds() if f.name in FEEDS]
-        names = stored or list(FEEDS)
+        names = stored or [n for n, spec in FEEDS.items() if spec.default]
     unknown = [n for n in names if n not in FEEDS]
     if unknown:
         raise InputError(f"unknown feed {unknown[0]!r} (known: {', '.join(FEEDS)})")

@@ -8,6 +8,8 @@ in one place.  Ecosystem names are OSV's (``Debian:12``, ``Ubuntu:22.04:LTS``,
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from patchwarden.core.model import Inventory, OsInfo, Package
 
 OS_ECOSYSTEMS: dict[str, tuple[str, str]] = {
@@ -21,10 +23,15 @@ OS_ECOSYSTEMS: dict[str, tuple[str, str]] = {
     "centos": ("CentOS", "major"),
     "fedora": ("Fedora", "major"),
     "alpine": ("Alpine", "alpine"),
+    "sles": ("SUSE:Linux Enterprise Server", "suse"),
+    "sles_sap": ("SUSE:Linux Enterprise Server for SAP Applications", "suse"),
+    "sle_hpc": ("SUSE:Linux Enterprise High Performance Computing", "suse"),
+    "opensuse-leap": ("openSUSE:Leap", "leap"),
 }
 """os-release ``ID`` → (OSV ecosystem name, how ``VERSION_ID`` becomes the release):
 ``major`` ``9.3`` → ``9``; ``ubuntu`` ``22.04`` → ``22.04:LTS`` (April of even years) or
-``22.10``; ``alpine`` ``3.19.1`` → ``v3.19``."""
+``22.10``; ``alpine`` ``3.19.1`` → ``v3.19``; ``suse`` ``15.5`` → ``SUSE:Linux Enterprise
+Server 15 SP5`` (``15`` → ``15``); ``leap`` ``15.5`` → ``openSUSE:Leap 15.5``."""
 
 ECOSYSTEM_SCHEMES: dict[str, str] = {
     "Debian": "deb",
@@ -37,6 +44,8 @@ ECOSYSTEM_SCHEMES: dict[str, str] = {
     "CentOS": "rpm",
     "Fedora": "rpm",
     "Alpine": "apk",
+    "SUSE": "rpm",
+    "openSUSE": "rpm",
 }
 """Ecosystem name (before the first ``:``) → version scheme of its packages."""
 
@@ -56,7 +65,44 @@ def ecosystem_of(os: OsInfo) -> str | None:
         return f"{name}:{parts[0]}.{parts[1]}" + (":LTS" if lts else "")
     if style == "alpine" and len(parts) >= 2:
         return f"{name}:v{parts[0]}.{parts[1]}"
+    if style == "suse":
+        service_pack = f" SP{parts[1]}" if len(parts) >= 2 and parts[1] not in ("", "0") else ""
+        return f"{name} {parts[0]}{service_pack}"
+    if style == "leap":
+        return f"{name} {os.version_id}"
     return f"{name}:{parts[0]}"
+
+
+def spans_ecosystems(ecosystem: str) -> bool:
+    """Whether a node of ``ecosystem`` reads several ecosystems (:func:`release_ecosystems`)."""
+    return ecosystem.startswith("SUSE:")
+
+
+def release_ecosystems(ecosystem: str, held: Iterable[str]) -> list[str]:
+    """The ecosystems whose advisories describe a node of ``ecosystem``, among ``held``.
+
+    One, except on SUSE Linux Enterprise: SUSE files its advisories per *module* and support
+    phase of a service pack (``SUSE:Linux Enterprise Module for Basesystem 15 SP5``,
+    ``SUSE:Linux Enterprise Server 15 SP5-LTSS``…), and os-release names neither; so every
+    held ``SUSE:`` ecosystem of the same service pack counts (its advisories name the
+    package versions they fix, so a module the node lacks matches nothing it has).
+    """
+    if not spans_ecosystems(ecosystem):
+        return [ecosystem]
+    release = ecosystem.rsplit(" ", 2)
+    suffix = (
+        " ".join(release[-2:])
+        if len(release) >= 3 and release[-1].startswith("SP")
+        else release[-1]
+    )
+    found = {ecosystem}
+    for other in held:
+        if not other.startswith("SUSE:"):
+            continue
+        base = other[: -len("-LTSS")] if other.endswith("-LTSS") else other
+        if base.endswith(f" {suffix}"):
+            found.add(other)
+    return sorted(found)
 
 
 def scheme_of(ecosystem: str) -> str | None:

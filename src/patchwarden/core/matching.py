@@ -40,7 +40,9 @@ from patchwarden.core.ecosystems import (
     ecosystem_of,
     lookups,
     query_names,
+    release_ecosystems,
     scheme_of,
+    spans_ecosystems,
 )
 from patchwarden.core.model import Inventory, Package
 from patchwarden.core.versions import COMPARATORS, Comparator
@@ -59,7 +61,9 @@ __all__ = [
     "osv_affected",
     "patch_cves",
     "query_names",
+    "release_ecosystems",
     "scheme_of",
+    "spans_ecosystems",
 ]
 
 SOURCE_PRECEDENCE: dict[str, int] = {

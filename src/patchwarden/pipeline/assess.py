@@ -108,7 +108,12 @@ def assess(
     ]
     no_data = False
     with _collector_paused():
-        advisories = store.advisories(ecosystem, names) if store is not None else []
+        held = _ecosystems_of(store, ecosystem)
+        advisories = [
+            a if a.ecosystem == ecosystem else replace(a, ecosystem=ecosystem)
+            for eco in held
+            for a in (store.advisories(eco, names) if store is not None else [])
+        ]
         if store is not None and not advisories and names:
             no_data = not _store_knows(store, ecosystem)
         result = matching.match(inventory, [*advisories, *extra], ecosystem, now)
@@ -172,7 +177,17 @@ _RANK = {s: s.rank for s in Severity}
 def _store_knows(store: AdvisoryStore, ecosystem: str) -> bool:
     """Whether the store says it holds data for ``ecosystem`` (stores that cannot tell
     — not an :class:`EcosystemIndex` — are taken as not holding it)."""
-    return isinstance(store, EcosystemIndex) and ecosystem in set(store.ecosystems())
+    return isinstance(store, EcosystemIndex) and bool(
+        set(matching.release_ecosystems(ecosystem, store.ecosystems())) & set(store.ecosystems())
+    )
+
+
+def _ecosystems_of(store: AdvisoryStore | None, ecosystem: str) -> list[str]:
+    """The ecosystems to read for a node of ``ecosystem``: itself, and on SUSE Linux
+    Enterprise every module and support phase of its service pack the store holds."""
+    if not matching.spans_ecosystems(ecosystem) or not isinstance(store, EcosystemIndex):
+        return [ecosystem]
+    return matching.release_ecosystems(ecosystem, store.ecosystems())
 
 
 def _stale(store: AdvisoryStore, now: datetime, max_age: timedelta | None) -> list[str]:

@@ -29,10 +29,16 @@ def test_registry_names_and_real_https_urls() -> None:
         "osv-alpine",
         "osv-rocky",
         "osv-alma",
+        "osv-suse",
+        "osv-opensuse",
         "alpine-secdb",
         "cisa-kev",
         "epss",
     }
+    assert [n for n, spec in FEEDS.items() if not spec.default] == ["osv-suse", "osv-opensuse"]
+    assert FEEDS["osv-suse"].urls == (
+        "https://osv-vulnerabilities.storage.googleapis.com/SUSE/all.zip",
+    )
     assert FEEDS["cisa-kev"].urls == (
         "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
     )

@@ -36,6 +36,8 @@ class FeedSpec:
     urls: tuple[str, ...]
     parser: Parser
     description: str = ""
+    default: bool = True
+    """Part of a plain ``db update`` (large opt-in feeds are asked for with ``--feed``)."""
 
     def parse(self, path: Path, warn: Warn) -> Iterator[Advisory]:
         """Stream the advisories of one file of this feed."""
@@ -46,9 +48,10 @@ class FeedSpec:
         return replace(self, urls=urls)
 
 
-def _osv(name: str, ecosystem: str, label: str) -> FeedSpec:
+def _osv(name: str, ecosystem: str, label: str, *, default: bool = True) -> FeedSpec:
     url = f"{OSV_BUCKET}/{ecosystem.replace(' ', '%20')}/all.zip"
-    return FeedSpec(name, (url,), osv.parse, f"OSV dump of {label} ({ecosystem}/all.zip)")
+    description = f"OSV dump of {label} ({ecosystem}/all.zip)"
+    return FeedSpec(name, (url,), osv.parse, description, default)
 
 
 FEEDS: Mapping[str, FeedSpec] = {
@@ -63,6 +66,12 @@ FEEDS: Mapping[str, FeedSpec] = {
     "osv-alpine": _osv("osv-alpine", "Alpine", "Alpine (ALPINE-CVE)"),
     "osv-rocky": _osv("osv-rocky", "Rocky Linux", "Rocky Linux (RLSA)"),
     "osv-alma": _osv("osv-alma", "AlmaLinux", "AlmaLinux (ALSA)"),
+    "osv-suse": _osv(
+        "osv-suse", "SUSE", "SUSE Linux Enterprise (SUSE-SU, SUSE-RU; opt-in)", default=False
+    ),
+    "osv-opensuse": _osv(
+        "osv-opensuse", "openSUSE", "openSUSE (openSUSE-SU; opt-in)", default=False
+    ),
     "alpine-secdb": FeedSpec(
         "alpine-secdb",
         tuple(

@@ -15,6 +15,8 @@ OSV_FAMILIES = {
     "Alpine": "osv-alpine",
     "Rocky Linux": "osv-rocky",
     "AlmaLinux": "osv-alma",
+    "SUSE": "osv-suse",
+    "openSUSE": "osv-opensuse",
 }
 """OSV ecosystem family (the part before the first ``:``) → feed name."""
 
@@ -30,6 +32,8 @@ OSV_ID_PREFIXES = {
     "ALSA-": "osv-alma",
     "ALBA-": "osv-alma",
     "ALEA-": "osv-alma",
+    "SUSE-": "osv-suse",
+    "openSUSE-": "osv-opensuse",
 }
 """For records without any affected package (``DLA-3623-1``): the feed from the id."""
 
