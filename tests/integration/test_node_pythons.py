@@ -58,6 +58,7 @@ def test_node_files_compile_under_3_6() -> None:
         src / "wire.py",
         src / "aptcmd.py",
         src / "dnfcmd.py",
+        src / "apkcmd.py",
         src / "osnames.py",
     ]
     files.append(src / "__init__.py")

@@ -4,6 +4,7 @@ RunPatchBaseline evaluated on the server from a sandbox root's files (real apt/d
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import os
@@ -536,3 +537,115 @@ def test_the_nodes_dnf_configuration_never_runs_a_program_on_the_server(
     assert "sslclientkey" not in repo and "gpgkey" not in repo and "bad id" not in repo
     assert f"baseurl={sandbox.repo.url}" in repo
     assert not (root / "etc/dnf/dnf.conf").is_symlink()
+
+
+# -- apk nodes (an Alpine root written by hand in apk's formats: no apk-tools needed) -------
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data" / "alpine"))
+
+import alpine_root  # noqa: E402
+
+ALPINE_MISSING = {name: version for name, (version, _repo) in alpine_root.UPDATES.items()}
+
+
+def upload_apk(node: Node, root: Path) -> wire.RootFacts:
+    """What the node component collects of the Alpine root (its own code), uploaded."""
+    facts, paths = node_facts.collect(str(root))
+    r = node.call("POST", "/api/v1/agent/blobs/missing", json={"hashes": facts.hashes()})
+    assert r.status_code == 200, r.text
+    for h in r.json()["missing"]:
+        assert put(node, Path(paths[h]).read_bytes()).status_code == 201
+    r = node.call("POST", "/api/v1/agent/facts", json=facts.to_json())  # as the node does
+    assert r.status_code == 200, r.text
+    return facts
+
+
+def test_apk_facts_scan_and_install_plan_on_the_server(
+    api: Api, tmp_path: Path, server_home: Path
+) -> None:
+    node = api.register()
+    alpine = alpine_root.write_alpine_root(tmp_path / "alpine")
+    facts = upload_apk(node, alpine)
+    assert facts.manager == "apk" and facts.arch == alpine_root.ARCH
+    shown = api.ok("GET", f"/api/v1/nodes/{node.id}/inventory")
+    installed = {i["name"]: i["version"] for i in shown if i["kind"] == "installed"}
+    assert installed == {p.name: p.version for p in alpine_root.INSTALLED}
+    about = api.ok("GET", f"/api/v1/nodes/{node.id}")
+    assert about["hostname"] == "alpine-node"
+    root = server_home / "nodes" / node.id / "root"
+    assert (root / "lib/apk/db/installed").is_symlink()
+    assert not (root / "etc/apt").exists()  # nothing of apt's is written for an apk root
+
+    inv = invocation(api, node, Operation="Scan", SnapshotId=SNAPSHOT)
+    r = evaluate(node, inv["invocation_id"], "scan", facts)
+    assert r.status_code == 200, r.text
+    report = wire.Evaluation.from_json(r.json()).report
+    assert report is not None
+    assert report["node"]["os"]["operating_system"] == "ALPINE"
+    assert report["node"]["root"] == str(alpine)
+    missing = {
+        p["name"]: p["available_version"] for p in report["patches"] if p["state"] == "MISSING"
+    }
+    assert missing == ALPINE_MISSING
+    assert node.report(inv["invocation_id"], "Success", report).status_code == 200
+    shown = api.ok("GET", f"/api/v1/compliance/{node.id}")
+    assert shown["compliance"] == "NON_COMPLIANT"
+    assert {p["name"] for p in shown["patches"] if p["state"] == "MISSING"} == set(ALPINE_MISSING)
+
+    inv = invocation(api, node, Operation="Install", RebootOption="NoReboot")
+    r = evaluate(node, inv["invocation_id"], "plan", facts)
+    assert r.status_code == 200, r.text
+    order = wire.Evaluation.from_json(r.json()).order
+    assert order is not None and order.blocked == []
+    assert {p.name: p.version for p in order.packages} == ALPINE_MISSING
+    assert all(p.spec == f"{p.name}={p.version}" for p in order.packages)
+    assert {p.arch for p in order.packages} == {alpine_root.ARCH}
+
+    # the node ran `apk add name=version …`: its installed database has the new versions,
+    # except libssl3's (the node's apk refused it; the conclusion trusts only the database)
+    done = {p.name: p.version for p in order.packages if p.name != "libssl3"}
+    upgraded = tuple(
+        dataclasses.replace(p, version=done.get(p.name, p.version)) for p in alpine_root.INSTALLED
+    )
+    (alpine / "lib/apk/db/installed").write_text(alpine_root.installed_db(upgraded))
+    after = upload_apk(node, alpine)
+    results = [
+        wire.PackageResult(
+            p.name, p.arch, 0 if p.name in done else 1, "" if p.name in done else "x"
+        )
+        for p in order.packages
+    ]
+    r = evaluate(node, inv["invocation_id"], "conclude", after, order=order, results=results)
+    assert r.status_code == 200, r.text
+    answer = wire.Evaluation.from_json(r.json())
+    assert answer.report is not None and answer.reboot is False
+    got = states(answer.report)
+    assert {n: got[n] for n in done} == {n: "INSTALLED_PENDING_REBOOT" for n in done}
+    assert got["libssl3"] == "FAILED"
+    assert answer.report["operation"] == "Install"
+
+
+def test_apk_index_cache_moves_between_the_two_cache_directories(
+    api: Api, tmp_path: Path, server_home: Path
+) -> None:
+    node = api.register()
+    alpine = alpine_root.write_alpine_root(tmp_path / "alpine")
+    (alpine / "etc/apk/cache").mkdir()
+    for index in (alpine / "var/cache/apk").glob("APKINDEX.*"):
+        index.rename(alpine / "etc/apk/cache" / index.name)
+    facts = upload_apk(node, alpine)
+    indexes = [f.path for f in facts.files if "APKINDEX" in f.path]
+    assert len(indexes) == 2 and all(p.startswith("etc/apk/cache/") for p in indexes)
+    shown = api.ok("GET", f"/api/v1/nodes/{node.id}/inventory")
+    assert {i["name"] for i in shown if i["kind"] == "update"} == set(ALPINE_MISSING)
+    # back to var/cache/apk, linked from etc/apk/cache as Alpine sets it up
+    for index in (alpine / "etc/apk/cache").glob("APKINDEX.*"):
+        index.rename(alpine / "var/cache/apk" / index.name)
+    (alpine / "etc/apk/cache").rmdir()
+    (alpine / "etc/apk/cache").symlink_to("/var/cache/apk")
+    facts = upload_apk(node, alpine)
+    indexes = [f.path for f in facts.files if "APKINDEX" in f.path]
+    assert len(indexes) == 2 and all(p.startswith("var/cache/apk/") for p in indexes)
+    assert not (server_home / "nodes" / node.id / "root/etc/apk/cache").exists()
+    shown = api.ok("GET", f"/api/v1/nodes/{node.id}/inventory")
+    assert {i["name"] for i in shown if i["kind"] == "update"} == set(ALPINE_MISSING)

@@ -1,7 +1,8 @@
 """One invocation on the node: RunPatchBaseline (Scan, Install) evaluated by the server,
 and the node component's own upgrade (:mod:`.update`).
 
-An Install: refresh the package lists (``apt-get update`` or ``dnf makecache``), upload the
+An Install: refresh the package lists (``apt-get update``, ``dnf makecache`` or ``apk
+update``), upload the
 facts, ask the server for the ``plan``, write the journal, run exactly the ordered installs
 (all at once, and each alone when that fails), upload the new facts, and ask the server to
 ``conclude``.
@@ -14,7 +15,7 @@ import shutil
 import tempfile
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
-from patchwarden import aptcmd, dnfcmd, osnames, wire
+from patchwarden import apkcmd, aptcmd, dnfcmd, osnames, wire
 from patchwarden.node import facts as facts_mod
 from patchwarden.node.client import Api, Refused, Unavailable
 from patchwarden.node.process import run_command
@@ -162,14 +163,17 @@ class Executor:
         return None
 
     def manager(self) -> str:
-        """``apt`` or ``dnf``: which package manager the root has."""
+        """``apt``, ``dnf`` or ``apk``: which package manager the root has."""
         return facts_mod.detect_manager(self.root)
 
     def refresh(self, arch: str) -> str:
-        """``apt-get update`` (``dnf makecache``); a warning line when it failed (empty
-        when it worked)."""
-        if self.manager() == facts_mod.MANAGER_DNF:
+        """``apt-get update`` (``dnf makecache``, ``apk update``); a warning line when it
+        failed (empty when it worked)."""
+        manager = self.manager()
+        if manager == facts_mod.MANAGER_DNF:
             return self._dnf_refresh()
+        if manager == facts_mod.MANAGER_APK:
+            return self._apk_refresh()
         try:
             with self.apt_env(arch) as env:
                 code, out, err = self.runner(list(aptcmd.UPDATE), env, None)
@@ -193,11 +197,32 @@ class Executor:
             )
         return ""
 
+    def _apk_refresh(self) -> str:
+        try:
+            code, out, err = self.runner(apkcmd.update_argv(self.root), apkcmd.environment(), 900.0)
+        except NodeProblem as exc:
+            return "warning: the package lists were not refreshed: {}".format(exc)
+        if code != 0:
+            return "warning: the package lists were not refreshed: {}".format(
+                _apk_error(err, out, "apk update")
+            )
+        return ""
+
     def carry_out(
         self, order: wire.InstallOrder, arch: str, timeout: Optional[float]
     ) -> List[wire.PackageResult]:
         """Install the ordered versions: together, then each alone when that fails."""
-        if self.manager() == facts_mod.MANAGER_DNF:
+        manager = self.manager()
+        if manager == facts_mod.MANAGER_APK:
+            env = apkcmd.environment()
+
+            def apk_install(specs: List[str]) -> Tuple[int, str]:
+                argv = apkcmd.install_argv(self.root, specs)
+                code, out, err = self.runner(argv, env, timeout)
+                return code, "" if code == 0 else _apk_error(err, out, "apk add")
+
+            return _one_then_each(order.packages, apk_install)
+        if manager == facts_mod.MANAGER_DNF:
             with self.dnf_command() as (prefix, env):
 
                 def dnf_install(specs: List[str]) -> Tuple[int, str]:
@@ -330,6 +355,13 @@ def _dnf_error(err: str, out: str, what: str) -> str:
         if any(ln.strip().startswith("Error:") for ln in text.splitlines()):
             return dnfcmd.error_line(text, what)
     return dnfcmd.error_line(err or out, what) or "{}: failed".format(what)
+
+
+def _apk_error(err: str, out: str, what: str) -> str:
+    for text in (err, out):
+        if any(ln.strip().startswith("ERROR:") for ln in text.splitlines()):
+            return apkcmd.error_line(text, what)
+    return apkcmd.error_line(err or out, what) or "{}: failed".format(what)
 
 
 def _one_then_each(

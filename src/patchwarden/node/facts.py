@@ -1,7 +1,8 @@
 """The files the package manager's adapter reads from a root, by content, and the few facts
 that are not files (hostname, boot time, chroot, native architecture).
 
-The manager is apt when the root has a dpkg status file, dnf when it has an rpm database.
+The manager is apt when the root has a dpkg status file, dnf when it has an rpm database,
+apk when it has apk's installed database.
 
 Hashes are cached across runs in ``hashes.json`` keyed by (path, size, mtime_ns, inode):
 an unchanged 50 MB list is not read again.
@@ -15,7 +16,7 @@ import stat
 import time
 from typing import Dict, List, Optional, Tuple
 
-from patchwarden import __version__, dnfcmd, wire
+from patchwarden import __version__, apkcmd, dnfcmd, wire
 from patchwarden.node.process import run_quiet
 from patchwarden.node.state import NodeProblem, make_state_dir, read_json, write_json
 
@@ -77,16 +78,30 @@ and its indexes)."""
 DNF_SKIPPED = (".lock", "-shm", ".pid", ".solv", ".solvx", ".rpm", "~")
 """Lock files, sqlite's shared memory, dnf's own solver caches, packages."""
 
-MANAGER_APT, MANAGER_DNF = "apt", "dnf"
+APK_FIXED_FILES = (
+    *apkcmd.INSTALLED_DBS,
+    apkcmd.REPOSITORIES,
+    apkcmd.ARCH_FILE,
+    "etc/os-release",
+    "usr/lib/os-release",
+    "etc/machine-id",
+    "etc/hostname",
+)
+"""Single files the apk adapter reads."""
+
+MANAGER_APT, MANAGER_DNF, MANAGER_APK = "apt", "dnf", "apk"
 
 
 def detect_manager(root: str) -> str:
-    """``apt`` when the root has a dpkg status file, ``dnf`` when it has an rpm database
-    (apt when it has neither: its facts then tell the server so)."""
+    """``apt`` when the root has a dpkg status file, ``dnf`` when it has an rpm database,
+    ``apk`` when it has apk's installed database (apt when it has none: its facts then
+    tell the server so)."""
     if os.path.isfile(os.path.join(root, "var/lib/dpkg/status")):
         return MANAGER_APT
     if dnfcmd.find_dbpath(root) is not None:
         return MANAGER_DNF
+    if apkcmd.find_installed_db(root) is not None:
+        return MANAGER_APK
     return MANAGER_APT
 
 
@@ -119,6 +134,81 @@ def dnf_candidate_paths(root: str) -> List[str]:
     cache = dnfcmd.CACHE_DIR
     for repo_dir in _regular_files(root, cache):
         found.extend(_regular_files(root, repo_dir + "/repodata"))
+    return found
+
+
+def apk_cache_dir(root: str) -> Optional[str]:
+    """apk's index cache as a path relative to the root, as the apk adapter finds it:
+    ``etc/apk/cache`` when it is a directory, the directory it links to (an absolute link
+    taken inside the root), else ``var/cache/apk``; ``None`` when the link leaves the
+    root."""
+    linked = apkcmd.CACHE_DIRS[0]
+    full = os.path.join(root, linked)
+    if os.path.islink(full):
+        try:
+            target = os.readlink(full)
+        except OSError:
+            target = ""
+        if target.startswith("/"):
+            rel = os.path.normpath(target.lstrip("/"))
+        else:
+            rel = os.path.normpath(os.path.join(os.path.dirname(linked), target))
+        if target and os.path.isdir(os.path.join(root, rel)):
+            return rel if wire.safe_relative_path(rel) else None
+    elif os.path.isdir(full):
+        return linked
+    return apkcmd.CACHE_DIRS[1]
+
+
+def _apk_repository_lines(root: str, files: List[str]) -> List[str]:
+    """The repositories (URL or path) of the root's repositories files, untagged only."""
+    found = []  # type: List[str]
+    for rel in files:
+        try:
+            with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        for raw in text.splitlines():
+            line = raw.strip()
+            if line and not line.startswith(("#", "@")) and line.split()[0] not in found:
+                found.append(line.split()[0])
+    return found
+
+
+def _apk_arch(root: str) -> str:
+    try:
+        with open(os.path.join(root, apkcmd.ARCH_FILE), encoding="utf-8") as fh:
+            return fh.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def apk_candidate_paths(root: str) -> List[str]:
+    """Relative paths of the files apk's adapter reads: the installed database, the
+    repositories files, the native architecture, os-release, and the index apk last
+    downloaded for each repository (``APKINDEX.*.tar.gz`` in its cache directory; a local
+    repository's ``<path>/<arch>/APKINDEX.tar.gz`` in the root)."""
+    found = list(APK_FIXED_FILES)
+    lists = [p for p in _regular_files(root, apkcmd.REPOSITORIES_D) if p.endswith(".list")]
+    found.extend(lists)
+    cache = apk_cache_dir(root)
+    if cache is not None:
+        found.extend(
+            p
+            for p in _regular_files(root, cache)
+            if p.rpartition("/")[2].startswith("APKINDEX.") and p.endswith(".tar.gz")
+        )
+    arch = _apk_arch(root) or "noarch"
+    for repo in _apk_repository_lines(root, [apkcmd.REPOSITORIES, *lists]):
+        if repo.startswith("file:"):
+            repo = repo[len("file:") :].lstrip("/")
+            repo = "/" + repo if repo else ""
+        elif "://" in repo:
+            continue  # a download: its index is in the cache
+        rel = os.path.normpath(repo.lstrip("/")) + "/" + arch + "/APKINDEX.tar.gz"
+        if repo and rel not in found:
+            found.append(rel)
     return found
 
 
@@ -175,6 +265,8 @@ def candidate_paths(root: str, manager: str = MANAGER_APT) -> List[str]:
     """Relative paths of the files to upload (existence is checked by the caller)."""
     if manager == MANAGER_DNF:
         return dnf_candidate_paths(root)
+    if manager == MANAGER_APK:
+        return apk_candidate_paths(root)
     found = list(FIXED_FILES)
     for rel_dir in FILE_DIRS:
         try:
@@ -261,9 +353,12 @@ def in_chroot() -> bool:
 def native_arch(root: str, manager: str = MANAGER_APT) -> str:
     """apt: the ``Architecture`` of the ``dpkg`` package in the status file, else
     ``dpkg --print-architecture`` (empty when neither tells).  dnf: ``rpm --eval
-    %{_arch}``, else ``uname -m``."""
+    %{_arch}``, else ``uname -m``.  apk: the root's ``etc/apk/arch`` (empty when it has
+    none)."""
     if manager == MANAGER_DNF:
         return rpm_arch()
+    if manager == MANAGER_APK:
+        return _apk_arch(root)
     arch = _dpkg_arch_from_status(os.path.join(root, "var/lib/dpkg/status"))
     if arch:
         return arch

@@ -1,10 +1,14 @@
 """A node component's root, rebuilt on the server from its uploaded facts.
 
 For node N the directory ``<data_dir>/nodes/N/root`` holds every file the node listed as a
-symlink to its blob (:mod:`patchwarden.adapters.blobs`) and ``etc/hostname``; the apt or
-dnf adapter (by ``facts.manager``) reads it as it reads any root, and ``apt-get -s`` /
+symlink to its blob (:mod:`patchwarden.adapters.blobs`) and ``etc/hostname``; the apt, dnf
+or apk adapter (by ``facts.manager``) reads it as it reads any root, and ``apt-get -s`` /
 ``dnf -C --assumeno install`` simulate on it (confined to the root).  Nothing is ever
 installed here: installs run on the node.
+
+An apk root is plain files (apk's databases and indexes are data, its configuration names
+no program): nothing is rewritten.  apk-tools is not run on the server: the install plan
+of an apk node is the exact versions the baseline wants (:meth:`RemotePackageManager.plan`).
 
 The rpm database is copied, not linked: sqlite (and BerkeleyDB) write their shared-memory
 and lock files beside the database, which must not land in the blob store.
@@ -37,8 +41,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from patchwarden import aptcmd, dnfcmd, wire
+from patchwarden import apkcmd, aptcmd, dnfcmd, wire
 from patchwarden.adapters.blobs import BlobStore
+from patchwarden.adapters.os import detect
+from patchwarden.adapters.os.apk.manager import ApkPackageManager
 from patchwarden.adapters.os.apt.conf import get, read_apt_conf
 from patchwarden.adapters.os.apt.manager import AptPackageManager
 from patchwarden.adapters.os.dnf.manager import DnfPackageManager
@@ -107,6 +113,8 @@ after them."""
 _REPO_ID = re.compile(r"[A-Za-z0-9_.:$-]{1,200}")
 _DNF_DIRS = ("var/cache/dnf", "var/lib/dnf", "var/log", "etc/yum.repos.d")
 """Directories dnf expects in a root (created when the facts leave them out)."""
+_APK_DIRS: tuple[str, ...] = ()
+"""apk's adapter only reads: no directory is needed beyond those of the listed files."""
 COPIES = ".patchwarden-copies.json"
 NAMED = "blobs.json"
 """Beside a node's rebuilt root: the blobs its latest facts name (what pruning keeps)."""
@@ -152,9 +160,14 @@ class FactRunner:
 
 
 class RemotePackageManager:
-    """The apt or dnf adapter on a rebuilt root: collects and simulates; never installs."""
+    """The apt, dnf or apk adapter on a rebuilt root: collects and simulates; never
+    installs."""
 
-    def __init__(self, inner: AptPackageManager | DnfPackageManager, facts: wire.RootFacts) -> None:
+    def __init__(
+        self,
+        inner: AptPackageManager | DnfPackageManager | ApkPackageManager,
+        facts: wire.RootFacts,
+    ) -> None:
         self.inner = inner
         self.root = inner.root
         self.scheme = inner.scheme
@@ -171,7 +184,13 @@ class RemotePackageManager:
         )
 
     def plan(self, packages: Sequence[Package]) -> InstallPlan:
-        """``apt-get -s install`` (``dnf --assumeno install``) on the rebuilt root."""
+        """``apt-get -s install`` (``dnf --assumeno install``) on the rebuilt root; for apk
+        exactly ``packages`` (apk-tools does not run on the server: the dependencies apk
+        adds are not known before the node installs)."""
+        if isinstance(self.inner, ApkPackageManager):
+            actions = tuple(f"install {p.name} -> {p.version}" for p in packages)
+            touched = tuple((p.name, p.arch, p.version) for p in packages)
+            return InstallPlan(tuple(packages), actions, touched)
         return self.inner.plan(packages)
 
     def refresh(self) -> None:
@@ -184,15 +203,18 @@ class RemotePackageManager:
 
     def spec(self, pkg: Package) -> str:
         """What the node's package manager is asked for to install exactly ``pkg``: apt
-        ``name[:arch]=version``, dnf the NEVRA in the repository (after :meth:`collect`)."""
+        ``name[:arch]=version``, dnf the NEVRA in the repository (after :meth:`collect`),
+        apk ``name=version``."""
         if isinstance(self.inner, DnfPackageManager):
             return self.inner.spec(pkg)
+        if isinstance(self.inner, ApkPackageManager):
+            return apkcmd.spec(pkg.name, pkg.version)
         return aptcmd.spec(pkg.name, pkg.arch, pkg.version, self.native_arch)
 
     @property
     def native_arch(self) -> str:
         """The node's native architecture (its facts, else its dpkg's)."""
-        if self.facts.arch or isinstance(self.inner, DnfPackageManager):
+        if self.facts.arch or isinstance(self.inner, DnfPackageManager | ApkPackageManager):
             return self.facts.arch
         for ip in self.inner.collect().installed:
             if ip.package.name == "dpkg" and ip.package.arch:
@@ -292,8 +314,10 @@ class RemoteRoots:
             _write(here, NAMED, json.dumps(facts.hashes()))
             runner = FactRunner(facts)
             cache = str(here / "cache")
-            inner: AptPackageManager | DnfPackageManager
-            if facts.manager == "dnf":
+            inner: AptPackageManager | DnfPackageManager | ApkPackageManager
+            if facts.manager == "apk":
+                inner = _apk_manager(root, runner, cache)
+            elif facts.manager == "dnf":
                 boot = facts.boot_time
                 inner = DnfPackageManager(
                     str(root),
@@ -308,6 +332,17 @@ class RemoteRoots:
                 yield RemoteRoot(RemotePackageManager(inner, facts), state)
             finally:
                 state.close()
+
+
+def _apk_manager(root: Path, runner: Runner, cache: str) -> ApkPackageManager:
+    """The adapter :func:`detect` picks for the rebuilt root: apk's, or the facts are
+    refused (their os-release is not Alpine's)."""
+    pm = detect(str(root), runner=runner, cache_dir=cache)
+    if not isinstance(pm, ApkPackageManager):
+        raise EnvironmentProblem(
+            f"the facts are apk's, but their os-release is not Alpine's ({pm.scheme} root)"
+        )
+    return pm
 
 
 @contextlib.contextmanager
@@ -338,7 +373,8 @@ def rebuild(root: Path, facts: wire.RootFacts, blobs: BlobStore) -> None:
         if not wire.safe_relative_path(f.path):  # checked on decode; never trust twice
             raise InputError(f"facts.files: {f.path[:200]!r} is not inside the root")
     dnf = facts.manager == "dnf"
-    generated = _dnf_generated if dnf else _generated
+    apk = facts.manager == "apk"
+    generated = _dnf_generated if dnf else _apk_generated if apk else _generated
     wanted = {f.path: blobs.path(f.sha256) for f in facts.files if not generated(f.path)}
     copies = {p: b for p, b in wanted.items() if dnf and p.startswith(_DB_DIRS)}
     for rel in copies:
@@ -348,6 +384,9 @@ def rebuild(root: Path, facts: wire.RootFacts, blobs: BlobStore) -> None:
     if dnf:
         _rebuild_dnf_config(root, facts, blobs)
         _copy_rpmdb(root, {f.path: f.sha256 for f in facts.files if f.path in copies}, blobs)
+    elif apk:
+        if not any(p.startswith(apkcmd.CACHE_DIRS[0] + "/") for p in wanted):
+            _remove(root / apkcmd.CACHE_DIRS[0])  # else its empty directory hides var/cache/apk
     else:
         _write(root, APT_CONF, safe_apt_conf(facts, blobs))
     for rel, blob in sorted(wanted.items()):
@@ -360,9 +399,14 @@ def rebuild(root: Path, facts: wire.RootFacts, blobs: BlobStore) -> None:
         _remove(target)
         os.symlink(blob, target)
     _write(root, HOSTNAME, facts.hostname.strip() + "\n")
-    for rel in _DNF_DIRS if dnf else _DIRS:
+    for rel in _DNF_DIRS if dnf else _APK_DIRS if apk else _DIRS:
         with contextlib.suppress(OSError, InputError):
             _make_dirs(root, rel)
+
+
+def _apk_generated(path: str) -> bool:
+    """Files of an apk root written by the server: the host name only."""
+    return path == HOSTNAME
 
 
 def _dnf_generated(path: str) -> bool:

@@ -5,8 +5,8 @@ rebuilds its root from them (a :class:`NodeRoots` port) and runs ``pipeline.scan
 ``pipeline.install`` there, exactly as ``patchwarden scan`` / ``install`` would on the
 node.  Installs run on the node: the server only decides (``plan``: the exact versions,
 as :func:`patchwarden.pipeline.install.decide` picks them) and judges the new facts
-afterwards (``conclude``: a package counts as installed only when the node's dpkg or rpm
-database says so, whatever the return codes).
+afterwards (``conclude``: a package counts as installed only when the node's dpkg, rpm or
+apk database says so, whatever the return codes).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ class NodeRoot(Protocol):
 
     def spec(self, pkg: Package) -> str:
         """What the node's package manager is asked for to install exactly ``pkg`` (apt:
-        ``name[:arch]=version``; dnf: the NEVRA in the repository)."""
+        ``name[:arch]=version``; dnf: the NEVRA in the repository; apk: ``name=version``)."""
         ...
 
 
