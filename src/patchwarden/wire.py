@@ -441,7 +441,7 @@ class InventoryAck(NamedTuple):
 #
 # A fact set naming a blob the server lacks is answered 409 ``missing_blobs``.
 
-MANAGERS = ("apt", "dnf", "apk")
+MANAGERS = ("apt", "dnf", "apk", "zypper")
 """Package managers the node component collects facts for."""
 
 EVALUATE_PHASES = ("scan", "plan", "conclude")
@@ -496,7 +496,7 @@ class RootFacts(NamedTuple):
     files.  The server holds every file by hash (:class:`BlobQuery`)."""
 
     manager: str
-    """``apt``, ``dnf`` or ``apk`` (:data:`MANAGERS`)."""
+    """``apt``, ``dnf``, ``apk`` or ``zypper`` (:data:`MANAGERS`)."""
     root: str
     """The node's root directory: ``/`` on a host, another directory for a sandbox."""
     hostname: str
@@ -507,7 +507,7 @@ class RootFacts(NamedTuple):
     """``ischroot -t`` exited 0 on the node (apt then includes every phased update)."""
     arch: str = ""
     """The native architecture (apt: ``dpkg --print-architecture``; dnf: ``rpm --eval
-    %{_arch}``; apk: ``etc/apk/arch``)."""
+    %{_arch}``, as for zypper; apk: ``etc/apk/arch``)."""
     agent_version: str = ""
     collected_at: Optional[str] = None
     """ISO 8601 time of collection (UTC)."""
@@ -586,7 +586,8 @@ class PlannedPackage(NamedTuple):
     version: str
     spec: str
     """What the package manager is asked for (apt: ``name=version`` or ``name:arch=version``;
-    dnf: the NEVRA ``name-[epoch:]version-release.arch``; apk: ``name=version``)."""
+    dnf: the NEVRA ``name-[epoch:]version-release.arch``; apk: ``name=version``; zypper:
+    ``name.arch=[epoch:]version-release``)."""
 
     def to_json(self) -> Dict[str, Any]:
         """The JSON object."""

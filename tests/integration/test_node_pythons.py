@@ -59,6 +59,7 @@ def test_node_files_compile_under_3_6() -> None:
         src / "aptcmd.py",
         src / "dnfcmd.py",
         src / "apkcmd.py",
+        src / "zyppercmd.py",
         src / "osnames.py",
     ]
     files.append(src / "__init__.py")

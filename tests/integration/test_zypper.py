@@ -10,11 +10,14 @@ The oracle is zypper itself on the same root, run with the product's own options
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import os
 import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -22,10 +25,14 @@ import pytest
 from rpm_sandbox import RpmRepo, RpmSpec, build_rpm
 from sandbox import Cli, JsonReport, baseline_document, run, write_baseline
 
+from patchwarden import wire, zyppercmd
 from patchwarden.adapters.os import detect
+from patchwarden.adapters.os.remote import RemoteRoots
 from patchwarden.adapters.os.zypper.execute import ZypperTarget, zypper_command
 from patchwarden.adapters.os.zypper.manager import ZypperPackageManager
 from patchwarden.core.baseline.defaults import default_baseline
+from patchwarden.node import facts as node_facts
+from patchwarden.pipeline.fleet import remote
 
 pytestmark = pytest.mark.integration
 
@@ -510,3 +517,71 @@ def test_findings_from_every_module_of_the_service_pack(
     assert found["SUSE-SU-2025:0101-1", "foo"]["fixed_version"] == "1.1-1.1"
     assert found["SUSE-SU-2025:0102-1", "bar"]["severity"] == "CRITICAL"
     assert not [w for w in report.get("warnings", []) if "not assessed" in w]
+
+
+# -- the node component: facts judged on the server ------------------------------------------
+
+
+def _upload(roots: RemoteRoots, root: Path) -> wire.RootFacts:
+    """What the node component collects of the root (its own code), stored as blobs."""
+    facts, paths = node_facts.collect(str(root))
+    for digest in roots.missing(facts.hashes()):
+        data = Path(paths[digest]).read_bytes()
+        roots.blobs.put_gzip(digest, [gzip.compress(data)])
+    return facts
+
+
+def _delivery(invocation: str, **params: str) -> wire.Delivery:
+    return wire.Delivery(invocation, "cmd-1", "AWS-RunPatchBaseline", dict(params))
+
+
+def test_node_facts_are_judged_on_the_server_as_the_root_itself(
+    node: SuseNode, pw: Cli, tmp_path: Path
+) -> None:
+    direct = scan_json(pw, node)
+    roots = RemoteRoots(tmp_path / "server")
+    facts = _upload(roots, node.root)
+    assert facts.manager == "zypper"
+    listed = {f.path for f in facts.files}
+    assert "etc/zypp/repos.d/sandbox.repo" in listed
+    assert "var/cache/zypp/solv/sandbox/solv" in listed
+    assert any(p.startswith("var/cache/zypp/raw/sandbox/repodata/") for p in listed)
+    assert any(p.startswith("usr/lib/sysimage/rpm/") for p in listed)
+    assert not [p for p in listed if "@System" in p or p.startswith("var/lib/rpm/")]
+
+    now = datetime.fromisoformat(NOW_ISO.replace("Z", "+00:00"))
+    scan = remote.evaluate(
+        roots, "mi-suse", _delivery("inv-scan"), wire.EvaluateRequest("scan", facts), now
+    )
+    assert scan.report is not None
+    got = {i.name: i.state.value for i in scan.report.items}
+    assert got == states(direct) == DEFAULT_STATES
+    assert {n for n, s in got.items() if s == "MISSING"} == {
+        p["name"] for p in direct["patches"] if p["state"] == "MISSING"
+    }
+    assert scan.report.node.root == str(node.root)
+    rebuilt = roots.node_dir("mi-suse") / "root"
+    assert (rebuilt / "usr/lib/sysimage/rpm").is_dir()
+    assert not (rebuilt / "var/cache/zypp/solv/sandbox/solv").is_symlink()  # a copy
+    for f in facts.files:  # zypper wrote nothing through a link into the blob store
+        assert hashlib.sha256(roots.blobs.path(f.sha256).read_bytes()).hexdigest() == f.sha256
+    assert "arch=" in (rebuilt / "etc/zypp/zypp.conf").read_text()
+
+    install = _delivery("inv-install", Operation="Install", RebootOption="NoReboot")
+    plan = remote.evaluate(roots, "mi-suse", install, wire.EvaluateRequest("plan", facts), now)
+    order = plan.order
+    assert order is not None and order.blocked == []
+    assert [(p.name, p.arch, p.version, p.spec) for p in order.packages] == [
+        ("foo", "noarch", "1.1-1.1", "foo.noarch=1.1-1.1")
+    ]
+    # the node runs exactly the order (zyppercmd's argv), uploads again, the server concludes
+    node.zypper(*zyppercmd.install_args([p.spec for p in order.packages]))
+    assert node.versions()["foo"] == ["1.1-1.1"]
+    after = _upload(roots, node.root)
+    results = [wire.PackageResult(p.name, p.arch, 0) for p in order.packages]
+    ask = wire.EvaluateRequest("conclude", after, order, results)
+    done = remote.evaluate(roots, "mi-suse", install, ask, now)
+    assert done.report is not None
+    concluded = {i.name: i.state.value for i in done.report.items}
+    assert concluded == {**DEFAULT_STATES, "foo": "INSTALLED_PENDING_REBOOT"}, concluded
+    assert done.reboot is False  # NoReboot

@@ -79,6 +79,7 @@ def test_the_bundle_holds_exactly_the_node_component(tmp_path: Path) -> None:
         "patchwarden/aptcmd.py",
         "patchwarden/dnfcmd.py",
         "patchwarden/apkcmd.py",
+        "patchwarden/zyppercmd.py",
         "patchwarden/osnames.py",
     } | node_sources()
     assert set(names) == expected

@@ -129,3 +129,48 @@ def test_prune_keeps_what_registered_nodes_use_and_what_is_young(tmp_path: Path)
     except MissingBlobs as exc:
         assert exc.missing == fresh.hashes()
     assert os.path.isdir(roots.node_dir("mi-kept"))
+
+
+def test_a_zypper_root_keeps_only_safe_configuration_and_copies_the_solv_cache(
+    tmp_path: Path,
+) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    files = {
+        "etc/zypp/zypp.conf": (
+            "[main]\nsolver.onlyRequires = true\npluginsdir = /tmp/evil\n"
+            "commit.downloadMode = DownloadOnly\n"
+        ),
+        "etc/zypp/repos.d/sles.repo": (
+            "[SLES-Updates]\nname=Updates\nenabled=1\nbaseurl=plugin:/susecloud?x=1\n"
+            "gpgkey=file:///etc/shadow\nservice=SCC\n[bad/../alias]\nbaseurl=https://x\n"
+        ),
+        "etc/zypp/repos.d/local.repo": "[local]\nbaseurl=https://mirror/repo\npriority=90\n",
+        "usr/lib/sysimage/rpm/Packages.db": "db",
+        "var/cache/zypp/solv/local/solv": "solv",
+        "var/cache/zypp/raw/local/repodata/repomd.xml": "<repomd/>",
+        "etc/os-release": "ID=sles\n",
+    }
+    facts = _facts(blobs, files)._replace(manager="zypper", arch="aarch64")
+    root = tmp_path / "root"
+    rebuild(root, facts, blobs)
+    assert (root / "etc/zypp/zypp.conf").read_text() == (
+        "[main]\nsolver.onlyRequires=true\narch=aarch64\n"
+    )
+    assert (root / "etc/zypp/repos.d/sles.repo").read_text() == (
+        "[SLES-Updates]\nname=Updates\nenabled=1\n"
+    )
+    assert (root / "etc/zypp/repos.d/local.repo").read_text() == (
+        "[local]\nbaseurl=https://mirror/repo\npriority=90\n"
+    )
+    for rel in ("usr/lib/sysimage/rpm/Packages.db", "var/cache/zypp/solv/local/solv"):
+        assert not (root / rel).is_symlink() and (root / rel).is_file()  # zypper writes there
+    assert (root / "var/cache/zypp/raw/local/repodata/repomd.xml").is_symlink()
+    assert (root / "var/lib/zypp").is_dir() and (root / "var/log").is_dir()
+    # a solv file the node no longer lists goes; so does a repo file
+    (root / "var/cache/zypp/solv/@System").mkdir()
+    del files["var/cache/zypp/solv/local/solv"], files["etc/zypp/repos.d/sles.repo"]
+    rebuild(root, _facts(blobs, files)._replace(manager="zypper"), blobs)
+    assert not (root / "var/cache/zypp/solv/local").exists()
+    assert not (root / "var/cache/zypp/solv/@System").exists()
+    assert not (root / "etc/zypp/repos.d/sles.repo").exists()
+    assert (root / "etc/zypp/zypp.conf").read_text() == "[main]\nsolver.onlyRequires=true\n"

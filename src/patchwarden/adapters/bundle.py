@@ -4,8 +4,9 @@
 a ``patchwarden/__init__.py`` of its own (the docstring and ``__version__``) and the
 stdlib-only modules the node component imports: ``patchwarden/wire.py``,
 ``patchwarden/aptcmd.py``, ``patchwarden/dnfcmd.py``, ``patchwarden/apkcmd.py``,
-``patchwarden/osnames.py`` and ``patchwarden/node/**.py``, read from the installed
-package's source files (never ``.pyc``: the node's Python may be 3.6).
+``patchwarden/zyppercmd.py``, ``patchwarden/osnames.py`` and ``patchwarden/node/**.py``,
+read from the installed package's source files (never ``.pyc``: the node's Python may be
+3.6).
 
 A build is deterministic (sorted entries, 1980-01-01 timestamps, fixed permissions), so the
 same sources give the same SHA-256 on every server replica.  :class:`BundleStore` keeps the
@@ -126,6 +127,7 @@ def bundle_files(version: str) -> dict[str, bytes]:
         "patchwarden/aptcmd.py": (root / "aptcmd.py").read_bytes(),
         "patchwarden/dnfcmd.py": (root / "dnfcmd.py").read_bytes(),
         "patchwarden/apkcmd.py": (root / "apkcmd.py").read_bytes(),
+        "patchwarden/zyppercmd.py": (root / "zyppercmd.py").read_bytes(),
         "patchwarden/osnames.py": (root / "osnames.py").read_bytes(),
     }
     files.update(_sources(root / "node", "patchwarden/node/"))

@@ -1,8 +1,8 @@
 """One invocation on the node: RunPatchBaseline (Scan, Install) evaluated by the server,
 and the node component's own upgrade (:mod:`.update`).
 
-An Install: refresh the package lists (``apt-get update``, ``dnf makecache`` or ``apk
-update``), upload the
+An Install: refresh the package lists (``apt-get update``, ``dnf makecache``, ``apk
+update`` or ``zypper refresh``), upload the
 facts, ask the server for the ``plan``, write the journal, run exactly the ordered installs
 (all at once, and each alone when that fails), upload the new facts, and ask the server to
 ``conclude``.
@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
-from patchwarden import apkcmd, aptcmd, dnfcmd, osnames, wire
+from patchwarden import apkcmd, aptcmd, dnfcmd, osnames, wire, zyppercmd
 from patchwarden.node import facts as facts_mod
 from patchwarden.node.client import Api, Refused, Unavailable
 from patchwarden.node.process import run_command
@@ -144,6 +144,34 @@ class Executor:
         finally:
             shutil.rmtree(home, ignore_errors=True)
 
+    @contextlib.contextmanager
+    def zypper_command(self) -> Iterator[Tuple[List[str], Dict[str, str]]]:
+        """(argv prefix, environment) of zypper; for a root other than ``/`` a private
+        ``HOME`` (its ``.rpmmacros`` names the root's rpm database), ``ZYPP_CONF`` (the
+        root's zypp.conf, else an empty one) and ``ZYPP_LOGFILE`` in the root while the
+        block runs: as the zypper adapter runs it."""
+        if (self.root.rstrip("/") or "/") == "/":
+            yield zyppercmd.prefix("/"), zyppercmd.environment("/")
+            return
+        dbpath = dnfcmd.find_dbpath(self.root)
+        if dbpath is None:
+            raise NodeProblem("no rpm database in root {!r}".format(self.root))
+        home = tempfile.mkdtemp(prefix="patchwarden-zypper-")
+        try:
+            with open(os.path.join(home, ".rpmmacros"), "w") as fh:
+                fh.write(dnfcmd.rpmmacros_text(dbpath))
+            config = os.path.join(self.root, zyppercmd.CONFIG)
+            if not os.path.isfile(config):
+                config = os.path.join(home, "zypp.conf")
+                with open(config, "w") as fh:
+                    fh.write("[main]\n")
+            log_dir = os.path.dirname(os.path.join(self.root, zyppercmd.LOG_FILE))
+            with contextlib.suppress(OSError):
+                os.makedirs(log_dir, exist_ok=True)
+            yield zyppercmd.prefix(self.root), zyppercmd.environment(self.root, home, config)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+
     def _releasever(self, dbpath: str) -> Optional[str]:
         """``None`` when an installed package provides ``system-release(releasever)`` (dnf
         reads it there), else the root's os-release ``VERSION_ID``."""
@@ -163,15 +191,17 @@ class Executor:
         return None
 
     def manager(self) -> str:
-        """``apt``, ``dnf`` or ``apk``: which package manager the root has."""
+        """``apt``, ``dnf``, ``apk`` or ``zypper``: which package manager the root has."""
         return facts_mod.detect_manager(self.root)
 
     def refresh(self, arch: str) -> str:
-        """``apt-get update`` (``dnf makecache``, ``apk update``); a warning line when it
-        failed (empty when it worked)."""
+        """``apt-get update`` (``dnf makecache``, ``apk update``, ``zypper refresh``); a
+        warning line when it failed (empty when it worked)."""
         manager = self.manager()
         if manager == facts_mod.MANAGER_DNF:
             return self._dnf_refresh()
+        if manager == facts_mod.MANAGER_ZYPPER:
+            return self._zypper_refresh()
         if manager == facts_mod.MANAGER_APK:
             return self._apk_refresh()
         try:
@@ -194,6 +224,19 @@ class Executor:
         if code != 0:
             return "warning: the package lists were not refreshed: {}".format(
                 _dnf_error(err, out, "dnf makecache")
+            )
+        return ""
+
+    def _zypper_refresh(self) -> str:
+        try:
+            with self.zypper_command() as (prefix, env):
+                argv = prefix + zyppercmd.refresh_args()
+                code, out, err = self.runner(argv, env, 900.0)
+        except NodeProblem as exc:
+            return "warning: the package lists were not refreshed: {}".format(exc)
+        if code not in zyppercmd.REFRESH_OK_CODES:
+            return "warning: the package lists were not refreshed: {}".format(
+                zyppercmd.error_line(out, err, code, "zypper refresh")
             )
         return ""
 
@@ -222,6 +265,17 @@ class Executor:
                 return code, "" if code == 0 else _apk_error(err, out, "apk add")
 
             return _one_then_each(order.packages, apk_install)
+        if manager == facts_mod.MANAGER_ZYPPER:
+            with self.zypper_command() as (prefix, env):
+
+                def zypper_install(specs: List[str]) -> Tuple[int, str]:
+                    argv = prefix + zyppercmd.install_args(specs)
+                    code, out, err = self.runner(argv, env, timeout)
+                    if code in zyppercmd.OK_CODES:
+                        return 0, ""
+                    return code, zyppercmd.error_line(out, err, code, "zypper install")
+
+                return _one_then_each(order.packages, zypper_install)
         if manager == facts_mod.MANAGER_DNF:
             with self.dnf_command() as (prefix, env):
 

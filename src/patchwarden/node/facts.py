@@ -1,8 +1,9 @@
 """The files the package manager's adapter reads from a root, by content, and the few facts
 that are not files (hostname, boot time, chroot, native architecture).
 
-The manager is apt when the root has a dpkg status file, dnf when it has an rpm database,
-apk when it has apk's installed database.
+The manager is apt when the root has a dpkg status file, zypper when it has an rpm database
+and is SUSE's (its os-release says so, or it has ``etc/zypp`` and no dnf/yum configuration),
+dnf when it has another rpm database, apk when it has apk's installed database.
 
 Hashes are cached across runs in ``hashes.json`` keyed by (path, size, mtime_ns, inode):
 an unchanged 50 MB list is not read again.
@@ -16,7 +17,7 @@ import stat
 import time
 from typing import Dict, List, Optional, Tuple
 
-from patchwarden import __version__, apkcmd, dnfcmd, wire
+from patchwarden import __version__, apkcmd, dnfcmd, osnames, wire, zyppercmd
 from patchwarden.node.process import run_quiet
 from patchwarden.node.state import NodeProblem, make_state_dir, read_json, write_json
 
@@ -89,17 +90,57 @@ APK_FIXED_FILES = (
 )
 """Single files the apk adapter reads."""
 
+ZYPPER_FIXED_FILES = (
+    zyppercmd.CONFIG,
+    zyppercmd.LOCKS,
+    "etc/os-release",
+    "usr/lib/os-release",
+    "etc/machine-id",
+    "etc/hostname",
+)
+"""Single files the zypper adapter (and zypper itself) reads."""
+
+ZYPPER_DB_DIRS = ("var/lib/rpm", "usr/lib/sysimage/rpm")
+"""The rpm database directories (SLES 15: ``usr/lib/sysimage/rpm``, ``var/lib/rpm`` a link
+to it, which is not followed)."""
+
 MANAGER_APT, MANAGER_DNF, MANAGER_APK = "apt", "dnf", "apk"
+MANAGER_ZYPPER = "zypper"
+
+_DNF_CONFIGS = ("etc/dnf", "etc/yum.repos.d", "etc/yum.conf")
+
+
+def _os_release_ids(root: str) -> List[str]:
+    """``ID`` and the words of ``ID_LIKE`` of the root's os-release (lower case)."""
+    for rel in ("etc/os-release", "usr/lib/os-release"):
+        try:
+            with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as fh:
+                fields = osnames.parse_os_release(fh.read())
+        except OSError:
+            continue
+        return [fields.get("ID", "").lower(), *fields.get("ID_LIKE", "").lower().split()]
+    return []
+
+
+def is_suse(root: str) -> bool:
+    """The root is SUSE's: its os-release ``ID``/``ID_LIKE`` names suse, or (without such
+    an os-release) it has ``etc/zypp`` and no dnf or yum configuration."""
+    ids = [i for i in _os_release_ids(root) if i]
+    if any("suse" in i or i == "sles" for i in ids):
+        return True
+    if not os.path.isdir(os.path.join(root, "etc/zypp")):
+        return False
+    return not any(os.path.exists(os.path.join(root, rel)) for rel in _DNF_CONFIGS)
 
 
 def detect_manager(root: str) -> str:
-    """``apt`` when the root has a dpkg status file, ``dnf`` when it has an rpm database,
-    ``apk`` when it has apk's installed database (apt when it has none: its facts then
-    tell the server so)."""
+    """``apt`` when the root has a dpkg status file; with an rpm database ``zypper`` on a
+    SUSE root (:func:`is_suse`), ``dnf`` otherwise; ``apk`` when it has apk's installed
+    database (apt when it has none: its facts then tell the server so)."""
     if os.path.isfile(os.path.join(root, "var/lib/dpkg/status")):
         return MANAGER_APT
     if dnfcmd.find_dbpath(root) is not None:
-        return MANAGER_DNF
+        return MANAGER_ZYPPER if is_suse(root) else MANAGER_DNF
     if apkcmd.find_installed_db(root) is not None:
         return MANAGER_APK
     return MANAGER_APT
@@ -212,6 +253,27 @@ def apk_candidate_paths(root: str) -> List[str]:
     return found
 
 
+def zypper_candidate_paths(root: str) -> List[str]:
+    """Relative paths of the files zypper's adapter reads with ``--no-refresh``: its
+    configuration and package locks, the repository files, the rpm database, os-release,
+    and zypper's caches of each repository: the raw metadata (``var/cache/zypp/raw/<alias>``
+    and its ``repodata/*``: the updateinfo the adapter reads) and the solv files
+    (``var/cache/zypp/solv/<alias>/*``: what ``search`` and ``list-patches`` read; not
+    ``@System``'s, which zypper rebuilds from the rpm database)."""
+    found = list(ZYPPER_FIXED_FILES)
+    found.extend(p for p in _regular_files(root, zyppercmd.REPO_DIR) if p.endswith(".repo"))
+    for rel_dir in ZYPPER_DB_DIRS:
+        found.extend(_regular_files(root, rel_dir))
+    for alias_dir in _regular_files(root, zyppercmd.RAW_CACHE):
+        found.extend(_regular_files(root, alias_dir))
+        found.extend(_regular_files(root, alias_dir + "/repodata"))
+    for alias_dir in _regular_files(root, zyppercmd.SOLV_CACHE):
+        if alias_dir.rpartition("/")[2].startswith("@"):
+            continue
+        found.extend(_regular_files(root, alias_dir))
+    return found
+
+
 def sha256_file(path: str) -> str:
     """The SHA-256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
@@ -267,6 +329,8 @@ def candidate_paths(root: str, manager: str = MANAGER_APT) -> List[str]:
         return dnf_candidate_paths(root)
     if manager == MANAGER_APK:
         return apk_candidate_paths(root)
+    if manager == MANAGER_ZYPPER:
+        return zypper_candidate_paths(root)
     found = list(FIXED_FILES)
     for rel_dir in FILE_DIRS:
         try:
@@ -325,7 +389,7 @@ def hostname(root: str) -> str:
 def boot_time(root: str, manager: str = MANAGER_APT) -> Optional[int]:
     """``btime`` of ``/proc/stat`` for the root ``/``; ``None`` otherwise.  For dnf the
     later of that and the start of PID 1 (a container's own start), as dnf
-    needs-restarting takes it."""
+    needs-restarting takes it (zypper's adapter takes the same)."""
     if root != "/":
         return None
     found = None  # type: Optional[int]
@@ -337,7 +401,7 @@ def boot_time(root: str, manager: str = MANAGER_APT) -> Optional[int]:
                     break
     except (OSError, ValueError, IndexError):
         pass
-    if manager == MANAGER_DNF:
+    if manager in (MANAGER_DNF, MANAGER_ZYPPER):
         with contextlib.suppress(OSError):
             started = int(os.stat("/proc/1").st_mtime)
             found = max(found or 0, started)
@@ -353,9 +417,9 @@ def in_chroot() -> bool:
 def native_arch(root: str, manager: str = MANAGER_APT) -> str:
     """apt: the ``Architecture`` of the ``dpkg`` package in the status file, else
     ``dpkg --print-architecture`` (empty when neither tells).  dnf: ``rpm --eval
-    %{_arch}``, else ``uname -m``.  apk: the root's ``etc/apk/arch`` (empty when it has
-    none)."""
-    if manager == MANAGER_DNF:
+    %{_arch}``, else ``uname -m`` (as for zypper).  apk: the root's ``etc/apk/arch``
+    (empty when it has none)."""
+    if manager in (MANAGER_DNF, MANAGER_ZYPPER):
         return rpm_arch()
     if manager == MANAGER_APK:
         return _apk_arch(root)

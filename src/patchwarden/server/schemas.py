@@ -83,7 +83,7 @@ class FactFile(Body):
 class RootFacts(Body):
     """``POST /api/v1/agent/facts``: what a node's package manager reads from its root."""
 
-    manager: Literal["apt", "dnf", "apk"]
+    manager: Literal["apt", "dnf", "apk", "zypper"]
     root: Annotated[str, Field(max_length=4096)]
     hostname: Short = ""
     files: Annotated[list[FactFile], Field(max_length=MAX_FACT_FILES)]

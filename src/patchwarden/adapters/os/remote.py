@@ -1,17 +1,21 @@
 """A node component's root, rebuilt on the server from its uploaded facts.
 
 For node N the directory ``<data_dir>/nodes/N/root`` holds every file the node listed as a
-symlink to its blob (:mod:`patchwarden.adapters.blobs`) and ``etc/hostname``; the apt, dnf
-or apk adapter (by ``facts.manager``) reads it as it reads any root, and ``apt-get -s`` /
-``dnf -C --assumeno install`` simulate on it (confined to the root).  Nothing is ever
-installed here: installs run on the node.
+symlink to its blob (:mod:`patchwarden.adapters.blobs`) and ``etc/hostname``; the apt, dnf,
+apk or zypper adapter (by ``facts.manager``) reads it as it reads any root, and ``apt-get
+-s`` / ``dnf -C --assumeno install`` / ``zypper --no-refresh install --dry-run`` simulate on
+it (confined to the root).  Nothing is ever installed here: installs run on the node.
 
 An apk root is plain files (apk's databases and indexes are data, its configuration names
 no program): nothing is rewritten.  apk-tools is not run on the server: the install plan
 of an apk node is the exact versions the baseline wants (:meth:`RemotePackageManager.plan`).
 
 The rpm database is copied, not linked: sqlite (and BerkeleyDB) write their shared-memory
-and lock files beside the database, which must not land in the blob store.
+and lock files beside the database, which must not land in the blob store.  So are
+zypper's solv caches (``var/cache/zypp/solv/<alias>/*``: zypper rewrites them, and their
+cookies, in place); its raw metadata is linked.  A SUSE node's ``zypp.conf`` and repo
+files are rewritten like dnf's (:func:`safe_zypp_conf`, :func:`safe_zypper_repo_file`),
+with ``arch`` set to the node's.
 
 What the node knows that is not a file comes from its facts: whether ``ischroot -t``
 succeeds there (apt's phasing), its native architecture, its boot time.  No program the
@@ -41,13 +45,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from patchwarden import apkcmd, aptcmd, dnfcmd, wire
+from patchwarden import apkcmd, aptcmd, dnfcmd, wire, zyppercmd
 from patchwarden.adapters.blobs import BlobStore
 from patchwarden.adapters.os import detect
 from patchwarden.adapters.os.apk.manager import ApkPackageManager
 from patchwarden.adapters.os.apt.conf import get, read_apt_conf
 from patchwarden.adapters.os.apt.manager import AptPackageManager
 from patchwarden.adapters.os.dnf.manager import DnfPackageManager
+from patchwarden.adapters.os.osrelease import read_os_info
+from patchwarden.adapters.os.zypper.manager import ZypperPackageManager
 from patchwarden.adapters.runner import LocalRunner
 from patchwarden.adapters.state import LocalState
 from patchwarden.core.model import Inventory, Package
@@ -115,6 +121,44 @@ _DNF_DIRS = ("var/cache/dnf", "var/lib/dnf", "var/log", "etc/yum.repos.d")
 """Directories dnf expects in a root (created when the facts leave them out)."""
 _APK_DIRS: tuple[str, ...] = ()
 """apk's adapter only reads: no directory is needed beyond those of the listed files."""
+_ZYPPER_DIRS = (
+    zyppercmd.REPO_DIR,
+    zyppercmd.RAW_CACHE,
+    zyppercmd.SOLV_CACHE,
+    "var/cache/zypp/packages",
+    "var/lib/zypp",
+    "var/log",
+    "run",
+)
+"""Directories zypper expects in a root (created when the facts leave them out)."""
+ZYPP_MAIN_OPTIONS = (
+    "solver.onlyRequires",
+    "solver.allowVendorChange",
+    "solver.dupAllowVendorChange",
+    "solver.cleandepsOnRemove",
+    "multiversion",
+    "multiversion.kernels",
+)
+"""The node's ``[main]`` options of ``etc/zypp/zypp.conf`` that reach the rebuilt root
+(they choose versions); ``arch`` is the node's (its facts).  Everything else — directories,
+plugins, download and commit settings — stays on the node."""
+ZYPPER_REPO_OPTIONS = (
+    "name",
+    "enabled",
+    "autorefresh",
+    "baseurl",
+    "path",
+    "type",
+    "priority",
+    "keeppackages",
+    "gpgcheck",
+    "repo_gpgcheck",
+    "pkg_gpgcheck",
+)
+"""The repository options that reach the rebuilt root (zypper runs ``--no-refresh``: the
+URLs are inert; a URL of another scheme than :data:`_ZYPPER_SCHEMES` is dropped)."""
+_ZYPPER_SCHEMES = ("http://", "https://", "ftp://", "file:", "dir:")
+_SOLV_DIR = zyppercmd.SOLV_CACHE + "/"
 COPIES = ".patchwarden-copies.json"
 NAMED = "blobs.json"
 """Beside a node's rebuilt root: the blobs its latest facts name (what pruning keeps)."""
@@ -160,12 +204,12 @@ class FactRunner:
 
 
 class RemotePackageManager:
-    """The apt, dnf or apk adapter on a rebuilt root: collects and simulates; never
+    """The apt, dnf, apk or zypper adapter on a rebuilt root: collects and simulates; never
     installs."""
 
     def __init__(
         self,
-        inner: AptPackageManager | DnfPackageManager | ApkPackageManager,
+        inner: AptPackageManager | DnfPackageManager | ApkPackageManager | ZypperPackageManager,
         facts: wire.RootFacts,
     ) -> None:
         self.inner = inner
@@ -184,7 +228,8 @@ class RemotePackageManager:
         )
 
     def plan(self, packages: Sequence[Package]) -> InstallPlan:
-        """``apt-get -s install`` (``dnf --assumeno install``) on the rebuilt root; for apk
+        """``apt-get -s install`` (``dnf --assumeno install``, ``zypper install --dry-run``)
+        on the rebuilt root; for apk
         exactly ``packages`` (apk-tools does not run on the server: the dependencies apk
         adds are not known before the node installs)."""
         if isinstance(self.inner, ApkPackageManager):
@@ -204,8 +249,8 @@ class RemotePackageManager:
     def spec(self, pkg: Package) -> str:
         """What the node's package manager is asked for to install exactly ``pkg``: apt
         ``name[:arch]=version``, dnf the NEVRA in the repository (after :meth:`collect`),
-        apk ``name=version``."""
-        if isinstance(self.inner, DnfPackageManager):
+        apk ``name=version``, zypper ``name.arch=version`` (as its adapter installs)."""
+        if isinstance(self.inner, DnfPackageManager | ZypperPackageManager):
             return self.inner.spec(pkg)
         if isinstance(self.inner, ApkPackageManager):
             return apkcmd.spec(pkg.name, pkg.version)
@@ -214,7 +259,7 @@ class RemotePackageManager:
     @property
     def native_arch(self) -> str:
         """The node's native architecture (its facts, else its dpkg's)."""
-        if self.facts.arch or isinstance(self.inner, DnfPackageManager | ApkPackageManager):
+        if self.facts.arch or not isinstance(self.inner, AptPackageManager):
             return self.facts.arch
         for ip in self.inner.collect().installed:
             if ip.package.name == "dpkg" and ip.package.arch:
@@ -314,9 +359,11 @@ class RemoteRoots:
             _write(here, NAMED, json.dumps(facts.hashes()))
             runner = FactRunner(facts)
             cache = str(here / "cache")
-            inner: AptPackageManager | DnfPackageManager | ApkPackageManager
+            inner: AptPackageManager | DnfPackageManager | ApkPackageManager | ZypperPackageManager
             if facts.manager == "apk":
                 inner = _apk_manager(root, runner, cache)
+            elif facts.manager == "zypper":
+                inner = _zypper_manager(root, runner, cache, facts.boot_time)
             elif facts.manager == "dnf":
                 boot = facts.boot_time
                 inner = DnfPackageManager(
@@ -343,6 +390,25 @@ def _apk_manager(root: Path, runner: Runner, cache: str) -> ApkPackageManager:
             f"the facts are apk's, but their os-release is not Alpine's ({pm.scheme} root)"
         )
     return pm
+
+
+def _zypper_manager(
+    root: Path, runner: Runner, cache: str, boot: int | None
+) -> ZypperPackageManager:
+    """The zypper adapter on the rebuilt root, or the facts are refused (their os-release
+    is not SUSE's)."""
+    info = read_os_info(str(root))
+    if info.family != "suse":
+        raise EnvironmentProblem(
+            f"the facts are zypper's, but their os-release is not SUSE's ({info.pretty_name!r})"
+        )
+    return ZypperPackageManager(
+        str(root),
+        runner=runner,
+        cache_dir=cache,
+        os_info=info,
+        last_boot=datetime.fromtimestamp(boot, UTC) if boot is not None else None,
+    )
 
 
 @contextlib.contextmanager
@@ -374,9 +440,14 @@ def rebuild(root: Path, facts: wire.RootFacts, blobs: BlobStore) -> None:
             raise InputError(f"facts.files: {f.path[:200]!r} is not inside the root")
     dnf = facts.manager == "dnf"
     apk = facts.manager == "apk"
-    generated = _dnf_generated if dnf else _apk_generated if apk else _generated
+    zypper = facts.manager == "zypper"
+    if zypper:
+        generated = _zypper_generated
+    else:
+        generated = _dnf_generated if dnf else _apk_generated if apk else _generated
     wanted = {f.path: blobs.path(f.sha256) for f in facts.files if not generated(f.path)}
-    copies = {p: b for p, b in wanted.items() if dnf and p.startswith(_DB_DIRS)}
+    copied = (*_DB_DIRS, _SOLV_DIR) if zypper else _DB_DIRS if dnf else ()
+    copies = {p: b for p, b in wanted.items() if copied and p.startswith(copied)}
     for rel in copies:
         del wanted[rel]
     root.mkdir(parents=True, exist_ok=True)
@@ -384,6 +455,10 @@ def rebuild(root: Path, facts: wire.RootFacts, blobs: BlobStore) -> None:
     if dnf:
         _rebuild_dnf_config(root, facts, blobs)
         _copy_rpmdb(root, {f.path: f.sha256 for f in facts.files if f.path in copies}, blobs)
+    elif zypper:
+        _rebuild_zypper_config(root, facts, blobs)
+        listed = {f.path: f.sha256 for f in facts.files if f.path in copies}
+        _copy_rpmdb(root, listed, blobs, copied)
     elif apk:
         if not any(p.startswith(apkcmd.CACHE_DIRS[0] + "/") for p in wanted):
             _remove(root / apkcmd.CACHE_DIRS[0])  # else its empty directory hides var/cache/apk
@@ -399,9 +474,67 @@ def rebuild(root: Path, facts: wire.RootFacts, blobs: BlobStore) -> None:
         _remove(target)
         os.symlink(blob, target)
     _write(root, HOSTNAME, facts.hostname.strip() + "\n")
-    for rel in _DNF_DIRS if dnf else _APK_DIRS if apk else _DIRS:
+    dirs = _ZYPPER_DIRS if zypper else _DNF_DIRS if dnf else _APK_DIRS if apk else _DIRS
+    for rel in dirs:
         with contextlib.suppress(OSError, InputError):
             _make_dirs(root, rel)
+
+
+def _zypper_generated(path: str) -> bool:
+    """Files of a zypper root written by the server: the host name, zypp.conf, repo files."""
+    return path in (HOSTNAME, zyppercmd.CONFIG) or _is_zypper_repo_file(path)
+
+
+def _is_zypper_repo_file(path: str) -> bool:
+    folder, _, name = path.rpartition("/")
+    return folder == zyppercmd.REPO_DIR and name.endswith(".repo")
+
+
+def _rebuild_zypper_config(root: Path, facts: wire.RootFacts, blobs: BlobStore) -> None:
+    """``etc/zypp/zypp.conf`` and every repo file, rewritten by :func:`safe_zypp_conf` and
+    :func:`safe_zypper_repo_file`; repo files the node no longer lists are removed."""
+    listed = {f.path: f.sha256 for f in facts.files}
+    config = listed.get(zyppercmd.CONFIG)
+    text = _blob_text(blobs, config) if config else ""
+    _write(root, zyppercmd.CONFIG, safe_zypp_conf(text, facts.arch))
+    repos = {p: h for p, h in listed.items() if _is_zypper_repo_file(p)}
+    here = root / zyppercmd.REPO_DIR
+    if here.is_dir() and not here.is_symlink():
+        for old in here.iterdir():
+            if old.relative_to(root).as_posix() not in repos:
+                _remove(old)
+    for rel, digest in sorted(repos.items()):
+        _write(root, rel, safe_zypper_repo_file(_blob_text(blobs, digest)))
+
+
+def safe_zypp_conf(text: str, arch: str = "") -> str:
+    """The rebuilt root's ``etc/zypp/zypp.conf``: the node's :data:`ZYPP_MAIN_OPTIONS` and
+    ``arch`` (the node's architecture, when it is a plain name), nothing else."""
+    ini = _ini(text)
+    main = dict(ini.items("main")) if ini.has_section("main") else {}
+    lines = _section("main", main, ZYPP_MAIN_OPTIONS)
+    if _ARCH.fullmatch(arch):
+        lines.append(f"arch={arch}")
+    return "\n".join(lines) + "\n"
+
+
+def safe_zypper_repo_file(text: str) -> str:
+    """A repo file with the :data:`ZYPPER_REPO_OPTIONS` of each repository section (a
+    section whose alias zypper would not accept is dropped, and so is a URL of another
+    scheme than :data:`_ZYPPER_SCHEMES`)."""
+    ini = _ini(text)
+    out: list[str] = []
+    for name in ini.sections():
+        if not _REPO_ID.fullmatch(name):
+            continue
+        options = dict(ini.items(name))
+        urls = [u for u in options.get("baseurl", "").split() if u.startswith(_ZYPPER_SCHEMES)]
+        if urls:
+            options["baseurl"] = urls[0]
+        else:
+            options.pop("baseurl", None)
+        out.extend([*_section(name, options, ZYPPER_REPO_OPTIONS), ""])
+    return "\n".join(out)
 
 
 def _apk_generated(path: str) -> bool:
@@ -488,10 +621,12 @@ def safe_repo_file(text: str) -> str:
     return "\n".join(out)
 
 
-def _copy_rpmdb(root: Path, files: Mapping[str, str], blobs: BlobStore) -> None:
-    """The rpm database files as real copies (rpm and sqlite write their lock and
-    shared-memory files beside them); when any changed, the database directories are
-    emptied first, so no stale ``-shm`` or index outlives its database."""
+def _copy_rpmdb(
+    root: Path, files: Mapping[str, str], blobs: BlobStore, folders: Sequence[str] = _DB_DIRS
+) -> None:
+    """The rpm database files (and zypper's solv caches) as real copies (rpm and sqlite
+    write their lock and shared-memory files beside them); when any changed, ``folders``
+    are emptied first, so no stale ``-shm`` or index outlives its database."""
     record = root / COPIES
     try:
         before = json.loads(record.read_text())
@@ -499,7 +634,7 @@ def _copy_rpmdb(root: Path, files: Mapping[str, str], blobs: BlobStore) -> None:
         before = None
     if before == dict(files) and all((root / p).is_file() for p in files):
         return
-    for folder in _DB_DIRS:
+    for folder in folders:
         _remove(root / folder.rstrip("/"))
     for rel, digest in sorted(files.items()):
         target = _prepare_parent(root, rel)

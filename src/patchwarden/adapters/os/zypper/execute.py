@@ -19,27 +19,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-from patchwarden import dnfcmd
+from patchwarden import dnfcmd, zyppercmd
 from patchwarden.errors import AdapterError, EnvironmentProblem
 from patchwarden.ports import Runner, RunResult
 
-CONFIG = "etc/zypp/zypp.conf"
+CONFIG = zyppercmd.CONFIG
 """libzypp's configuration file, relative to the root."""
-CACHE_DIR = "var/cache/zypp"
+CACHE_DIR = zyppercmd.CACHE_DIR
 """zypper's caches (``raw`` metadata, ``solv`` files, ``packages``), relative to the root."""
-REPO_DIR = "etc/zypp/repos.d"
+REPO_DIR = zyppercmd.REPO_DIR
 """zypper's repository definitions, relative to the root."""
-LOG_FILE = "var/log/zypper.log"
+LOG_FILE = zyppercmd.LOG_FILE
 
-EXIT_REBOOT_NEEDED = 102
-"""``ZYPPER_EXIT_INF_REBOOT_NEEDED``: done, and a reboot is needed."""
-EXIT_RESTART_NEEDED = 103
-"""``ZYPPER_EXIT_INF_RESTART_NEEDED``: zypper itself was updated and asks for a rerun."""
-EXIT_CAP_NOT_FOUND = 104
-"""``ZYPPER_EXIT_INF_CAP_NOT_FOUND``: a search found nothing."""
-EXIT_REPOS_SKIPPED = 106
-"""``ZYPPER_EXIT_INF_REPOS_SKIPPED``: some repository could not be refreshed."""
-OK_CODES = frozenset({0, EXIT_REBOOT_NEEDED, EXIT_RESTART_NEEDED})
+EXIT_REBOOT_NEEDED = zyppercmd.EXIT_REBOOT_NEEDED
+EXIT_RESTART_NEEDED = zyppercmd.EXIT_RESTART_NEEDED
+EXIT_CAP_NOT_FOUND = zyppercmd.EXIT_CAP_NOT_FOUND
+EXIT_REPOS_SKIPPED = zyppercmd.EXIT_REPOS_SKIPPED
+OK_CODES = zyppercmd.OK_CODES
 
 
 @dataclass(frozen=True)
@@ -89,9 +85,8 @@ _SUMMARY_SECTIONS = {
 def zypper_command(target: ZypperTarget) -> Iterator[tuple[list[str], dict[str, str]]]:
     """(argv prefix, environment) for zypper on ``target``; private files live as long as
     the block."""
-    env = dict(dnfcmd.ENV)
     if target.root == "/":
-        yield ["zypper", "--non-interactive"], env
+        yield zyppercmd.prefix("/"), zyppercmd.environment("/")
         return
     root = Path(target.root)
     home = tempfile.mkdtemp(prefix="patchwarden-zypper-")
@@ -102,12 +97,8 @@ def zypper_command(target: ZypperTarget) -> Iterator[tuple[list[str], dict[str, 
             config = Path(home, "zypp.conf")
             config.write_text("[main]\n")
         (root / LOG_FILE).parent.mkdir(parents=True, exist_ok=True)
-        env.update(
-            HOME=home,
-            ZYPP_CONF=str(config),
-            ZYPP_LOGFILE=str(root / LOG_FILE),
-        )
-        yield ["zypper", "--root", str(root), "--non-interactive"], env
+        env = zyppercmd.environment(str(root), home, str(config))
+        yield zyppercmd.prefix(str(root)), env
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -161,8 +152,8 @@ def stream(text: str) -> list[ElementTree.Element]:
 
 def refresh(runner: Runner, target: ZypperTarget) -> None:
     """``zypper refresh``: fetch every enabled repository's metadata."""
-    result = run(runner, target, ["--xmlout", "refresh"], timeout=900)
-    if result.returncode not in (0, EXIT_REPOS_SKIPPED):
+    result = run(runner, target, zyppercmd.refresh_args(), timeout=900)
+    if result.returncode not in zyppercmd.REFRESH_OK_CODES:
         raise AdapterError(zypper_error(result, "zypper refresh"))
 
 
@@ -213,11 +204,9 @@ def list_updates(runner: Runner, target: ZypperTarget) -> dict[tuple[str, str], 
 
 def install_args(specs: Sequence[str], *, dry_run: bool = False) -> list[str]:
     """Install exactly these ``name.arch=edition`` specs (after the zypper prefix): older
-    versions allowed, no recommended packages, the cached metadata only."""
-    args = ["--xmlout", "--no-refresh", "install", "--oldpackage", "--no-recommends"]
-    if dry_run:
-        args.append("--dry-run")
-    return [*args, *specs]
+    versions allowed, no recommended packages, the cached metadata only
+    (:func:`patchwarden.zyppercmd.install_args`, the node's argv too)."""
+    return zyppercmd.install_args(specs, dry_run=dry_run)
 
 
 def parse_summary(text: str) -> list[TransactionRow]:

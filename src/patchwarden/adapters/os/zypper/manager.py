@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from patchwarden import zyppercmd
 from patchwarden.adapters.os.dnf import facts as dnf_facts
 from patchwarden.adapters.os.dnf import rpmdb
 from patchwarden.adapters.os.inventory_cache import PickleCache, stat_key
@@ -215,7 +216,7 @@ class ZypperPackageManager:
     @staticmethod
     def spec(pkg: Package) -> str:
         """``name.arch=edition``: the exact version zypper is asked for."""
-        return f"{pkg.name}.{pkg.arch}={pkg.version}"
+        return zyppercmd.spec(pkg.name, pkg.arch, pkg.version)
 
     def plan(self, packages: Sequence[Package]) -> InstallPlan:
         """Simulate installing exactly these versions (``zypper install --dry-run``)."""
