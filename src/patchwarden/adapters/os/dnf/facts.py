@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from patchwarden.adapters.os.dnf import rpmdb
-from patchwarden.adapters.os.dnf.updateinfo import Nevra, Notice, notice_facts
+from patchwarden.adapters.os.dnf.updateinfo import Nevra, Notice, NoticeFacts, notice_facts
 from patchwarden.core.model import Origin, Package
 
 NEED_REBOOT = (
@@ -48,6 +48,20 @@ def package(
     ``slot_arch``, with the facts of the notices covering exactly that NEVRA."""
     epoch, version, release, arch = nevra
     facts = notice_facts(notices.get((name, epoch, version, release, arch), ()))
+    return package_with(name, slot_arch, nevra, sourcerpm, repoid, facts)
+
+
+def package_with(
+    name: str,
+    slot_arch: str,
+    nevra: tuple[int, str, str, str],
+    sourcerpm: str,
+    repoid: str,
+    facts: NoticeFacts | None,
+) -> Package:
+    """One version with the merged facts of the advisories covering it (dnf's notices,
+    zypper's patches); ``None``: no advisory covers it."""
+    epoch, version, release, _arch = nevra
     full = rpmdb.evr(epoch, version, release)
     src, src_version = rpmdb.source_of(sourcerpm, epoch)
     return Package(

@@ -27,7 +27,7 @@ from patchwarden.adapters.os.osrelease import read_os_info
 from patchwarden.adapters.os.zypper import execute as zx
 from patchwarden.adapters.os.zypper import patches as zp
 from patchwarden.adapters.runner import LocalRunner
-from patchwarden.core.model import InstalledPackage, Inventory, Origin, OsInfo, Package
+from patchwarden.core.model import InstalledPackage, Inventory, OsInfo, Package
 from patchwarden.errors import EnvironmentProblem
 from patchwarden.ports import InstallOutcome, InstallPlan, Runner
 from patchwarden.versions import compare
@@ -260,26 +260,10 @@ def _package(
     index: NoticeIndex,
     sourcerpm: str = "",
 ) -> Package:
+    """One version, with the facts of the patches covering exactly that NEVRA."""
     epoch, version, release, arch = nevra
     facts = zp.patch_facts(index.get((name, epoch, version, release, arch), ()))
-    full = rpmdb.evr(epoch, version, release)
-    src, src_version = rpmdb.source_of(sourcerpm, epoch)
-    return Package(
-        name=name,
-        arch=slot_arch,
-        version=full,
-        source_name=src or name,
-        source_version=src_version or full,
-        repository=repository,
-        origins=(Origin(archive=repository),) if repository else (),
-        classification=facts.classification if facts else "",
-        severity=facts.severity if facts else "",
-        update_notice=facts is not None,
-        release_date=facts.release_date if facts else None,
-        advisory_ids=facts.advisory_ids if facts else (),
-        cve_ids=facts.cve_ids if facts else (),
-        bugzilla_ids=facts.bugzilla_ids if facts else (),
-    )
+    return dnf_facts.package_with(name, slot_arch, nevra, sourcerpm, repository, facts)
 
 
 def _repo_aliases(folder: Path) -> list[tuple[str, bool]]:

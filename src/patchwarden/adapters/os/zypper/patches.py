@@ -23,7 +23,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from patchwarden.adapters.os.dnf.repomd import metadata_path, open_metadata
-from patchwarden.adapters.os.dnf.updateinfo import Nevra, iter_notices
+from patchwarden.adapters.os.dnf.updateinfo import Nevra, NoticeFacts, iter_notices
 from patchwarden.ports import Runner
 
 RAW_CACHE = "var/cache/zypp/raw"
@@ -75,18 +75,6 @@ class Patch:
     def ssm_severity(self) -> str:
         """SSM's SEVERITY of the patch ("" when zypper says ``unspecified``)."""
         return SEVERITIES.get(self.severity, "")
-
-
-@dataclass(frozen=True)
-class PatchFacts:
-    """What the patches covering one package version say about it."""
-
-    classification: str
-    severity: str
-    release_date: datetime | None
-    advisory_ids: tuple[str, ...]
-    cve_ids: tuple[str, ...]
-    bugzilla_ids: tuple[str, ...]
 
 
 def parse_patch(elem: ElementTree.Element) -> Patch:
@@ -154,7 +142,7 @@ def _rank(patch: Patch) -> tuple[int, int]:
     return (_CATEGORY_RANK.get(patch.category, 0), _SEVERITY_RANK.get(patch.severity, 0))
 
 
-def patch_facts(patches: Iterable[Patch]) -> PatchFacts | None:
+def patch_facts(patches: Iterable[Patch]) -> NoticeFacts | None:
     """Merge the patches covering one version; ``None`` when none does.
 
     The most severe patch gives classification, severity and release date (security before
@@ -166,7 +154,7 @@ def patch_facts(patches: Iterable[Patch]) -> PatchFacts | None:
     if not ordered:
         return None
     chosen = max(ordered, key=_rank)
-    return PatchFacts(
+    return NoticeFacts(
         classification=chosen.classification,
         severity=chosen.ssm_severity,
         release_date=chosen.created,
