@@ -219,7 +219,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     shutil.rmtree(e.home / "images", ignore_errors=True)
 
 
-def test_build_tests_scans_and_pushes(env: Env) -> None:
+def _build_tests_scans_and_pushes(env: Env) -> None:
     code, image, err = env.build("--pipeline", "lenient")
     assert code == 0, err
     assert image["status"] == "AVAILABLE" and image["version"] == "1.0.0/1"
@@ -269,7 +269,7 @@ def test_build_tests_scans_and_pushes(env: Env) -> None:
     shutil.rmtree(bundle)
 
 
-def test_same_inputs_give_the_same_digest(env: Env) -> None:
+def _same_inputs_give_the_same_digest(env: Env) -> None:
     first = env.run("image", "describe", "web", "1.0.0/1", "-f", "json")
     code, again, err = env.build("--recipe", "web:1.0.0", "--no-distribute")
     assert code == 0, err
@@ -278,7 +278,7 @@ def test_same_inputs_give_the_same_digest(env: Env) -> None:
     assert again["distributed"] == []
 
 
-def test_a_finding_above_the_gate_fails_the_build_and_nothing_is_pushed(env: Env) -> None:
+def _a_finding_above_the_gate_fails_the_build_and_nothing_is_pushed(env: Env) -> None:
     code, image, _ = env.build("--pipeline", "strict")
     assert code == 1
     assert image["status"] == "FAILED"
@@ -291,7 +291,7 @@ def test_a_finding_above_the_gate_fails_the_build_and_nothing_is_pushed(env: Env
     assert history == ["PENDING", "BUILDING", "TESTING", "FAILED"]
 
 
-def test_a_failing_test_phase_fails_the_build(env: Env) -> None:
+def _a_failing_test_phase_fails_the_build(env: Env) -> None:
     code, image, _ = env.build("--pipeline", "untestable")
     assert code == 1
     assert image["status"] == "FAILED"
@@ -300,7 +300,7 @@ def test_a_failing_test_phase_fails_the_build(env: Env) -> None:
     assert env.tags("fleet/strict") == []
 
 
-def test_lifecycle_deletes_by_count_and_keeps_retain_at_least(env: Env) -> None:
+def _lifecycle_deletes_by_count_and_keeps_retain_at_least(env: Env) -> None:
     code, newer, err = env.build("--recipe", "web:1.1.0", "--no-distribute")
     assert code == 0, err
     # a push of 1.1.0 too, with its own digest (another greeting)
@@ -366,7 +366,7 @@ spec:
     assert statuses == {"1.0.0/3": "FAILED", "1.1.0/1": "DEPRECATED", "1.1.0/2": "AVAILABLE"}
 
 
-def test_a_deprecated_parent_is_refused_unless_forced(env: Env) -> None:
+def _a_deprecated_parent_is_refused_unless_forced(env: Env) -> None:
     # web 1.1.0/1 is DEPRECATED now; untestable's parent web:1.x.x resolves to 1.1.0/2 (AVAILABLE)
     env.run("image", "delete", "web", "1.1.0/2", "--keep-registries")
     refused = env.run("image", "build", str(env.docs), "--recipe", "untestable", "--no-tests")
@@ -378,3 +378,15 @@ def test_a_deprecated_parent_is_refused_unless_forced(env: Env) -> None:
     code, image, err = env.build("--recipe", "untestable", "--no-tests", "--force-parent")
     assert code == 0, err
     assert image["parent"] == "web 1.1.0/1"
+
+
+def test_build_gate_push_reproduce_lifecycle(env: Env) -> None:
+    """The steps build on each other's images (one image store, in order), so they run as
+    one test: pytest-xdist would otherwise spread them over workers with stores of their
+    own."""
+    _build_tests_scans_and_pushes(env)
+    _same_inputs_give_the_same_digest(env)
+    _a_finding_above_the_gate_fails_the_build_and_nothing_is_pushed(env)
+    _a_failing_test_phase_fails_the_build(env)
+    _lifecycle_deletes_by_count_and_keeps_retain_at_least(env)
+    _a_deprecated_parent_is_refused_unless_forced(env)

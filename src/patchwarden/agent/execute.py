@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 FAILED_EXIT = 1
 UPDATE_AGENT_EXIT = 2
+NOT_A_BUILDER_EXIT = 2
+"""Patchwarden-BuildImage sent to an agent not started with ``--image-builder``."""
 UPDATE_AGENT_OUTPUT = (
     f"{wire.UPDATE_AGENT_DOCUMENT}: this agent is installed with pip; "
     "upgrade it with pip install --upgrade patchwarden"
@@ -122,7 +124,7 @@ class Executor:
         if not self.image_builder:
             return wire.InvocationResult(
                 "Failed",
-                UPDATE_AGENT_EXIT,
+                NOT_A_BUILDER_EXIT,
                 f"{wire.BUILD_IMAGE_DOCUMENT}: this agent does not build images "
                 "(start it with patchwarden agent run --image-builder)",
             )

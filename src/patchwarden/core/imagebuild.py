@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from patchwarden.core.model import InstalledPackage
@@ -128,6 +128,11 @@ class ImageRecord:
             reason=reason if status in (ImageStatus.FAILED, ImageStatus.CANCELLED) else self.reason,
             history=(*self.history, StatusChange(at, status, reason, actor)),
         )
+
+
+def epoch_time(epoch: int) -> str:
+    """``SOURCE_DATE_EPOCH`` as the RFC 3339 UTC time OCI configs and labels carry."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def package_digest(packages: Iterable[InstalledPackage]) -> str:

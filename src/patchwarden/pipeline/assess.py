@@ -177,9 +177,10 @@ _RANK = {s: s.rank for s in Severity}
 def _store_knows(store: AdvisoryStore, ecosystem: str) -> bool:
     """Whether the store says it holds data for ``ecosystem`` (stores that cannot tell
     — not an :class:`EcosystemIndex` — are taken as not holding it)."""
-    return isinstance(store, EcosystemIndex) and bool(
-        set(matching.release_ecosystems(ecosystem, store.ecosystems())) & set(store.ecosystems())
-    )
+    if not isinstance(store, EcosystemIndex):
+        return False
+    held = set(store.ecosystems())
+    return bool(held.intersection(matching.release_ecosystems(ecosystem, held)))
 
 
 def _ecosystems_of(store: AdvisoryStore | None, ecosystem: str) -> list[str]:

@@ -38,6 +38,7 @@ from patchwarden.core.imagebuild import (
     Distributed,
     ImageRecord,
     ImageStatus,
+    epoch_time,
     image_labels,
     package_digest,
 )
@@ -288,13 +289,14 @@ def _run_stages(
     with build.stage("pack", "umoci"):
         removed = tools.clean(root)
         packages = deps.package_manager(str(root)).collect().installed
+        packages_digest = package_digest(packages)
         labels = image_labels(
             recipe.name,
             str(recipe.version),
             parent_digest,
-            package_digest(packages),
+            packages_digest,
             recipe.labels,
-            created=_iso(options.epoch),
+            created=epoch_time(options.epoch),
         )
         digest = tools.pack(
             root,
@@ -309,7 +311,7 @@ def _run_stages(
     build.update(
         digest=digest,
         labels=labels,
-        package_digest=package_digest(packages),
+        package_digest=packages_digest,
         package_count=len(packages),
     )
     deps.progress(f"  packed {digest} ({len(packages)} packages; {removed} volatile files removed)")
@@ -500,7 +502,3 @@ def _distribute(build: _Build, distribution: Distribution, layout: Path, tag: st
         )
         build.update(distributed=tuple(pushed))
         deps.progress(f"  pushed {destination}:{','.join(tags)} {digest}")
-
-
-def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

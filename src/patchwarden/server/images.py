@@ -174,6 +174,7 @@ def schedules(session: Session, at: datetime) -> list[str]:
     catalog = SqlImageCatalog(session)
     audit = SqlAuditLog(session)
     started: list[str] = []
+    records = catalog.images()  # read once: the builds started below do not count as failures
     for document in docs.pipelines:
         pipeline = document.pipeline
         schedule = pipeline.schedule
@@ -187,7 +188,7 @@ def schedules(session: Session, at: datetime) -> list[str]:
             failures = consecutive_failures(
                 [
                     r
-                    for r in catalog.images()
+                    for r in records
                     if r.pipeline == pipeline.name and (since is None or r.created >= since)
                 ]
             )

@@ -22,12 +22,11 @@ import platform
 import shutil
 import stat
 import tarfile
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from patchwarden.adapters.runner import LocalRunner
+from patchwarden.core.imagebuild import epoch_time
 from patchwarden.core.recipe import Bootstrap, ContainerConfig
 from patchwarden.errors import AdapterError, EnvironmentProblem
 from patchwarden.ports import Runner
@@ -59,11 +58,6 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """``PATH`` in the image config unless the recipe sets one."""
 
 TOOLS = {"umoci": "umoci", "skopeo": "skopeo", "mmdebstrap": "mmdebstrap"}
-
-
-def iso(epoch: int) -> str:
-    """``SOURCE_DATE_EPOCH`` as the RFC 3339 time OCI configs carry."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _walk(root: Path, rel: str = "") -> Iterator[str]:
@@ -226,7 +220,7 @@ class OciTools:
         if not (layout / "index.json").exists():
             layout.parent.mkdir(parents=True, exist_ok=True)
             self._run(["umoci", "init", "--layout", str(layout)])
-        created = iso(epoch)
+        created = epoch_time(epoch)
         scratch = f"{tag}.scratch"
         layer = work / "layer.tar"
         write_layer(root, layer, epoch)
@@ -298,9 +292,3 @@ class OciTools:
     def copy_tree(self, source: Path, target: Path) -> None:
         """A full copy of a root filesystem (owners, modes, links, devices kept)."""
         self._run(["cp", "-a", "--reflink=auto", f"{source}/.", str(target)])
-
-
-def scratch_dir(base: Path, prefix: str) -> Path:
-    """A private work directory under ``base`` (made if missing)."""
-    base.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=base))

@@ -214,7 +214,6 @@ def receive_record(
     return record
 
 
-BUILD_PARAMETERS = ("Pipeline", "Version", "SourceDateEpoch", "Tests", "Distribute", "Documents")
 DOCUMENT = wire.BUILD_IMAGE_DOCUMENT
 
 
