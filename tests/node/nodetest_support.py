@@ -75,6 +75,15 @@ def make_root(base):
     return root
 
 
+def logged_calls(path):
+    """The argv lists a fake program logged (one JSON list per line; none yet: [])."""
+    try:
+        with open(path) as fh:
+            return [json.loads(line) for line in fh]
+    except OSError:
+        return []
+
+
 def free_port():
     """A local port nothing listens on (an unreachable server)."""
     s = socket.socket()
@@ -334,11 +343,7 @@ class NodeTestCase(unittest.TestCase):
         return path
 
     def apt_calls(self):
-        try:
-            with open(self.apt_log) as fh:
-                return [json.loads(line) for line in fh]
-        except OSError:
-            return []
+        return logged_calls(self.apt_log)
 
     def config(self, server, root=None):
         from patchwarden.node.state import NodeConfig

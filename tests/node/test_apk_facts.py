@@ -12,7 +12,15 @@ import shutil
 import sys
 import unittest
 
-from nodetest_support import FakeServer, NodeTestCase, delivery, make_root, sha, write
+from nodetest_support import (
+    FakeServer,
+    NodeTestCase,
+    delivery,
+    logged_calls,
+    make_root,
+    sha,
+    write,
+)
 
 from patchwarden import apkcmd, wire
 from patchwarden.node import facts
@@ -108,11 +116,7 @@ class ApkNodeTestCase(NodeTestCase):
         self.fake_program("apk", FAKE_APK.format(python=sys.executable, main=MAIN))
 
     def apk_calls(self):
-        try:
-            with open(self.apk_log) as fh:
-                return [json.loads(line) for line in fh]
-        except OSError:
-            return []
+        return logged_calls(self.apk_log)
 
     def listed(self):
         return sorted(f.path for f in facts.collect(self.root)[0].files)

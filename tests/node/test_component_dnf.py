@@ -7,7 +7,7 @@ import shutil
 import sys
 import unittest
 
-from nodetest_support import FakeServer, NodeTestCase, delivery, sha, write
+from nodetest_support import FakeServer, NodeTestCase, delivery, logged_calls, sha, write
 
 from patchwarden import dnfcmd, wire
 from patchwarden.node import facts
@@ -83,11 +83,7 @@ class DnfNodeTestCase(NodeTestCase):
         self.fake_program("rpm", FAKE_RPM)
 
     def dnf_calls(self):
-        try:
-            with open(self.dnf_log) as fh:
-                return [json.loads(line) for line in fh]
-        except OSError:
-            return []
+        return logged_calls(self.dnf_log)
 
     def prefix(self):
         """The confining options the dnf adapter gives for this root."""

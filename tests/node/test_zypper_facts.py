@@ -8,7 +8,15 @@ import shutil
 import sys
 import unittest
 
-from nodetest_support import FakeServer, NodeTestCase, delivery, make_root, sha, write
+from nodetest_support import (
+    FakeServer,
+    NodeTestCase,
+    delivery,
+    logged_calls,
+    make_root,
+    sha,
+    write,
+)
 
 from patchwarden import wire, zyppercmd
 from patchwarden.node import facts
@@ -115,11 +123,7 @@ class ZypperNodeTestCase(NodeTestCase):
         self.fake_program("rpm", FAKE_RPM)
 
     def zypper_calls(self):
-        try:
-            with open(self.zypper_log) as fh:
-                return [json.loads(line) for line in fh]
-        except OSError:
-            return []
+        return logged_calls(self.zypper_log)
 
     def listed(self):
         return sorted(f.path for f in facts.collect(self.root)[0].files)
