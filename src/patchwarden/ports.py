@@ -340,3 +340,64 @@ class ImageCatalog(Protocol):
     def images(self, name: str | None = None) -> list[ImageRecord]:
         """Every image (of ``name``), oldest first."""
         ...
+
+
+@dataclass(frozen=True)
+class StartedInstance:
+    """An instance a deployer started: where it serves and what to pass back to stop it."""
+
+    instance: str
+    """The instance's name (unique on the deployer: ``web-green-1``)."""
+    address: str
+    """``host:port`` it serves on (health checks and the traffic router use it)."""
+    handle: str = ""
+    """Whatever the deployer needs to stop it later (a container id, a hook's output)."""
+
+
+class Deployer(Protocol):
+    """Starts and stops instances of an image (runc; operator command hooks).
+
+    A deployment keeps the :class:`StartedInstance` records, so a later process (``deploy
+    rollback``, the server after a restart) can stop what an earlier one started.
+    """
+
+    def start(self, image: ImageRecord, instance: str, slot: int) -> StartedInstance:
+        """Start ``instance`` of ``image`` (its OCI layout ``image.layout``, tag
+        ``image.version.tag``); ``slot`` (0, 1, …) is unique among the group's running
+        instances (the runc deployer serves slot N on ``base port + N``).  Returns once the
+        instance's process runs (not once it is healthy).  AdapterError when it cannot."""
+        ...
+
+    def stop(self, started: StartedInstance) -> None:
+        """Stop ``started`` and remove what it left behind; stopping a stopped instance is
+        not an error."""
+        ...
+
+
+class TrafficRouter(Protocol):
+    """Sends a service's traffic to instances by weight (nginx upstreams; a command hook)."""
+
+    def route(self, weights: Sequence[tuple[str, int]]) -> None:
+        """Serve traffic from ``(address, weight)`` pairs (weights > 0; at least one pair);
+        returns once new requests follow the new weights (an old request in flight
+        finishes on the instance that took it)."""
+        ...
+
+    def endpoint(self) -> str:
+        """``host:port`` clients use."""
+        ...
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One health check result."""
+
+    healthy: bool
+    detail: str = ""
+    """Why not (``HTTP 503``, ``connection refused``, ``exit 1``), one line."""
+
+
+class HealthProbe(Protocol):
+    """Checks one instance once (an HTTP request; a command)."""
+
+    def __call__(self, address: str) -> Probe: ...
