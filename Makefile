@@ -3,11 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Debian tools the tests drive for real (installed only when one is missing).
-DEB_PACKAGES := dpkg-dev apt-utils lz4 xz-utils rpm dnf createrepo-c umoci skopeo docker-registry mmdebstrap zypper
-DEB_TOOLS    := dpkg-deb dpkg-scanpackages apt-ftparchive lz4 xz rpm rpmbuild dnf createrepo_c modifyrepo_c umoci skopeo docker-registry mmdebstrap zypper
+DEB_PACKAGES := dpkg-dev apt-utils lz4 xz-utils rpm dnf createrepo-c umoci skopeo docker-registry mmdebstrap zypper busybox runc nginx
+DEB_TOOLS    := dpkg-deb dpkg-scanpackages apt-ftparchive lz4 xz rpm rpmbuild dnf createrepo_c modifyrepo_c umoci skopeo docker-registry mmdebstrap zypper busybox runc nginx
 PYTEST_ARGS  ?= -n auto
 
-.PHONY: run test venv dev-deps debian-deps image-debs image-example postgres lint typecheck unit bench clean fuzz-api
+.PHONY: run test venv dev-deps debian-deps image-debs image-example deploy-example postgres lint typecheck unit bench clean fuzz-api
 
 $(BIN)/patchwarden: pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -79,6 +79,13 @@ image-example: venv debian-deps image-debs
 	  echo "a registry listens on 127.0.0.1:5055 (log: $(EXAMPLE_DIR)/registry.log)"; }
 	@[ -f "$$($(BIN)/python -c 'from patchwarden import settings; print(settings.vulndb_path())')" ] || \
 	  $(BIN)/patchwarden db import examples/images/support/example-vulns.json
+
+## make deploy-example: what docs/deployments.md needs: image-example's mirror with the
+## example service's web-site 1.0 package published in it (runc and nginx come with
+## debian-deps).  Run as root.
+deploy-example: image-example
+	$(PYTHON) examples/deployments/support/site-package.py 1.0 $(EXAMPLE_DIR)/debs
+	$(PYTHON) examples/images/support/local-mirror.py $(EXAMPLE_DIR)/repo --publish $(EXAMPLE_DIR)/debs/web-site_1.0_all.deb
 
 # The server tests run on SQLite and on the local PostgreSQL (127.0.0.1:5432, database test);
 # start the cluster when a check finds it down (it is normally running already).

@@ -19,6 +19,12 @@ def data_dir() -> Path:
     return base / "patchwarden"
 
 
+def deployments_dir() -> Path:
+    """Local deployments (``deploy start``): the run store and each group's runc and nginx
+    state."""
+    return data_dir() / "deployments"
+
+
 def cache_dir() -> Path:
     """Disposable caches (collected inventories)."""
     return data_dir() / "cache"

@@ -3,6 +3,7 @@
 
     python3 examples/images/support/local-mirror.py DIR [--packages FILE] [--suite bookworm]
     python3 examples/images/support/local-mirror.py --check [--packages FILE]
+    python3 examples/images/support/local-mirror.py DIR --publish FILE.deb…
 
 FILE lists package names (default: minbase-bookworm.txt next to this script: what
 ``mmdebstrap --variant=minbase bookworm`` installs).  The newest cached version of each is
@@ -12,7 +13,8 @@ copied to DIR/pool and indexed with apt-ftparchive, so that
 
 works without a network.  ``--check`` exits 1 when a package has no .deb in the cache (fill
 it with ``apt-get install --reinstall --download-only $(cat FILE)``, which needs the network
-once).  Standard library and apt-utils/dpkg only.
+once).  ``--publish`` adds .debs to an existing mirror and indexes it again (a new version
+of a package, as a security update would be).  Standard library and apt-utils/dpkg only.
 """
 
 import argparse
@@ -49,7 +51,19 @@ def main():
     parser.add_argument("--packages", type=Path, default=HERE / "minbase-bookworm.txt")
     parser.add_argument("--suite", default="bookworm")
     parser.add_argument("--check", action="store_true")
+    parser.add_argument("--publish", nargs="+", type=Path, metavar="FILE.deb")
     args = parser.parse_args()
+    arch = subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    if args.publish:
+        if args.dir is None or not (args.dir / "pool").is_dir():
+            parser.error("--publish needs the DIR of an existing mirror")
+        for deb in args.publish:
+            shutil.copy2(deb, args.dir / "pool" / deb.name)
+        index(args.dir, args.suite, arch)
+        print(f"local-mirror: published {' '.join(d.name for d in args.publish)} in {args.dir}")
+        return 0
     names = set(args.packages.read_text().split())
     best = cached(names)
     missing = sorted(names - set(best))
@@ -65,40 +79,42 @@ def main():
         return 0
     if args.dir is None:
         parser.error("DIR is required (or --check)")
-    arch = subprocess.run(
-        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
-    ).stdout.strip()
     pool = args.dir / "pool"
     if args.dir.exists():
         shutil.rmtree(args.dir)
     pool.mkdir(parents=True)
     for _version, path in best.values():
         shutil.copy2(path, pool / path.name)
-    binary = args.dir / "dists" / args.suite / "main" / f"binary-{arch}"
-    binary.mkdir(parents=True)
+    index(args.dir, args.suite, arch)
+    print(
+        f"local-mirror: {len(best)} packages in {args.dir} (deb [trusted=yes] copy://{args.dir.resolve()} {args.suite} main)"
+    )
+    return 0
+
+
+def index(mirror, suite, arch):
+    """Write the mirror's Packages and Release files for what its pool holds."""
+    binary = mirror / "dists" / suite / "main" / f"binary-{arch}"
+    binary.mkdir(parents=True, exist_ok=True)
     with open(binary / "Packages", "w") as out:
-        subprocess.run(["apt-ftparchive", "packages", "pool"], cwd=args.dir, stdout=out, check=True)
+        subprocess.run(["apt-ftparchive", "packages", "pool"], cwd=mirror, stdout=out, check=True)
     options = [
         f"-oAPT::FTPArchive::Release::{key}={value}"
         for key, value in (
-            ("Suite", args.suite),
-            ("Codename", args.suite),
+            ("Suite", suite),
+            ("Codename", suite),
             ("Architectures", arch),
             ("Components", "main"),
         )
     ]
     release = subprocess.run(
-        ["apt-ftparchive", *options, "release", f"dists/{args.suite}"],
-        cwd=args.dir,
+        ["apt-ftparchive", *options, "release", f"dists/{suite}"],
+        cwd=mirror,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    (args.dir / "dists" / args.suite / "Release").write_text(release)
-    print(
-        f"local-mirror: {len(best)} packages in {args.dir} (deb [trusted=yes] copy://{args.dir.resolve()} {args.suite} main)"
-    )
-    return 0
+    (mirror / "dists" / suite / "Release").write_text(release)
 
 
 if __name__ == "__main__":

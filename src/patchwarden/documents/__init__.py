@@ -82,6 +82,13 @@ def load_lifecycle_document(metadata: Metadata, spec: object, source: str) -> Lo
     return load(metadata, spec, source)
 
 
+def load_deployment_document(metadata: Metadata, spec: object, source: str) -> LoadedDocument:
+    """``kind: Deployment`` (:mod:`patchwarden.documents.deployment`, loaded on first use)."""
+    from patchwarden.documents.deployment import load_deployment_document as load
+
+    return load(metadata, spec, source)
+
+
 def _governance(kind: str) -> Callable[[Metadata, object, str], LoadedDocument]:
     """``kind: Rule | Runbook | ConformancePack`` (:mod:`patchwarden.documents.governance`,
     loaded on first use)."""
@@ -111,6 +118,7 @@ KINDS: dict[str, Callable[[Metadata, object, str], LoadedDocument]] = {
     "ImagePipeline": load_image_pipeline_document,
     "DistributionConfiguration": load_distribution_document,
     "LifecyclePolicy": load_lifecycle_document,
+    "Deployment": load_deployment_document,
 }
 """kind → loader of a document from its (metadata, spec, source)."""
 
