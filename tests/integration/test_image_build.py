@@ -266,6 +266,11 @@ def _build_tests_scans_and_pushes(env: Env) -> None:
         line.split(" ", 1)[1] for line in query.splitlines() if line.startswith("installed ")
     )
     assert found == expected and len(found) == image["packageCount"]
+    # the record keeps the package list (name, arch, version, source) and why it was built
+    recorded = sorted(f"{p['name']}:{p['arch']}={p['version']}" for p in image["packages"])
+    assert recorded == expected
+    assert image["os"]["codename"] == "bookworm"
+    assert image["trigger"] == "manual"
     shutil.rmtree(bundle)
 
 
@@ -378,6 +383,13 @@ def _a_deprecated_parent_is_refused_unless_forced(env: Env) -> None:
     code, image, err = env.build("--recipe", "untestable", "--no-tests", "--force-parent")
     assert code == 0, err
     assert image["parent"] == "web 1.1.0/1"
+    assert image["parentImage"] == {"name": "web", "version": "1.1.0/1"}
+    tree = env.run("image", "tree", "untestable", "--documents", str(env.docs), "-f", "json")
+    assert tree.returncode == 0, tree.stderr
+    roots = json.loads(tree.stdout)  # the bootstrap, and the parents deleted since
+    (root,) = [r for r in roots if r["parent"].startswith("bootstrap bookworm")]
+    (web,) = [i for i in root["images"] if i["version"] == "1.1.0/1"]
+    assert [c["name"] for c in web["children"]] == ["untestable"]
 
 
 def test_build_gate_push_reproduce_lifecycle(env: Env) -> None:

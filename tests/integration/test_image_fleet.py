@@ -199,6 +199,8 @@ def test_a_builder_agent_builds_tests_gates_and_pushes(
         child = api.get("/api/v1/images/app/2.0.0/1").json()
         assert child["parent"] == "web 1.0.0/2"
         assert child["parentDigest"] == image["digest"]
+        assert child["parentImage"] == {"name": "web", "version": "1.0.0/2"}
+        assert child["trigger"] == "manual" and child["packages"]
         assert child["labels"]["dev.patchwarden.image.parent"] == image["digest"]
         assert tags(registry, "fleet/app") == ["2.0.0-1"]
         # the server rescans pushed images when its vulnerability database changes

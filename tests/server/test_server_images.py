@@ -6,11 +6,15 @@ builds in tests/integration/test_image_fleet.py."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import yaml
-from fleet_helpers import DEBIAN_FACTS, Api, Node
+from fleet_helpers import DEBIAN_FACTS, Api, FakeClock, Node
 from fleet_helpers import error_of as _code_of
 
 from patchwarden.adapters.image.catalog import to_json
@@ -200,6 +204,7 @@ def test_a_builder_reports_its_image_and_only_its_own(api: Api) -> None:
         "reference": "docker://127.0.0.1:9/fleet/web@sha256:" + "a" * 64,
         "tlsVerify": False,
         "description": "web 1.0.0/1",
+        "image": ["web", "1.0.0/1"],  # optional: an older builder ignores it
     }
 
 
@@ -405,3 +410,217 @@ def test_cancel_a_build_not_yet_taken(api: Api) -> None:
     assert error_of(again) == (400, "image web 1.0.0/1 is CANCELLED: nothing to cancel")
     history = api.ok("GET", "/api/v1/images/web/1.0.0/1")["history"]
     assert [h["status"] for h in history] == ["PENDING", "CANCELLED"]
+
+
+# -- staleness: triggers and rebuildOnFix ---------------------------------------------------
+
+REBUILD = DOCS.replace(
+    "  distributionConfigurationArn: registry\n",
+    "  distributionConfigurationArn: registry\n"
+    "  rebuildOnFix: {severity: HIGH, coolDownMinutes: 60, maxBuildsPerDay: 3}\n",
+    1,
+).replace("  imageRecipeArn: app/2.x.x\n", "  imageRecipeArn: app/2.x.x\n  rebuildOnFix: {}\n", 1)
+ZLIB_TRACKER = {
+    "zlib": {
+        "CVE-2099-0002": {
+            "description": "example",
+            "scope": "remote",
+            "releases": {
+                "bookworm": {
+                    "status": "resolved",
+                    "fixed_version": "1:9.9.9-1",
+                    "urgency": "high",
+                    "repositories": {},
+                }
+            },
+        }
+    }
+}
+FIX = "fix for CVE-2099-0002 in zlib1g 1:9.9.9-1 (HIGH)"
+
+
+@pytest.fixture
+def vapi(db_url: str, clock: FakeClock, tmp_path: Path) -> Iterator[Api]:
+    """A server whose vulnerability database is ``tmp_path/vulndb.sqlite`` (made by the
+    test: :func:`import_tracker`)."""
+    from fastapi.testclient import TestClient
+
+    from patchwarden.server.app import bootstrap_admin, create_app
+    from patchwarden.server.settings import ServerSettings
+
+    settings = ServerSettings(
+        database_url=db_url,
+        clock=clock,
+        migrate=False,
+        replica_id="test-replica",
+        poll_check_interval=0.05,
+        vulndb_path=tmp_path / "vulndb.sqlite",
+    )
+    app = create_app(settings)
+    admin = bootstrap_admin(app.state.db, settings)
+    assert admin is not None
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client, admin, clock)
+
+
+def import_tracker(api: Api, tracker: dict[str, Any]) -> None:
+    """Import a Debian security tracker file into the server's database."""
+
+    from patchwarden.adapters.feeds import FEEDS, classify
+    from patchwarden.adapters.vulndb import SqliteVulnDb
+    from patchwarden.pipeline.dbupdate import import_path
+
+    path: Path = api.client.app.state.settings.vulndb_path
+    feed = path.with_name("tracker.json")
+    feed.write_text(json.dumps(tracker))
+    db = SqliteVulnDb(path)
+    import_path(db, feed, FEEDS, classify, api.clock.now())
+    db.close()
+
+
+def build_all(api: Api, node: Node, status: ImageStatus = ImageStatus.AVAILABLE) -> list[str]:
+    """The builder builds every delivered image to ``status`` (pushed, with its packages
+    and OS); the Trigger parameter of each."""
+    from patchwarden.core.imagebuild import ImagePackage
+    from patchwarden.core.model import OsInfo
+
+    triggers = []
+    for delivery in node.poll():
+        params = delivery["parameters"]
+        version = params["Version"]
+        (name,) = [
+            d.get("spec", {}).get("name") or d["metadata"]["name"]
+            for d in params["Documents"]
+            if d["kind"] == "ImageRecipe"
+        ]
+        digest = "sha256:" + f"{len(triggers)}{version}".encode().hex().ljust(64, "0")[:64]
+        pushed = Distributed(f"127.0.0.1:9/fleet/{name}", (version.replace("/", "-"),), digest)
+        done = record(
+            version,
+            status,
+            digest,
+            name=name,
+            distributed=(pushed,),
+            packages=(ImagePackage("zlib1g", "amd64", "1:1.2.13.dfsg-1", "zlib"),),
+            os_info=OsInfo("debian", "12", "bookworm", "Debian GNU/Linux 12 (bookworm)",
+                           "debian", "DEBIAN", "Debian12"),
+            trigger=params.get("Trigger", ""),
+        )  # fmt: skip
+        body = {"invocation_id": delivery["invocation_id"], "record": done}
+        assert node.call("PUT", "/api/v1/agent/images", json=body).status_code == 200
+        node.report(delivery["invocation_id"], "Success")
+        triggers.append(params.get("Trigger", ""))
+    return triggers
+
+
+def skips(api: Api) -> list[str]:
+    """The reasons of image-pipeline.skip entries, oldest first."""
+    entries = api.ok("GET", "/api/v1/audit", params={"action": "image-pipeline.skip"})
+    return [e["detail"]["reason"] for e in reversed(entries)]
+
+
+def test_triggers_are_recorded_and_shown(api: Api) -> None:
+    apply(api, SCHEDULED.split("---")[0] + "---" + DOCS)
+    node = builder(api)
+    started = start(api)
+    assert started["image"]["trigger"] == "manual"
+    assert build_all(api, node) == ["manual"]
+    image = api.ok("GET", "/api/v1/images/web/1.0.0/1")
+    assert image["trigger"] == "manual"
+    assert image["packages"][0]["name"] == "zlib1g"
+    (listed,) = api.ok("GET", "/api/v1/images", params={"name": "web"})
+    assert listed["trigger"] == "manual" and "packages" not in listed
+    tick(api)
+    api.clock.advance(16 * 3600)
+    assert tick(api)["started"] == ["nightly"]
+    assert build_all(api, node) == ["schedule"]  # the first build of the schedule
+    apply(api, DOCS.split("---")[0].replace("1.0.0", "1.0.1").replace("content: hi", "content: x"))
+    api.clock.advance(24 * 3600)
+    assert tick(api)["started"] == ["nightly"]
+    assert build_all(api, node) == ["dependency update: component site 1.0.1"]
+    assert api.ok("GET", "/api/v1/images/web/1.0.0/3")["trigger"] == (
+        "dependency update: component site 1.0.1"
+    )
+
+
+def test_rebuild_on_fix(vapi: Api) -> None:
+    api = vapi
+    apply(api, REBUILD)
+    node = builder(api)
+    start(api)  # 12:00
+    build_all(api, node)
+    assert tick(api)["rebuilt"] == []  # no database yet: nothing known to fix
+    import_tracker(api, ZLIB_TRACKER)
+    api.clock.advance(2 * 3600)  # 14:00
+    done = tick(api)
+    assert done["rescanned"] == 1
+    assert done["rebuilt"] == ["web"]
+    stale = api.ok("GET", "/api/v1/images/web/1.0.0/1")
+    assert stale["findings"] == {"HIGH": 1}
+    assert [f["vulnerabilityId"] for f in stale["fixes"]] == ["CVE-2099-0002"]
+    assert api.ok("GET", "/api/v1/images/web/1.0.0/2")["trigger"] == FIX
+    newest = api.ok("GET", "/api/v1/audit", params={"action": "image-pipeline.start"})[0]
+    assert newest["actor"] == "scheduler" and newest["detail"]["trigger"] == FIX
+    # in progress: not again; the skip is audited once, not every round
+    assert tick(api)["rebuilt"] == []
+    assert tick(api)["rebuilt"] == []
+    assert skips(api) == ["rebuild of web 1.0.0/1: a build of the pipeline is in progress"]
+    assert build_all(api, node, ImageStatus.FAILED) == [FIX]  # the fix was not in the mirror yet
+    # within the cool-down since the last build start: held back
+    api.clock.advance(30 * 60)  # 14:30
+    assert tick(api)["rebuilt"] == []
+    assert skips(api)[-1] == (
+        "rebuild of web 1.0.0/1: cool-down: the last build started 30 min ago "
+        "(coolDownMinutes 60; 30 min left)"
+    )
+    api.clock.advance(31 * 60)  # 15:01
+    assert tick(api)["rebuilt"] == ["web"]
+    build_all(api, node, ImageStatus.FAILED)
+    api.clock.advance(2 * 3600)  # 17:01: three builds today
+    assert tick(api)["rebuilt"] == []
+    assert skips(api)[-1] == (
+        "rebuild of web 1.0.0/1: 3 builds started today (UTC) (maxBuildsPerDay 3)"
+    )
+    api.clock.advance(8 * 3600)  # 01:01 the next day
+    assert tick(api)["rebuilt"] == ["web"]
+    # the rebuild is AVAILABLE but still carries the old zlib (the mirror lags): it is not
+    # rebuilt again for the reason it was built for
+    assert build_all(api, node) == [FIX]
+    assert api.ok("GET", "/api/v1/images/web/1.0.0/4")["trigger"] == FIX
+    api.clock.advance(2 * 3600)
+    assert tick(api)["rebuilt"] == []
+    assert api.ok("GET", "/api/v1/images/web/1.0.0/4")["fixes"]  # rescanned: still stale
+
+
+def test_a_child_image_rebuilds_after_its_parent(api: Api) -> None:
+    apply(api, REBUILD)
+    node = builder(api)
+    start(api, "web")
+    build_all(api, node)
+    start(api, "app")
+    build_all(api, node)
+    app = api.ok("GET", "/api/v1/images/app/2.0.0/1")
+    assert app["parentImage"] == {"name": "web", "version": "1.0.0/1"}
+    assert tick(api)["rebuilt"] == []
+    start(api, "web")  # a newer parent
+    build_all(api, node)
+    api.clock.advance(2 * 3600)
+    assert tick(api)["rebuilt"] == ["app"]
+    (delivery,) = node.poll()
+    assert delivery["parameters"]["Parent"]["image"] == ["web", "1.0.0/2"]
+    assert delivery["parameters"]["Trigger"] == "parent updated: web 1.0.0/2 is newer than 1.0.0/1"
+
+
+def test_a_record_with_a_large_package_list_is_accepted(api: Api) -> None:
+    """A record carries the image's package list: more than the default body limit."""
+    from patchwarden.core.imagebuild import ImagePackage
+
+    apply(api)
+    node = builder(api)
+    start(api)
+    (delivery,) = node.poll()
+    packages = tuple(ImagePackage(f"lib{i:04d}", "amd64", f"1.{i}-1") for i in range(2000))
+    done = record("1.0.0/1", ImageStatus.AVAILABLE, "sha256:" + "e" * 64, packages=packages)
+    body = {"invocation_id": delivery["invocation_id"], "record": done}
+    assert node.call("PUT", "/api/v1/agent/images", json=body).status_code == 200
+    assert len(api.ok("GET", "/api/v1/images/web/1.0.0/1")["packages"]) == 2000

@@ -14,11 +14,15 @@ from patchwarden.adapters.image.catalog import LocalImageCatalog, from_json, to_
 from patchwarden.core.imagebuild import (
     BuildStep,
     Distributed,
+    ImageFix,
+    ImagePackage,
     ImageRecord,
     ImageStatus,
     StatusChange,
 )
+from patchwarden.core.model import OsInfo
 from patchwarden.core.semver import ImageVersion
+from patchwarden.core.vuln import Severity
 from patchwarden.errors import EnvironmentProblem
 
 CREATED = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -35,12 +39,22 @@ FULL = ImageRecord(
     pipeline="nightly",
     parent="base 1.0.0/2",
     parent_digest="sha256:" + "01" * 32,
+    parent_image=("base", "1.0.0/2"),
     digest="sha256:" + "02" * 32,
     package_digest="sha256:" + "03" * 32,
     package_count=187,
+    packages=(
+        ImagePackage("bash", "amd64", "5.2.15-2+b2"),
+        ImagePackage("zlib1g", "amd64", "1:1.2.13.dfsg-1", "zlib"),
+    ),
+    os_info=OsInfo(
+        "debian", "12", "bookworm", "Debian GNU/Linux 12", "debian", "DEBIAN", "Debian12"
+    ),
+    trigger="fix for CVE-2099-0002 in zlib1g 1:9.9.9-1 (HIGH)",
     layout="/var/lib/patchwarden/images/web-base",
     reason="scan gate: 1 HIGH finding (at most 0 allowed): CVE-2099-0002 in zlib1g",
     findings=(("HIGH", 1), ("LOW", 7)),
+    fixes=(ImageFix("CVE-2099-0002", "zlib1g", "1:1.2.13.dfsg-1", "1:9.9.9-1", Severity.HIGH),),
     scanned_at=UPDATED,
     steps=(
         BuildStep("", "bootstrap", "bootstrap", "mmdebstrap", "Success", 1, 12.5),
@@ -83,9 +97,20 @@ def test_json_form() -> None:
     data = to_json(FULL)
     assert list(data) == [
         "name", "version", "status", "reason", "dateCreated", "dateUpdated", "pipeline",
-        "parent", "parentDigest", "digest", "packageDigest", "packageCount", "layout", "tag",
-        "findings", "lastScanned", "labels", "distributed", "steps", "history",
+        "parent", "parentDigest", "parentImage", "trigger", "digest", "packageDigest",
+        "packageCount", "layout", "tag", "findings", "fixes", "os", "packages", "lastScanned",
+        "labels", "distributed", "steps", "history",
     ]  # fmt: skip
+    assert data["parentImage"] == {"name": "base", "version": "1.0.0/2"}
+    assert data["trigger"] == "fix for CVE-2099-0002 in zlib1g 1:9.9.9-1 (HIGH)"
+    assert data["packages"][1] == {
+        "name": "zlib1g", "arch": "amd64", "version": "1:1.2.13.dfsg-1", "sourceName": "zlib",
+    }  # fmt: skip
+    assert data["fixes"] == [
+        {"vulnerabilityId": "CVE-2099-0002", "package": "zlib1g",
+         "installedVersion": "1:1.2.13.dfsg-1", "fixedVersion": "1:9.9.9-1", "severity": "HIGH"}
+    ]  # fmt: skip
+    assert data["os"]["codename"] == "bookworm"
     assert data["version"] == "1.2.3/4"
     assert data["tag"] == "1.2.3-4"
     assert data["status"] == "FAILED"

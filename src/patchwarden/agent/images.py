@@ -136,6 +136,7 @@ def run_build_command(
         )
         version = ImageVersion.parse(str(params.get("Version", "")))
         parent = params.get("Parent")
+        parent_image: tuple[str, str] | None = None
         if isinstance(parent, dict):
             external = ExternalImage(
                 str(parent.get("reference", "")),
@@ -143,6 +144,9 @@ def run_build_command(
                 str(parent.get("description", "")),
             )
             inputs = replace(inputs, recipe=replace(inputs.recipe, parent=external))
+            image = parent.get("image")
+            if isinstance(image, list) and len(image) == 2:
+                parent_image = (str(image[0]), str(image[1]))
         tests_text = str(params.get("Tests", ""))
         options = BuildOptions(
             epoch=int(params.get("SourceDateEpoch", 0)),
@@ -150,6 +154,8 @@ def run_build_command(
             distribute=str(params.get("Distribute", "true")) == "true",
             force_parent=True,  # the server chose the parent
             actor=f"builder {delivery.command_id}",
+            trigger=str(params.get("Trigger") or "manual"),
+            parent_image=parent_image,
         )
     except (PatchwardenError, ValueError) as exc:
         return wire.InvocationResult("Failed", 2, f"{wire.BUILD_IMAGE_DOCUMENT}: {exc}")

@@ -77,9 +77,10 @@ def register(sub: Any) -> None:
         "a user:password line",
     )
     p.set_defaults(handler=_scan)
-    from patchwarden.cli import image_build
+    from patchwarden.cli import image_build, image_tree
 
     image_build.register(isub)
+    image_tree.register(isub)
 
 
 def _scan(args: argparse.Namespace) -> int:

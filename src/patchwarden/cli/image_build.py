@@ -1,11 +1,13 @@
-"""``patchwarden image build|list|describe|history|delete|lifecycle`` — golden images on this
-machine, without a server (docs/images.md, "Building images").
+"""``patchwarden image build|list|describe|history|delete|lifecycle|tree`` — golden images on
+this machine, without a server (docs/images.md, "Building images").
 
 ``image build PATH`` reads the documents in PATH (a file or a directory: ImageRecipe,
 Component, and for a pipeline run ImagePipeline, DistributionConfiguration, PatchBaseline)
 and builds, tests, scans, gates and distributes one image; the images live in the local
 image store (``$PATCHWARDEN_HOME/images``).  Exit codes: 0 AVAILABLE, 1 FAILED (a step, a
-test or the gate), 2 bad input, 3 the environment (a missing tool, not root).
+test or the gate), 2 bad input, 3 the environment (a missing tool, not root).  With
+``--if-stale`` it builds only when the newest AVAILABLE image is stale (``image tree`` shows
+which are, and why: :mod:`patchwarden.cli.image_tree`).
 """
 
 from __future__ import annotations
@@ -70,6 +72,13 @@ def register(isub: Any) -> None:
         metavar="SECONDS",
         help="clamp file times to this and use it as the image's creation time (default: "
         "$SOURCE_DATE_EPOCH, else now); the same inputs and epoch give the same digest",
+    )
+    b.add_argument(
+        "--if-stale",
+        action="store_true",
+        help="build only when the newest AVAILABLE image of the pipeline (or recipe) is stale "
+        "— its parent image, its package sources or a fix moved on — or there is none; "
+        "else say so and exit 0",
     )
     b.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     b.add_argument(
@@ -157,7 +166,19 @@ def _build(args: argparse.Namespace) -> int:
 
     if args.pipeline and args.recipe:
         raise InputError("give --pipeline or --recipe, not both")
-    inputs = load_image_documents(args.path).build_inputs(args.pipeline, args.recipe)
+    documents = load_image_documents(args.path)
+    inputs = documents.build_inputs(args.pipeline, args.recipe)
+    trigger = "manual"
+    if args.if_stale:
+        from patchwarden.cli.image_tree import if_stale
+
+        found = if_stale(documents, inputs, _store())
+        if found.trigger is None:
+            print(found.message)
+            return 0
+        trigger = found.trigger
+        if not args.quiet:
+            sys.stderr.write(f"{inputs.recipe.name}: building: {trigger}\n")
     if os.geteuid() != 0:
         raise EnvironmentProblem(
             "image build runs the components in the image's root filesystem (chroot) and "
@@ -191,6 +212,7 @@ def _build(args: argparse.Namespace) -> int:
         distribute=args.distribute,
         force_parent=args.force_parent,
         actor=_actor(),
+        trigger=trigger,
     )
     record = build_image(inputs, deps, options)
     if args.format == "json":
@@ -212,10 +234,19 @@ def summary(record: ImageRecord) -> str:
         lines.append(f"  layout    {record.layout}:{record.version.tag}")
     if record.parent:
         lines.append(f"  parent    {printable(record.parent)}")
+    if record.trigger:
+        lines.append(f"  trigger   {printable(record.trigger)}")
     if record.package_count:
         lines.append(f"  packages  {record.package_count} ({record.package_digest[:19]}…)")
     if record.findings:
         lines.append("  findings  " + ", ".join(f"{n} {s}" for s, n in record.findings))
+    for fix in record.fixes[:3]:
+        lines.append(
+            printable(f"  fixable   {fix.vulnerability_id} in {fix.package} {fix.fixed} "
+                      f"({fix.severity.value})")
+        )  # fmt: skip
+    if len(record.fixes) > 3:
+        lines.append(f"  fixable   … and {len(record.fixes) - 3} more (-f json lists them)")
     for pushed in record.distributed:
         lines.append(f"  pushed    {pushed.destination}:{','.join(pushed.tags)}")
     if record.digest and record.status.value != "FAILED":

@@ -15,8 +15,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from patchwarden.core.model import InstalledPackage
+from patchwarden.core.model import InstalledPackage, OsInfo
 from patchwarden.core.semver import ImageVersion
+from patchwarden.core.vuln import Finding, FindingStatus, FixAvailable, Severity
 
 
 class ImageStatus(StrEnum):
@@ -83,6 +84,36 @@ class Distributed:
 
 
 @dataclass(frozen=True)
+class ImagePackage:
+    """One package of an image, as its package database said at pack time."""
+
+    name: str
+    arch: str
+    version: str
+    source_name: str = ""
+    """The source package (``zlib`` for ``zlib1g``); empty when it is the binary's name or
+    unknown."""
+
+
+@dataclass(frozen=True)
+class ImageFix:
+    """An ACTIVE finding of an image for which a fixed version exists: what makes the image
+    stale by a fix (:mod:`patchwarden.core.staleness`)."""
+
+    vulnerability_id: str
+    package: str
+    installed: str
+    fixed: str
+    severity: Severity
+
+
+TRIGGER_MANUAL = "manual"
+"""The trigger of a build started by hand (CLI or API)."""
+TRIGGER_SCHEDULE = "schedule"
+"""The trigger of a build its pipeline's schedule started (EXPRESSION_MATCH_ONLY)."""
+
+
+@dataclass(frozen=True)
 class ImageRecord:
     """One image (one build of one recipe version)."""
 
@@ -95,16 +126,30 @@ class ImageRecord:
     parent: str = ""
     """What the image was built on: ``bootstrap bookworm``, ``web-base 1.0.0/2``, a reference."""
     parent_digest: str = ""
+    parent_image: tuple[str, str] | None = None
+    """The parent's key ``(name, "x.y.z/build")`` when the parent is another Patchwarden
+    image (``None``: a bootstrap or an external image, or a record from before ancestry was
+    recorded: :func:`parent_key` reads it from ``parent`` then)."""
     digest: str = ""
     """The manifest digest (``sha256:…``) once packed."""
     package_digest: str = ""
     package_count: int = 0
+    packages: tuple[ImagePackage, ...] = ()
+    """The installed packages at pack time, sorted (empty: not recorded)."""
+    os_info: OsInfo | None = None
+    """The image's OS (its ``etc/os-release``) at pack time: with :attr:`packages`, what an
+    assessment needs without reading the image again."""
+    trigger: str = ""
+    """Why the build ran: ``manual``, ``schedule``, ``dependency update: …``, ``parent
+    updated: …``, ``fix for CVE-… in …``, ``stale: …`` (empty: not recorded)."""
     layout: str = ""
     """The OCI layout directory that holds the image (tag :attr:`ImageVersion.tag`)."""
     reason: str = ""
     """Why the image is FAILED or CANCELLED (one line); empty otherwise."""
     findings: tuple[tuple[str, int], ...] = ()
     """ACTIVE findings of the scan by severity (empty when not scanned)."""
+    fixes: tuple[ImageFix, ...] = ()
+    """ACTIVE findings of the last scan that have a fixed version (sorted)."""
     scanned_at: datetime | None = None
     """When the server last assessed the image against its database (its rescans)."""
     steps: tuple[BuildStep, ...] = ()
@@ -128,6 +173,46 @@ class ImageRecord:
             reason=reason if status in (ImageStatus.FAILED, ImageStatus.CANCELLED) else self.reason,
             history=(*self.history, StatusChange(at, status, reason, actor)),
         )
+
+
+def parent_key(record: ImageRecord) -> tuple[str, str] | None:
+    """The parent image's ``(name, "x.y.z/build")``: :attr:`ImageRecord.parent_image`, else
+    read from ``parent`` (``web-base 1.0.0/2``) of an older record; ``None`` for a bootstrap
+    or external parent."""
+    if record.parent_image is not None:
+        return record.parent_image
+    name, _, version = record.parent.partition(" ")
+    try:
+        return name, str(ImageVersion.parse(version))
+    except ValueError:
+        return None
+
+
+def image_packages(packages: Iterable[InstalledPackage]) -> tuple[ImagePackage, ...]:
+    """An image's package list from its package database (installed ones only), sorted."""
+    found = {
+        ImagePackage(
+            i.package.name,
+            i.package.arch,
+            i.package.version,
+            i.package.source_name if i.package.source_name != i.package.name else "",
+        )
+        for i in packages
+        if i.is_installed
+    }
+    return tuple(sorted(found, key=lambda p: (p.name, p.arch, p.version)))
+
+
+def image_fixes(findings: Iterable[Finding]) -> tuple[ImageFix, ...]:
+    """The ACTIVE findings that have a fixed version, as :class:`ImageFix` (sorted)."""
+    fixes = {
+        ImageFix(f.vulnerability_id, f.package_name, f.package_version, f.fixed_version, f.severity)
+        for f in findings
+        if f.status is FindingStatus.ACTIVE
+        and f.fixed_version
+        and f.fix_available is not FixAvailable.NO
+    }
+    return tuple(sorted(fixes, key=lambda x: (x.vulnerability_id, x.package, x.installed)))
 
 
 def epoch_time(epoch: int) -> str:

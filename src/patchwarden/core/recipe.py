@@ -293,6 +293,21 @@ class PipelineSchedule:
 
 
 @dataclass(frozen=True)
+class RebuildOnFix:
+    """A pipeline's ``rebuildOnFix`` (a Patchwarden extension): the server rebuilds the
+    pipeline's newest AVAILABLE image when a fix appears for one of its findings at or above
+    ``severity``, or — for a recipe built on another image — when that parent image has a
+    newer AVAILABLE version (:func:`patchwarden.core.staleness.rebuild_decision`)."""
+
+    severity: Severity = Severity.HIGH
+    cool_down_minutes: int = 60
+    """No rebuild sooner than this after the pipeline's last build start."""
+    max_builds_per_day: int = 4
+    """At most this many builds of the pipeline start per UTC day (rebuilds count them
+    all, whoever started them)."""
+
+
+@dataclass(frozen=True)
 class ImagePipeline:
     """An image pipeline: build a recipe, test, scan against the gate, distribute."""
 
@@ -310,6 +325,8 @@ class ImagePipeline:
     schedule: PipelineSchedule | None = None
     enabled: bool = True
     description: str = ""
+    rebuild_on_fix: RebuildOnFix | None = None
+    """``None``: the server never rebuilds the pipeline's images by itself."""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@
       schedule: {scheduleExpression: "cron(0 3 * * ? *)", timezone: UTC,
                  pipelineExecutionStartCondition: EXPRESSION_MATCH_ONLY,
                  autoDisablePolicy: {failureCount: 3}}
+      rebuildOnFix: {severity: HIGH, coolDownMinutes: 60, maxBuildsPerDay: 4}
       status: ENABLED
     ---
     kind: DistributionConfiguration
@@ -64,7 +65,10 @@ Patchwarden's extensions and departures from AWS:
   ``tlsVerify`` and ``credentialsFile``): ECR is not reachable from a self-hosted fleet;
 - a lifecycle policy selects recipes by a version selector with ``x`` wildcards, so images
   of newer recipe versions stay covered; it manages ``CONTAINER_IMAGE`` only;
-- a schedule takes ``cron()`` only, at least one minute apart (as Image Builder).
+- a schedule takes ``cron()`` only, at least one minute apart (as Image Builder);
+- ``ImagePipeline.rebuildOnFix`` (``severity`` default HIGH, ``coolDownMinutes`` 60,
+  ``maxBuildsPerDay`` 4) lets the server rebuild the pipeline's image when a fix appears
+  for one of its findings or its parent image is updated; absent: off.
 
 Every malformed field gives one :class:`~patchwarden.errors.InputError` line naming its path.
 :func:`load_image_documents` reads a file or directory and resolves names and selectors.
@@ -102,6 +106,7 @@ from patchwarden.core.recipe import (
     ImageSelector,
     Parent,
     PipelineSchedule,
+    RebuildOnFix,
     Recipe,
     StartCondition,
     render_tag,
@@ -506,6 +511,24 @@ class ScheduleSpec(StrictModel):
         return value
 
 
+class RebuildOnFixSpec(StrictModel):
+    """``rebuildOnFix`` (a Patchwarden extension): the server rebuilds the pipeline's newest
+    AVAILABLE image when a fix appears for a finding at or above ``severity`` (or its parent
+    image is updated); the key present (even ``{}``) turns it on."""
+
+    severity: str = "HIGH"
+    coolDownMinutes: int = Field(default=60, ge=0, le=10080)
+    maxBuildsPerDay: int = Field(default=4, ge=1, le=96)
+
+    @field_validator("severity")
+    @classmethod
+    def _severity(cls, value: str) -> str:
+        if value not in Severity.__members__ or value == "UNTRIAGED":
+            known = ", ".join(s for s in Severity.__members__ if s != "UNTRIAGED")
+            raise ValueError(f"unknown severity {value!r} (one of {known})")
+        return value
+
+
 def _resource_name(value: str, resource: str) -> str:
     """A name, or the name in an Image Builder ARN of ``resource``."""
     arn = _NAME_ARN.match(value)
@@ -529,6 +552,7 @@ class PipelineSpec(StrictModel):
     """A PatchBaseline's name (Patchwarden extension): UpdateOS installs what it approves."""
     schedule: ScheduleSpec | None = None
     status: Literal["ENABLED", "DISABLED"] = "ENABLED"
+    rebuildOnFix: RebuildOnFixSpec | None = None
 
     @field_validator("name")
     @classmethod
@@ -588,6 +612,13 @@ def _pipeline(name: str, spec: PipelineSpec, description: str) -> ImagePipeline:
             ),
         )
     distribution = spec.distributionConfigurationArn
+    rebuild = None
+    if spec.rebuildOnFix is not None:
+        rebuild = RebuildOnFix(
+            severity=Severity(spec.rebuildOnFix.severity),
+            cool_down_minutes=spec.rebuildOnFix.coolDownMinutes,
+            max_builds_per_day=spec.rebuildOnFix.maxBuildsPerDay,
+        )
     return ImagePipeline(
         name=name,
         recipe=parse_named(spec.imageRecipeArn, "image-recipe"),
@@ -600,6 +631,7 @@ def _pipeline(name: str, spec: PipelineSpec, description: str) -> ImagePipeline:
         schedule=schedule,
         enabled=spec.status == "ENABLED",
         description=description,
+        rebuild_on_fix=rebuild,
     )
 
 
@@ -993,6 +1025,14 @@ class ImageDocuments:
         """The newest recipe ``name`` whose semantic version ``selector`` matches."""
         found = [(d.recipe.name, d.recipe.version, d) for d in self.recipes]
         return _versioned(RECIPE, name, selector, found)
+
+    def recipe_or_none(self, name: str, selector: VersionSelector) -> Recipe | None:
+        """The newest recipe ``name`` the selector matches, or ``None`` (a
+        :data:`patchwarden.pipeline.image_staleness.RecipeOf`)."""
+        try:
+            return self.recipe(name, selector).recipe
+        except InputError:
+            return None
 
     def component(self, name: str, selector: VersionSelector) -> ComponentDocument:
         """The newest component ``name`` (``spec.name``) whose ``spec.semanticVersion``

@@ -33,13 +33,16 @@ from typing import Protocol
 from patchwarden.core.component import StepLog
 from patchwarden.core.image import ImageContents
 from patchwarden.core.imagebuild import (
+    TRIGGER_MANUAL,
     USABLE_PARENTS,
     BuildStep,
     Distributed,
     ImageRecord,
     ImageStatus,
     epoch_time,
+    image_fixes,
     image_labels,
+    image_packages,
     package_digest,
 )
 from patchwarden.core.recipe import (
@@ -147,6 +150,11 @@ class BuildOptions:
     force_parent: bool = False
     """Build on a DEPRECATED parent image."""
     actor: str = ""
+    trigger: str = TRIGGER_MANUAL
+    """Why the build runs (recorded in the image): ``manual``, ``schedule``, ``stale: …``."""
+    parent_image: tuple[str, str] | None = None
+    """The parent image's key when the parent is given as a reference to it (a fleet build:
+    the server resolved the parent and the builder fetches it from a registry)."""
 
 
 class BuildFailed(PatchwardenError):
@@ -246,6 +254,8 @@ def build_image(inputs: BuildInputs, deps: BuildDeps, options: BuildOptions) -> 
             updated=now,
             pipeline=pipeline.name if pipeline else "",
             layout=str(layout),
+            trigger=options.trigger,
+            parent_image=parent_record.key if parent_record is not None else options.parent_image,
         ),
         options.actor,
     )
@@ -288,7 +298,8 @@ def _run_stages(
     _components(build, inputs, root, BUILD_PHASES)
     with build.stage("pack", "umoci"):
         removed = tools.clean(root)
-        packages = deps.package_manager(str(root)).collect().installed
+        inventory = deps.package_manager(str(root)).collect()
+        packages = inventory.installed
         packages_digest = package_digest(packages)
         labels = image_labels(
             recipe.name,
@@ -313,6 +324,8 @@ def _run_stages(
         labels=labels,
         package_digest=packages_digest,
         package_count=len(packages),
+        packages=image_packages(packages),
+        os_info=inventory.os,
     )
     deps.progress(f"  packed {digest} ({len(packages)} packages; {removed} volatile files removed)")
     tests = (
@@ -452,7 +465,7 @@ def _scan(build: _Build, pipeline: ImagePipeline | None, reference: str) -> None
     counts: dict[str, int] = {}
     for finding in active:
         counts[finding.severity.value] = counts.get(finding.severity.value, 0) + 1
-    build.update(findings=tuple(sorted(counts.items())))
+    build.update(findings=tuple(sorted(counts.items())), fixes=image_fixes(findings))
     deps.progress(
         "  findings: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none")
     )

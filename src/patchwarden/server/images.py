@@ -10,11 +10,20 @@ and the background round (every ``PATCHWARDEN_IMAGES_INTERVAL`` seconds, default
    build used (EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE, the default);
    ``autoDisablePolicy.failureCount`` consecutive failures disable the pipeline;
 3. **lifecycle** — each ENABLED LifecyclePolicy runs once a day;
-4. **rescans** — every AVAILABLE image that was pushed is read back from its registry and
-   assessed against the server's vulnerability database when it was never scanned here or
-   the database changed since (Inspector's continuous ECR scanning).
+4. **rescans** — every AVAILABLE image is assessed against the server's vulnerability
+   database when it was never scanned here or the database changed since (Inspector's
+   continuous ECR scanning): its recorded package list when the builder sent one, else the
+   image read back from the registry it was pushed to; its findings and fixable findings
+   are recorded;
+5. **rebuilds** — each ENABLED pipeline with ``rebuildOnFix`` whose newest AVAILABLE image
+   is stale by a fix at or above its severity, or by a parent update when its recipe is
+   built on another image, starts a build (trigger ``fix for …`` / ``parent updated: …``),
+   within its cool-down and builds per UTC day
+   (:func:`patchwarden.pipeline.image_staleness.plan_rebuilds`).
 
-Every action is in the audit log (actor ``scheduler``).
+Every build records its trigger: ``manual`` (started through the API), ``schedule``,
+``dependency update: …``, or the rebuild's reason.  Every action is in the audit log (actor
+``scheduler``); a rebuild held back is audited once per reason (``image-pipeline.skip``).
 """
 
 from __future__ import annotations
@@ -38,8 +47,8 @@ from patchwarden.adapters.storage.images import (
     builders,
     builds_in_progress,
 )
-from patchwarden.core.imagebuild import ImageStatus
-from patchwarden.core.recipe import ImageSelector
+from patchwarden.core.imagebuild import TRIGGER_SCHEDULE, ImageStatus
+from patchwarden.core.recipe import ImagePipeline, ImageSelector, Recipe, StartCondition
 from patchwarden.core.rollout import InvocationStatus
 from patchwarden.documents.image import ImageDocuments, image_documents_of
 from patchwarden.errors import PatchwardenError
@@ -53,11 +62,13 @@ from patchwarden.pipeline.fleet.images import (
     StartRequest,
     consecutive_failures,
     dependencies,
+    dependency_trigger,
     plan_start,
     scheduled_start,
 )
 from patchwarden.pipeline.image_build import resolve_parent
 from patchwarden.pipeline.image_lifecycle import run_lifecycle
+from patchwarden.pipeline.image_staleness import plan_rebuilds, reassess
 from patchwarden.server.db import Database
 from patchwarden.server.fleet.commands import fleet
 from patchwarden.server.settings import ServerSettings
@@ -125,7 +136,7 @@ def start_build(
         request.pipeline,
         at,
         {"image": f"{plan.image.name} {plan.image.version}", "node": plan.node,
-         "command": command.id},
+         "command": command.id, "trigger": request.trigger},
     )  # fmt: skip
     return plan, command.id
 
@@ -213,9 +224,18 @@ def schedules(session: Session, at: datetime) -> list[str]:
             why = "no dependency updates" if current else "its documents do not resolve"
             audit.record(SCHEDULER, "image-pipeline.skip", pipeline.name, at, {"reason": why})
             continue
+        trigger = (
+            TRIGGER_SCHEDULE
+            if schedule.start_condition is StartCondition.EXPRESSION_MATCH_ONLY
+            else dependency_trigger(dict(state.last_inputs or {}), current)
+        )
         try:
             start_build(
-                session, docs, StartRequest(pipeline.name, int(at.timestamp())), SCHEDULER, at
+                session,
+                docs,
+                StartRequest(pipeline.name, int(at.timestamp()), trigger=trigger),
+                SCHEDULER,
+                at,
             )
         except PatchwardenError as exc:
             audit.record(SCHEDULER, "image-pipeline.skip", pipeline.name, at, {"reason": str(exc)})
@@ -255,9 +275,11 @@ def lifecycle(session: Session, at: datetime) -> int:
 
 
 def rescan(db: Database, settings: ServerSettings) -> int:
-    """Assess every pushed AVAILABLE image not scanned with the current database; how many."""
+    """Assess every AVAILABLE image not scanned with the current database (its recorded
+    package list, else the image in its registry); how many."""
     from patchwarden.adapters.image.reader import OciImageReader
     from patchwarden.adapters.vulndb import SqliteVulnDb
+    from patchwarden.core.imagebuild import image_fixes
     from patchwarden.core.vuln import FindingStatus
     from patchwarden.pipeline.image_scan import assess_image
 
@@ -271,48 +293,108 @@ def rescan(db: Database, settings: ServerSettings) -> int:
             r
             for r in SqlImageCatalog(session).images()
             if r.status is ImageStatus.AVAILABLE
-            and r.distributed
+            and (r.distributed or (r.packages and r.os_info is not None))
             and (r.scanned_at is None or r.scanned_at < db_time)
         ]
     done = 0
     store = SqliteVulnDb(path)
     try:
         for record in due:
-            target = record.distributed[0]
-            reference = f"docker://{target.destination}@{target.digest}"
             try:
-                contents = OciImageReader(tls_verify=target.tls_verify).read(reference)
-                report = assess_image(contents, settings.clock.now(), store=store)
+                again = reassess(record, store, settings.clock.now())
+                if again is None:
+                    target = record.distributed[0]
+                    reference = f"docker://{target.destination}@{target.digest}"
+                    contents = OciImageReader(tls_verify=target.tls_verify).read(reference)
+                    report = assess_image(contents, settings.clock.now(), store=store)
+                    counts: dict[str, int] = {}
+                    for f in report.vulnerabilities or ():
+                        if f.status is FindingStatus.ACTIVE:
+                            counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
+                    again = tuple(sorted(counts.items())), image_fixes(report.vulnerabilities or ())
             except PatchwardenError as exc:
                 log.warning("rescan of %s %s: %s", record.name, record.version, exc)
                 continue
-            counts: dict[str, int] = {}
-            for f in report.vulnerabilities or ():
-                if f.status is FindingStatus.ACTIVE:
-                    counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
+            findings, fixes = again
             with db.write() as session, session.begin():
                 catalog = SqlImageCatalog(session)
                 fresh = catalog.get(record.name, str(record.version))
                 if fresh is None or fresh.status is not ImageStatus.AVAILABLE:
                     continue
-                catalog.save(
-                    replace(fresh, findings=tuple(sorted(counts.items())), scanned_at=db_time)
-                )
+                catalog.save(replace(fresh, findings=findings, fixes=fixes, scanned_at=db_time))
             done += 1
     finally:
         store.close()
     return done
 
 
+def _resolved(docs: ImageDocuments) -> list[tuple[ImagePipeline, Recipe]]:
+    """Each pipeline with rebuildOnFix and the recipe it resolves to now."""
+    found = []
+    for document in docs.pipelines:
+        if document.pipeline.rebuild_on_fix is None:
+            continue
+        try:
+            found.append((document.pipeline, docs.build_inputs(document.name, None).recipe))
+        except PatchwardenError as exc:
+            log.warning("image pipeline %s: %s", document.name, exc)
+    return found
+
+
+def rebuilds(session: Session, at: datetime) -> list[str]:
+    """rebuildOnFix: start each pipeline whose newest AVAILABLE image is stale by a fix or
+    a parent update; the pipelines started."""
+    docs = stored_documents(session)
+    states = SqlPipelineState(session)
+    audit = SqlAuditLog(session)
+    pipelines = [(p, r) for p, r in _resolved(docs) if states.get(p.name).status == "ENABLED"]
+    started: list[str] = []
+    for plan in plan_rebuilds(pipelines, SqlImageCatalog(session).images(), at):
+        memory = states.get(f"rebuild/{plan.pipeline}")
+        image = f"{plan.image.name} {plan.image.version}"
+        why = plan.decision.skipped
+        if plan.decision.start:
+            try:
+                start_build(
+                    session,
+                    docs,
+                    StartRequest(plan.pipeline, int(at.timestamp()), trigger=plan.decision.trigger),
+                    SCHEDULER,
+                    at,
+                )
+            except PatchwardenError as exc:
+                why = str(exc)
+                log.warning("image pipeline %s not rebuilt: %s", plan.pipeline, exc)
+            else:
+                memory.last_started_at = at
+                memory.last_inputs = {}
+                started.append(plan.pipeline)
+                continue
+        held = {"image": image, "reason": why}
+        if dict(memory.last_inputs or {}) != held:  # audited once per reason, not every round
+            memory.last_inputs = held
+            audit.record(SCHEDULER, "image-pipeline.skip", plan.pipeline, at,
+                         {"reason": f"rebuild of {image}: {why}"})  # fmt: skip
+    return started
+
+
 def images_round(db: Database, settings: ServerSettings) -> dict[str, Any]:
-    """One background round (sweep, schedules, lifecycle, then rescans)."""
+    """One background round (sweep, schedules, lifecycle, rescans, then rebuilds)."""
     at = settings.clock.now()
     with db.write() as session, session.begin():
         swept = sweep(session, at)
         started = schedules(session, at)
         actions = lifecycle(session, at)
     rescanned = rescan(db, settings)
-    return {"swept": swept, "started": started, "lifecycle": actions, "rescanned": rescanned}
+    with db.write() as session, session.begin():
+        rebuilt = rebuilds(session, at)
+    return {
+        "swept": swept,
+        "started": started,
+        "lifecycle": actions,
+        "rescanned": rescanned,
+        "rebuilt": rebuilt,
+    }
 
 
 async def loop(db: Database, settings: ServerSettings, seconds: float) -> None:

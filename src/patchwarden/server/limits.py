@@ -60,6 +60,9 @@ INVENTORY_LIMIT = 32 * MiB
 FACTS_LIMIT = 16 * MiB
 """A node component's fact set (up to 50,000 files of about 150 bytes), with an evaluation's
 order and results."""
+IMAGE_RECORD_LIMIT = 8 * MiB
+"""A builder's image record (``PUT /api/v1/agent/images``): its build log and the package
+list of the image (up to some 50,000 packages of about 100 bytes)."""
 BLOB_LIMIT = 256 * MiB
 """One gzip-compressed fact file (``PUT /api/v1/agent/blobs/{sha256}``)."""
 MAX_DEPTH = 64
@@ -76,6 +79,7 @@ LIMITS: tuple[tuple[frozenset[str], re.Pattern[str], int], ...] = (
         FACTS_LIMIT,
     ),
     (frozenset({"PUT", "PATCH"}), re.compile(r"/api/v1/agent/inventory/?"), INVENTORY_LIMIT),
+    (frozenset({"PUT"}), re.compile(r"/api/v1/agent/images/?"), IMAGE_RECORD_LIMIT),
     (
         frozenset({"POST", "PUT", "PATCH"}),
         re.compile(

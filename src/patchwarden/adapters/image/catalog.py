@@ -16,11 +16,15 @@ from typing import Any
 from patchwarden.core.imagebuild import (
     BuildStep,
     Distributed,
+    ImageFix,
+    ImagePackage,
     ImageRecord,
     ImageStatus,
     StatusChange,
 )
+from patchwarden.core.model import OsInfo
 from patchwarden.core.semver import ImageVersion
+from patchwarden.core.vuln import Severity
 from patchwarden.errors import EnvironmentProblem
 
 _SCHEMA = """
@@ -45,8 +49,34 @@ def _ts(value: datetime) -> str:
     return value.isoformat()
 
 
+def _os_json(info: OsInfo) -> dict[str, str]:
+    return {
+        "id": info.id,
+        "versionId": info.version_id,
+        "codename": info.codename,
+        "prettyName": info.pretty_name,
+        "family": info.family,
+        "operatingSystem": info.operating_system,
+        "product": info.product,
+    }
+
+
+def _os_of(data: dict[str, Any]) -> OsInfo:
+    return OsInfo(
+        id=str(data.get("id", "")),
+        version_id=str(data.get("versionId", "")),
+        codename=str(data.get("codename", "")),
+        pretty_name=str(data.get("prettyName", "")),
+        family=str(data.get("family", "")),
+        operating_system=str(data.get("operatingSystem", "")),
+        product=str(data.get("product", "")),
+    )
+
+
 def to_json(record: ImageRecord) -> dict[str, Any]:
-    """The record as JSON (AWS-like field names where AWS has the field)."""
+    """The record as JSON (AWS-like field names where AWS has the field).  Fields added
+    later (``parentImage``, ``packages``, ``os``, ``trigger``, ``fixes``) are optional in
+    :func:`from_json`: older records read back with their defaults."""
     return {
         "name": record.name,
         "version": str(record.version),
@@ -57,12 +87,33 @@ def to_json(record: ImageRecord) -> dict[str, Any]:
         "pipeline": record.pipeline,
         "parent": record.parent,
         "parentDigest": record.parent_digest,
+        "parentImage": (
+            {"name": record.parent_image[0], "version": record.parent_image[1]}
+            if record.parent_image
+            else None
+        ),
+        "trigger": record.trigger,
         "digest": record.digest,
         "packageDigest": record.package_digest,
         "packageCount": record.package_count,
         "layout": record.layout,
         "tag": record.version.tag,
         "findings": dict(record.findings),
+        "fixes": [
+            {
+                "vulnerabilityId": f.vulnerability_id,
+                "package": f.package,
+                "installedVersion": f.installed,
+                "fixedVersion": f.fixed,
+                "severity": f.severity.value,
+            }
+            for f in record.fixes
+        ],
+        "os": _os_json(record.os_info) if record.os_info else None,
+        "packages": [
+            {"name": p.name, "arch": p.arch, "version": p.version, "sourceName": p.source_name}
+            for p in record.packages
+        ],
         "lastScanned": _ts(record.scanned_at) if record.scanned_at else None,
         "labels": dict(record.labels),
         "distributed": [
@@ -106,12 +157,33 @@ def from_json(data: dict[str, Any]) -> ImageRecord:
         pipeline=data.get("pipeline", ""),
         parent=data.get("parent", ""),
         parent_digest=data.get("parentDigest", ""),
+        parent_image=(
+            (str(data["parentImage"]["name"]), str(data["parentImage"]["version"]))
+            if data.get("parentImage")
+            else None
+        ),
+        trigger=data.get("trigger", ""),
         digest=data.get("digest", ""),
         package_digest=data.get("packageDigest", ""),
         package_count=int(data.get("packageCount", 0)),
         layout=data.get("layout", ""),
         reason=data.get("reason", ""),
         findings=tuple((k, int(v)) for k, v in data.get("findings", {}).items()),
+        fixes=tuple(
+            ImageFix(
+                f["vulnerabilityId"],
+                f["package"],
+                f.get("installedVersion", ""),
+                f["fixedVersion"],
+                Severity(f.get("severity", "UNTRIAGED")),
+            )
+            for f in data.get("fixes") or []
+        ),
+        os_info=_os_of(data["os"]) if data.get("os") else None,
+        packages=tuple(
+            ImagePackage(p["name"], p["arch"], p["version"], p.get("sourceName", ""))
+            for p in data.get("packages") or []
+        ),
         scanned_at=datetime.fromisoformat(data["lastScanned"]) if data.get("lastScanned") else None,
         labels=tuple(sorted(data.get("labels", {}).items())),
         distributed=tuple(

@@ -8,6 +8,12 @@ parameters carry the documents themselves (the builder needs nothing else from t
 and, for a parent that is another Patchwarden image, the registry reference the parent was
 pushed to (any builder can fetch it).  The builder sends the image record as it changes
 (:func:`receive_record`); its invocation ends with the build.
+
+Why a build runs is its ``trigger`` (``manual`` by hand, ``schedule``, ``dependency update:
+…``, ``fix for …``, ``parent updated: …``): the server records it in the PENDING image and
+sends it as the command's optional ``Trigger`` parameter; the parent image's key travels as
+the optional ``Parent.image`` (an older builder ignores both, and the server keeps its own
+values when the builder's record lacks them).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from patchwarden import wire
-from patchwarden.core.imagebuild import IN_PROGRESS, ImageRecord, ImageStatus
+from patchwarden.core.imagebuild import IN_PROGRESS, TRIGGER_MANUAL, ImageRecord, ImageStatus
 from patchwarden.core.recipe import BuildInputs, ImageSelector, PipelineSchedule, StartCondition
 from patchwarden.core.semver import ImageVersion
 from patchwarden.errors import InputError
@@ -66,6 +72,8 @@ class StartRequest:
     distribute: bool = True
     node: str = ""
     """Build on this node (it must have the capability); default: the builder seen last."""
+    trigger: str = TRIGGER_MANUAL
+    """Why the build runs (recorded in the image)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,7 @@ def _action(kind: str) -> str:
         "ImagePipeline": "image-pipeline",
         "DistributionConfiguration": "distribution-configuration",
         "LifecyclePolicy": "lifecycle-policy",
+        "Deployment": "deployment",
     }[kind]
 
 
@@ -145,6 +154,7 @@ def plan_start(
             "reference": f"docker://{target.destination}@{target.digest}",
             "tlsVerify": target.tls_verify,
             "description": f"{chosen.name} {chosen.version}",
+            "image": [chosen.name, str(chosen.version)],
         }
     recipe = inputs.recipe
     version = ImageVersion(recipe.version, catalog.next_build(recipe.name, str(recipe.version)))
@@ -155,6 +165,8 @@ def plan_start(
         created=at,
         updated=at,
         pipeline=pipeline.name,
+        trigger=request.trigger,
+        parent_image=((parent["image"][0], parent["image"][1]) if parent is not None else None),
     ).moved(ImageStatus.PENDING, at, "", actor)
     parameters: dict[str, Any] = {
         "Pipeline": pipeline.name,
@@ -163,6 +175,7 @@ def plan_start(
         "Tests": "" if request.tests is None else ("true" if request.tests else "false"),
         "Distribute": "true" if request.distribute else "false",
         "Documents": raw(inputs),
+        "Trigger": request.trigger,
     }
     if parent is not None:
         parameters["Parent"] = parent
@@ -208,7 +221,13 @@ def receive_record(
     # the builder's layout means nothing here; the pipeline and the creation time are the
     # server's, from the start
     if stored is not None:
-        record = replace(record, pipeline=stored.pipeline, created=stored.created)
+        record = replace(
+            record,
+            pipeline=stored.pipeline,
+            created=stored.created,
+            trigger=stored.trigger or record.trigger,
+            parent_image=record.parent_image or stored.parent_image,
+        )
     record = replace(record, layout="")
     catalog.save(record)
     return record
@@ -227,6 +246,28 @@ def dependencies(stored: Sequence[dict[str, Any]], parent: str = "") -> dict[str
         if d.get("kind") in ("ImageRecipe", "Component")
     )
     return {"versions": ",".join(versioned), "parent": parent}
+
+
+def dependency_trigger(previous: dict[str, str], current: dict[str, str]) -> str:
+    """The trigger of a scheduled build started for dependency updates: ``dependency
+    update: recipe web 1.0.1, component site 1.0.1`` (what :func:`dependencies` gives now
+    and did not give the last build), ``parent updated: web-base 1.0.0/3``, or ``schedule``
+    when nothing is known to have changed (the first build)."""
+    before = set(filter(None, previous.get("versions", "").split(",")))
+    changed = []
+    for entry in filter(None, current.get("versions", "").split(",")):
+        if entry in before:
+            continue
+        kind, _, rest = entry.partition("/")
+        name, _, version = rest.rpartition("/")
+        label = {"ImageRecipe": "recipe", "Component": "component"}.get(kind, kind)
+        changed.append(f"{label} {name} {version}")
+    parent = current.get("parent", "")
+    if not changed and previous and parent and parent != previous.get("parent", ""):
+        return f"parent updated: {parent}"
+    if not changed or not previous:
+        return "schedule"
+    return "dependency update: " + ", ".join(changed)
 
 
 def scheduled_start(

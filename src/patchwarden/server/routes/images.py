@@ -119,6 +119,7 @@ def _image_view(record: Any) -> dict[str, Any]:
     view.pop("steps", None)
     view.pop("history", None)
     view.pop("layout", None)
+    view.pop("packages", None)  # GET /images/{name}/{semantic}/{build} has them
     return view
 
 
