@@ -94,6 +94,7 @@ def test_registry_is_explicit() -> None:
         "ImagePipeline",
         "DistributionConfiguration",
         "LifecyclePolicy",
+        "Deployment",
     }
 
 
@@ -202,7 +203,7 @@ MALFORMED = [
         _edit("kind: PatchBaseline", "kind: Baseline"),
         "kind: must be one of PatchBaseline, Suppression, MaintenanceWindow, Rule, Runbook, "
         "ConformancePack, Component, ImageRecipe, ImagePipeline, DistributionConfiguration, "
-        "LifecyclePolicy, got 'Baseline'",
+        "LifecyclePolicy, Deployment, got 'Baseline'",
     ),
     (_edit("apiVersion: patchwarden/v1\n", ""), "apiVersion: required field is missing"),
     (_edit("kind: PatchBaseline\n", "kind: PatchBaseline\nstatus: {}\n"), "status: unknown field"),

@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
     from patchwarden.adapters.deployers.catalog import LocalDeploymentStore
     from patchwarden.core.deploy.model import Deployment, DeploymentRun
+    from patchwarden.core.imagebuild import ImageRecord
     from patchwarden.pipeline.deploy import DeployDeps
 
 
@@ -93,36 +97,26 @@ def _store() -> LocalDeploymentStore:
     return LocalDeploymentStore(settings.deployments_dir() / "deployments.db")
 
 
-def _deps(deployment: Deployment, store: LocalDeploymentStore, quiet: bool) -> DeployDeps:
-    import os
-    import socket
+def _deps(
+    deployment: Deployment,
+    store: LocalDeploymentStore,
+    quiet: bool,
+    stale: Callable[[ImageRecord], Sequence[str]],
+) -> DeployDeps:
     import time
 
     from patchwarden import settings
-    from patchwarden.adapters.deployers.plugins import plugins_for
+    from patchwarden.adapters.deployers.plugins import owner_alive, owner_here, plugins_for
     from patchwarden.cli.common import now
     from patchwarden.cli.image_build import _store as image_store
     from patchwarden.pipeline.deploy import DeployDeps
 
     plugins = plugins_for(deployment, settings.deployments_dir() / "groups")
-    host = socket.gethostname()
 
     def progress(line: str) -> None:
         if not quiet:
             sys.stderr.write(f"{deployment.name}: {line}\n")
             sys.stderr.flush()
-
-    def alive(owner: str) -> bool:
-        where, _, pid = owner.rpartition("/")
-        if where != host or not pid.isdigit():
-            return True  # another machine's: assume it runs
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
 
     return DeployDeps(
         images=image_store().catalog,
@@ -133,15 +127,38 @@ def _deps(deployment: Deployment, store: LocalDeploymentStore, quiet: bool) -> D
         clock=now,
         sleep=time.sleep,
         progress=progress,
-        stale=_stale_check(),
-        owner=f"{host}/{os.getpid()}",
-        alive=alive,
+        stale=stale,
+        owner=owner_here(),
+        alive=owner_alive,
     )
 
 
-def _stale_check() -> Any:
-    """Why an image is stale (the image catalog's ancestry, its sources, the database)."""
-    return lambda _image: ()
+@contextmanager
+def _stale_check(path: str | None) -> Iterator[Callable[[ImageRecord], Sequence[str]]]:
+    """Why an image is stale: a newer parent, a newer package in its recipe's mirrors (when
+    PATH holds the recipes), a fix in the local vulnerability database."""
+    from pathlib import Path
+
+    from patchwarden.cli.image_build import _store as image_store
+    from patchwarden.cli.image_tree import judging
+    from patchwarden.documents.image import load_image_documents
+    from patchwarden.errors import InputError
+
+    documents = None
+    if path is not None:
+        try:
+            documents = load_image_documents(Path(path))
+        except InputError:
+            documents = None  # PATH holds Deployments only: no recipes to read mirrors from
+    with judging(image_store(), documents) as judge:
+
+        def reasons(image: ImageRecord) -> Sequence[str]:
+            found = judge(image)
+            for warning in dict.fromkeys(found.warnings):
+                sys.stderr.write(f"warning: {warning}\n")
+            return [r.text for r in found.reasons]
+
+        yield reasons
 
 
 def _load(path: str, name: str | None) -> tuple[Deployment, dict[str, Any]]:
@@ -188,10 +205,10 @@ def _start(args: argparse.Namespace) -> int:
     deployment, raw = _load(args.path, args.deployment)
     store = _store()
     store.remember(deployment.name, raw)
-    deps = _deps(deployment, store, args.quiet)
     options = DeployOptions(image=args.image or "", force=args.force, actor=_actor())
     try:
-        run = deploy(deployment, deps, options)
+        with _stale_check(args.path) as stale:
+            run = deploy(deployment, _deps(deployment, store, args.quiet, stale), options)
     except AlreadyServing as exc:
         print(f"{exc}: nothing to do (--force redeploys it)")
         return 0
@@ -342,7 +359,7 @@ def _rollback(args: argparse.Namespace) -> int:
 
     store = _store()
     deployment = _remembered(store, args.name)
-    deps = _deps(deployment, store, args.quiet)
+    deps = _deps(deployment, store, args.quiet, lambda _image: ())  # going back is never refused
     result = roll_back(deployment, deps, actor=_actor())
     if result.action == "requested":
         print(f"{result.run.id}: {result.detail}; patchwarden deploy history {result.run.id}")

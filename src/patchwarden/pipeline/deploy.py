@@ -47,7 +47,7 @@ from patchwarden.core.deploy.strategy import Wave, slots, termination_wait, wave
 from patchwarden.core.imagebuild import ImageRecord, ImageStatus
 from patchwarden.core.semver import VersionSelector, newest
 from patchwarden.errors import InputError, PatchwardenError
-from patchwarden.ports import Deployer, HealthProbe, ImageCatalog, StartedInstance, TrafficRouter
+from patchwarden.ports import Deployer, HealthProbe, StartedInstance, TrafficRouter
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,18 @@ class GroupState:
     image: str = ""
     instances: tuple[Instance, ...] = ()
     updated: datetime | None = None
+
+
+class ImageReader(Protocol):
+    """The image catalog as a deployment reads it."""
+
+    def get(self, name: str, version: str) -> ImageRecord | None:
+        """The image ``name`` ``version`` (``x.y.z/build``)."""
+        ...
+
+    def images(self, name: str | None = None) -> list[ImageRecord]:
+        """Every image (of ``name``)."""
+        ...
 
 
 class DeploymentStore(Protocol):
@@ -96,7 +108,7 @@ class DeploymentStore(Protocol):
 class DeployDeps:
     """What a run uses: the catalog of images, the store of runs, the group's plugins."""
 
-    images: ImageCatalog
+    images: ImageReader
     store: DeploymentStore
     deployer: Deployer
     router: TrafficRouter
@@ -128,6 +140,10 @@ class AlreadyServing(PatchwardenError):
     """The image asked for already serves the group: nothing to do."""
 
 
+class Busy(InputError):
+    """Another run owns the group."""
+
+
 class _Stop(Exception):
     """Ends a run early: the rollback event and why."""
 
@@ -148,7 +164,7 @@ def image_key(record: ImageRecord) -> str:
     return f"{record.name} {record.version}"
 
 
-def resolve_image(catalog: ImageCatalog, deployment: Deployment, wanted: str = "") -> ImageRecord:
+def resolve_image(catalog: ImageReader, deployment: Deployment, wanted: str = "") -> ImageRecord:
     """The image a run rolls out: ``wanted`` (``name x.y.z/build``, ``name:1.x.x``), else
     the newest AVAILABLE image of the deployment's source."""
     source = deployment.source
@@ -220,7 +236,7 @@ def prepare(deployment: Deployment, deps: DeployDeps, options: DeployOptions) ->
     image = resolve_image(deps.images, deployment, options.image)
     running = active_run(store, group)
     if running is not None:
-        raise InputError(
+        raise Busy(
             f"deployment {running.id} of group {group} is {running.status.value} "
             f"(patchwarden deploy rollback {group} stops it)"
         )

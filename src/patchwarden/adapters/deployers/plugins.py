@@ -7,6 +7,8 @@ instance logs) and ``nginx/`` (the router's configuration, pid and logs).
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,3 +123,23 @@ def plugins_for(deployment: Deployment, base: Path) -> Plugins:
         router_of(deployment.group.router, state),
         probe_of(deployment.health),
     )
+
+
+def owner_here(prefix: str = "") -> str:
+    """This process as a deployment owner: ``[prefix:]host/pid``."""
+    return f"{prefix + ':' if prefix else ''}{socket.gethostname()}/{os.getpid()}"
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the process ``owner`` (:func:`owner_here`) still runs: a process of this
+    host is checked; one of another host is assumed to run."""
+    where, _, pid = owner.rpartition("/")
+    if where.rpartition(":")[2] != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -316,6 +316,7 @@ class WindowTaskCommand(Base):
 
 # The governance tables and the vulnerability findings per node live in modules of their
 # own; importing them registers them on Base.
+from patchwarden.adapters.storage import deployment_tables as deployment_tables  # noqa: E402
 from patchwarden.adapters.storage import findings as findings  # noqa: E402
 from patchwarden.adapters.storage import governance_tables as governance_tables  # noqa: E402
 from patchwarden.adapters.storage import image_tables as image_tables  # noqa: E402

@@ -11,6 +11,7 @@ from patchwarden.server.routes.audit import router as audit_router
 from patchwarden.server.routes.baselines import router as baselines_router
 from patchwarden.server.routes.commands import router as commands_router
 from patchwarden.server.routes.compliance import router as compliance_router
+from patchwarden.server.routes.deployments import router as deployments_router
 from patchwarden.server.routes.documents import router as documents_router
 from patchwarden.server.routes.findings import router as findings_router
 from patchwarden.server.routes.images import agent_router as image_agent_router
@@ -40,4 +41,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     findings_router,
     images_router,
     image_agent_router,
+    deployments_router,
 )

@@ -1,0 +1,179 @@
+"""Deployments in the server process: the same use case as ``patchwarden deploy``
+(:mod:`patchwarden.pipeline.deploy`), its runs carried out on background threads.
+
+``start`` checks and records the run (``Created``) in the request, then a thread carries
+it out; every step is stored as it happens, so the API shows the run's progress.  The
+deployment group's plugins run on the server's host (runc and nginx there, or command hooks
+towards an orchestrator); an image a builder node built is pulled from the registry it was
+pushed to.  A run whose server process died stays in progress until ``rollback`` — which
+then rolls it back itself — or until the next start on that group is refused with the
+hint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from patchwarden.adapters.clock import WALL
+from patchwarden.adapters.deployers.catalog import run_json
+from patchwarden.adapters.deployers.plugins import owner_alive, owner_here, plugins_for
+from patchwarden.adapters.storage.audit_log import SqlAuditLog
+from patchwarden.adapters.storage.deployments import SqlDeploymentStore, SqlImages
+from patchwarden.adapters.storage.images import SqlImageDocuments
+from patchwarden.core.deploy.model import Deployment, DeploymentRun
+from patchwarden.core.imagebuild import ImageRecord
+from patchwarden.documents import parse_documents
+from patchwarden.documents.deployment import KIND, DeploymentDocument
+from patchwarden.errors import InputError
+from patchwarden.pipeline.deploy import (
+    DeployDeps,
+    DeployOptions,
+    RollbackResult,
+    carry_out,
+    prepare,
+    roll_back,
+)
+from patchwarden.server.db import Database
+from patchwarden.server.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+
+class NoSuchDeployment(InputError):
+    """No Deployment of that name was applied."""
+
+
+def stored_deployment(db: Database, name: str) -> Deployment:
+    """The ``Deployment`` ``name`` as ``apply`` stored it."""
+    with db.read() as session:
+        raw = SqlImageDocuments(session).get(KIND, name)
+    if raw is None:
+        raise NoSuchDeployment(
+            f"no Deployment named {name!r} (patchwarden apply -f FILE stores one)"
+        )
+    (document,) = parse_documents(json.dumps(raw), f"{name}.json")
+    assert isinstance(document, DeploymentDocument)
+    return document.deployment
+
+
+@dataclass
+class Deployments:
+    """The server's deployments: wiring, and the threads of the runs in progress."""
+
+    db: Database
+    settings: ServerSettings
+    threads: dict[str, threading.Thread] = field(default_factory=dict)
+
+    def deps(self, deployment: Deployment) -> DeployDeps:
+        """The use case's dependencies for ``deployment``'s group."""
+        import time
+
+        plugins = plugins_for(deployment, self.settings.data_dir / "deployments" / "groups")
+        return DeployDeps(
+            images=SqlImages(self.db.read),
+            store=SqlDeploymentStore(self.db.write, self.db.read),
+            deployer=plugins.deployer,
+            router=plugins.router,
+            probe=plugins.probe,
+            clock=WALL.now,  # a run waits in real time: its clock must be the one sleep follows
+            sleep=time.sleep,
+            progress=lambda line: log.info("deployment %s: %s", deployment.name, line),
+            stale=self.stale,
+            owner=owner_here("server"),
+            alive=owner_alive,
+        )
+
+    def stale(self, image: ImageRecord) -> list[str]:
+        """Why ``image`` is stale: a newer parent (by its recipe's selector), a fix in the
+        server's vulnerability database.  (The server does not read mirrors.)"""
+        from patchwarden.adapters.storage.images import SqlImageCatalog
+        from patchwarden.adapters.vulndb import SqliteVulnDb
+        from patchwarden.pipeline.image_staleness import Judge
+        from patchwarden.server.images import stored_documents
+
+        with self.db.read() as session:
+            records = SqlImageCatalog(session).images()
+            documents = stored_documents(session)
+        path = self.settings.vulndb_path
+        advisories = SqliteVulnDb(path) if path.is_file() else None
+        try:
+            judge = Judge(
+                records=records,
+                now=self.settings.clock.now(),
+                recipe_of=documents.recipe_or_none,
+                advisories=advisories,
+            )
+            return [reason.text for reason in judge(image).reasons]
+        finally:
+            if advisories is not None:
+                advisories.close()
+
+    def _audit(self, actor: str, action: str, target: str, details: dict[str, Any]) -> None:
+        with self.db.write() as session, session.begin():
+            SqlAuditLog(session).record(actor, action, target, self.settings.clock.now(), details)
+
+    def start(self, name: str, options: DeployOptions, *, wait: bool = False) -> DeploymentRun:
+        """Record a run of Deployment ``name`` and carry it out on a thread (``wait``: in
+        this one); the run as recorded so far."""
+        deployment = stored_deployment(self.db, name)
+        deps = self.deps(deployment)
+        run = prepare(deployment, deps, options)
+        self._audit(
+            options.actor or "scheduler",
+            "deployment.start",
+            name,
+            {"run": run.id, "image": run.image, "trigger": run.trigger},
+        )
+
+        def work() -> None:
+            try:
+                done = carry_out(deployment, deps, run)
+            except Exception:  # a defect: carry_out rolled back; say so and keep serving
+                log.exception("deployment %s run %s", name, run.id)
+                return
+            finally:
+                self.threads.pop(run.id, None)
+            self._audit(
+                "scheduler",
+                "deployment.finish",
+                name,
+                {"run": done.id, "status": done.status.value, "reason": done.reason},
+            )
+
+        if wait:
+            work()
+            return deps.store.get(run.id) or run
+        thread = threading.Thread(target=work, name=f"deployment-{run.id}", daemon=True)
+        self.threads[run.id] = thread
+        thread.start()
+        return run
+
+    def rollback(self, name: str, actor: str) -> RollbackResult:
+        """``deploy rollback``: stop the group's run in progress, or redeploy the previous
+        image (here, in the request: a redeploy is a whole run)."""
+        deployment = stored_deployment(self.db, name)
+        result = roll_back(deployment, self.deps(deployment), actor=actor)
+        self._audit(
+            actor, "deployment.rollback", name, {"action": result.action, "run": result.run.id}
+        )
+        return result
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the runs in progress (tests, shutdown)."""
+        for thread in list(self.threads.values()):
+            thread.join(timeout)
+
+
+def run_view(run: DeploymentRun) -> dict[str, Any]:
+    """A run as the API answers it."""
+    return run_json(run)
+
+
+def when(value: datetime | None) -> str | None:
+    """An ISO time or None."""
+    return value.isoformat() if value else None
