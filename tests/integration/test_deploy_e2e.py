@@ -1,6 +1,7 @@
 """The golden-image loop end to end, as docs/deployments.md walks it, with real tools on
 127.0.0.1: a web image (busybox httpd and a ``web-site`` package from a local mirror) is
-built, gated and deployed by runc behind nginx; a fixed ``web-site`` is published → the
+built, gated and — its pipeline promotes it — deployed by runc behind nginx; a fixed
+``web-site`` is published → the
 image is stale → it is rebuilt → a blue/green deployment moves traffic to green while a
 client polls throughout with no failed request; canary and linear waves show in the
 history; a rollout whose health check fails rolls back and traffic never leaves blue; a
@@ -23,6 +24,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from image_builds import make_mirror, require_image_builds
@@ -160,6 +162,12 @@ def _run(state: dict[str, object], *args: str, ok: tuple[int, ...] = (0,)) -> di
     return json.loads(out)
 
 
+def _build(state: dict[str, object], *args: str, ok: tuple[int, ...] = (0,)) -> dict[str, Any]:
+    out = _cli(state, "image", "build", str(state["docs"]), "-q", "-f", "json", *args, ok=ok)
+    built: dict[str, Any] = json.loads(out)
+    return built
+
+
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.read().decode().strip()
@@ -172,32 +180,26 @@ def test_build_deploy_patch_rebuild_blue_green_canary_linear_and_rollbacks(
     url = f"http://127.0.0.1:{state['router']}/index.html"
     docs = str(state["docs"])
 
-    # 1. build and gate the image; the first deployment sends all traffic to it
-    built = json.loads(_cli(state, "image", "build", docs, "--pipeline", "web", "-q", "-f", "json"))
-    assert built["status"] == "AVAILABLE"
-    first = _run(state, "--deployment", "web")
+    # 1. build and gate the image; its pipeline promotes it: the group's first deployment
+    built = _build(state, "--pipeline", "web")
+    assert built["status"] == "AVAILABLE" and built["trigger"] == "manual"
+    first = built["deployment"]
     assert first["status"] == "Succeeded" and first["image"] == "web 1.0.0/1"
+    assert first["trigger"] == "promotion of web 1.0.0/1"
     assert _get(url) == "web-site 1.0"
 
-    # 2. a fix lands in the mirror: the image is stale, and is rebuilt
-    _publish(state, "1.1")
-    tree = _cli(state, "image", "tree", "web", "--documents", docs)
-    assert "STALE" in tree and "web-site" in tree
-    rebuilt = json.loads(
-        _cli(state, "image", "build", docs, "--pipeline", "web", "--if-stale", "-q", "-f", "json")
-    )
-    assert rebuilt["status"] == "AVAILABLE" and rebuilt["version"] == "1.0.0/2"
-    assert rebuilt["trigger"].startswith("stale:")
-
-    # 3. blue/green moves traffic to the rebuild while a client polls, without a failure
-    same = _cli(state, "deploy", "start", docs, "--deployment", "web", "--image", "web:1.0.0/1")
-    assert "web 1.0.0/1 already serves group web: nothing to do" in same
     poller = Poller(url)
     thread = threading.Thread(target=poller.run, daemon=True)
     thread.start()
     try:
-        blue_green = _run(state, "--deployment", "web")
-        # 4. canary and linear waves (rolling the old image out and the new one back in);
+        # 2. a fix lands in the mirror: the image is stale, is rebuilt, and the rebuild
+        # goes out blue/green while a client polls, without a failed request
+        _publish(state, "1.1")
+        tree = _cli(state, "image", "tree", "web", "--documents", docs)
+        assert "STALE" in tree and "web-site" in tree
+        rebuilt = _build(state, "--pipeline", "web", "--if-stale")
+        same = _cli(state, "deploy", "start", docs, "--deployment", "web", "--image", "web:1.0.0/2")
+        # 3. canary and linear waves (rolling the old image out and the new one back in);
         # the old image is stale: refused unless forced
         refused = subprocess.run(
             [*CLI, "deploy", "start", docs, "--deployment", "web-canary", "--image", "web:1.0.0/1"],
@@ -205,20 +207,21 @@ def test_build_deploy_patch_rebuild_blue_green_canary_linear_and_rollbacks(
             text=True,
             env=state["env"],  # type: ignore[arg-type]
         )
-        assert refused.returncode == 2, refused.stdout + refused.stderr
-        assert "web 1.0.0/1 is stale (web-site 1.0 → 1.1" in refused.stderr
         canary = _run(state, "--deployment", "web-canary", "--image", "web:1.0.0/1", "--force")
         linear = _run(state, "--deployment", "web-linear")
-        # 5. a rollout whose health check fails: traffic never leaves blue
+        # 4. a rollout whose health check fails: traffic never leaves blue
         _publish(state, "1.2", "--broken")
-        broken = json.loads(
-            _cli(state, "image", "build", docs, "--pipeline", "web", "-q", "-f", "json")
-        )
-        failed = _run(state, "--deployment", "web", ok=(1,))
+        broken = _build(state, "--pipeline", "web", ok=(1,))
         time.sleep(0.5)
     finally:
         poller.stop.set()
         thread.join(timeout=10)
+    assert rebuilt["status"] == "AVAILABLE" and rebuilt["version"] == "1.0.0/2"
+    assert rebuilt["trigger"].startswith("stale: web-site 1.0 → 1.1")
+    blue_green = rebuilt["deployment"]
+    assert "web 1.0.0/2 already serves group web: nothing to do" in same
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "web 1.0.0/1 is stale (web-site 1.0 → 1.1" in refused.stderr
     assert blue_green["status"] == "Succeeded", blue_green
     assert blue_green["image"] == "web 1.0.0/2"
     assert blue_green["previous_image"] == "web 1.0.0/1"
@@ -232,6 +235,7 @@ def test_build_deploy_patch_rebuild_blue_green_canary_linear_and_rollbacks(
     assert linear["status"] == "Succeeded" and shares == [34, 68, 100]
 
     assert broken["status"] == "AVAILABLE" and broken["version"] == "1.0.0/3"
+    failed = broken["deployment"]
     assert failed["status"] == "Failed" and failed["rolled_back"] is True
     assert "not healthy within" in failed["reason"] and "HTTP 404" in failed["reason"]
     assert not [e for e in failed["events"] if e["event"] == "TrafficShifted"]

@@ -202,3 +202,63 @@ def test_bad_requests_are_4xx(api: Api, tmp_path: Path) -> None:
     assert bad_image.status_code == 400
     assert api.ok("DELETE", "/api/v1/deployments/web")["deleted"]
     assert api.call("GET", "/api/v1/deployments/web").status_code == 404
+
+
+PIPELINE_DOCS = """
+apiVersion: patchwarden/v1
+kind: Component
+metadata: {name: site}
+spec:
+  semanticVersion: 1.0.0
+  data:
+    schemaVersion: 1.0
+    phases:
+      - name: build
+        steps:
+          - {name: index, action: CreateFile, inputs: [{path: /srv/index.html, content: hi}]}
+---
+apiVersion: patchwarden/v1
+kind: ImageRecipe
+metadata: {name: web}
+spec:
+  semanticVersion: 1.0.0
+  parentImage: {bootstrap: {suite: bookworm}}
+  components: [{componentArn: site/1.x.x}]
+---
+apiVersion: patchwarden/v1
+kind: ImagePipeline
+metadata: {name: web}
+spec:
+  imageRecipeArn: web/1.x.x
+  deployment: web
+"""
+
+
+def test_an_image_that_passes_its_pipeline_is_promoted(api: Api, tmp_path: Path) -> None:
+    import yaml
+    from fleet_helpers import DEBIAN_FACTS
+
+    from patchwarden.adapters.image.catalog import to_json
+
+    api.ok(
+        "POST", "/api/v1/apply", json=[*yaml.safe_load_all(PIPELINE_DOCS), *_documents(tmp_path)]
+    )
+    node = api.register(facts={**DEBIAN_FACTS, "capabilities": "image-builder"})
+    api.ok("POST", "/api/v1/image-pipelines/web/start")
+    (delivery,) = node.poll()
+    at = datetime(2026, 12, 5, tzinfo=UTC)
+    image = ImageRecord("web", ImageVersion.parse("1.0.0/1"), ImageStatus.AVAILABLE, at, at)
+    body = {"invocation_id": delivery["invocation_id"], "record": to_json(image)}
+    assert node.call("PUT", "/api/v1/agent/images", json=body).status_code == 200
+    for _ in range(300):  # bounded: the promotion runs after the answer, on a server thread
+        listed = api.ok("GET", "/api/v1/deployments")
+        last = listed[0]["last_run"]
+        if last and last["status"] in ("Succeeded", "Failed", "Stopped"):
+            break
+        time.sleep(0.05)
+    assert last["status"] == "Succeeded", last
+    assert last["image"] == "web 1.0.0/1" and last["trigger"] == "promotion of web 1.0.0/1"
+    assert last["actor"] == "scheduler"
+    for instance in listed[0]["group"]["instances"]:
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(instance["handle"]), signal.SIGTERM)

@@ -9,11 +9,12 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
 from patchwarden.errors import InputError, PatchwardenError
 
 if TYPE_CHECKING:
+    from patchwarden.adapters.image.store import LocalImageStore
     from patchwarden.core.baseline import PatchBaseline
 
 P = ParamSpec("P")
@@ -190,3 +191,33 @@ def by_option(value: str | None) -> Literal["package", "cve"]:
     if value == "cve":
         return "cve"
     raise InputError(f"--by: expected one of {', '.join(BY)}, got {value!r}")
+
+
+def actor() -> str:
+    """Who runs the command (recorded in images' and deployments' history)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def image_store() -> LocalImageStore:
+    """The local image store (``$PATCHWARDEN_HOME/images``)."""
+    from patchwarden import settings
+    from patchwarden.adapters.image.store import LocalImageStore
+
+    return LocalImageStore(settings.images_dir())
+
+
+def fit_last_column(rows: list[dict[str, Any]], columns: list[str], last: str) -> None:
+    """Shorten ``last`` (with …) so that each row of the table fits the terminal."""
+    from patchwarden.render.table import terminal_width
+
+    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
+    room = max(20, terminal_width() - sum(widths) - 2 * len(columns))
+    for row in rows:
+        text = str(row[last])
+        if len(text) > room:
+            row[last] = text[: room - 1] + "…"

@@ -107,8 +107,7 @@ def _deps(
 
     from patchwarden import settings
     from patchwarden.adapters.deployers.plugins import owner_alive, owner_here, plugins_for
-    from patchwarden.cli.common import now
-    from patchwarden.cli.image_build import _store as image_store
+    from patchwarden.cli.common import image_store, now
     from patchwarden.pipeline.deploy import DeployDeps
 
     plugins = plugins_for(deployment, settings.deployments_dir() / "groups")
@@ -139,7 +138,7 @@ def _stale_check(path: str | None) -> Iterator[Callable[[ImageRecord], Sequence[
     PATH holds the recipes), a fix in the local vulnerability database."""
     from pathlib import Path
 
-    from patchwarden.cli.image_build import _store as image_store
+    from patchwarden.cli.common import image_store
     from patchwarden.cli.image_tree import judging
     from patchwarden.documents.image import load_image_documents
     from patchwarden.errors import InputError
@@ -159,6 +158,32 @@ def _stale_check(path: str | None) -> Iterator[Callable[[ImageRecord], Sequence[
             return [r.text for r in found.reasons]
 
         yield reasons
+
+
+def load_deployment(path: str, name: str | None) -> tuple[Deployment, dict[str, Any]]:
+    """The Deployment ``name`` of PATH (its only one without a name) and its stored form."""
+    return _load(path, name)
+
+
+def promote(path: str, name: str, image: ImageRecord, *, quiet: bool) -> DeploymentRun | None:
+    """Roll ``image`` out with the Deployment ``name`` of PATH (automatic promotion of a
+    pipeline's image); ``None`` when it already serves."""
+    from patchwarden.cli.common import actor as _actor
+    from patchwarden.pipeline.deploy import AlreadyServing, DeployOptions, deploy
+
+    deployment, raw = _load(path, name)
+    store = _store()
+    store.remember(deployment.name, raw)
+    options = DeployOptions(
+        image=f"{image.name} {image.version}",
+        trigger=f"promotion of {image.name} {image.version}",
+        actor=_actor(),
+    )
+    try:
+        with _stale_check(path) as stale:
+            return deploy(deployment, _deps(deployment, store, quiet, stale), options)
+    except AlreadyServing:
+        return None
 
 
 def _load(path: str, name: str | None) -> tuple[Deployment, dict[str, Any]]:
@@ -199,7 +224,7 @@ def _remembered(store: LocalDeploymentStore, name: str) -> Deployment:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from patchwarden.cli.image_build import _actor
+    from patchwarden.cli.common import actor as _actor
     from patchwarden.pipeline.deploy import AlreadyServing, DeployOptions, deploy
 
     deployment, raw = _load(args.path, args.deployment)
@@ -299,7 +324,7 @@ def _history(args: argparse.Namespace) -> int:
 
     from patchwarden.adapters.deployers.catalog import run_json
     from patchwarden.cli.api import print_table
-    from patchwarden.cli.image_build import fit_last_column
+    from patchwarden.cli.common import fit_last_column
     from patchwarden.errors import InputError
 
     store = _store()
@@ -353,7 +378,7 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    from patchwarden.cli.image_build import _actor
+    from patchwarden.cli.common import actor as _actor
     from patchwarden.core.deploy.model import DeploymentStatus
     from patchwarden.pipeline.deploy import roll_back
 

@@ -17,8 +17,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from patchwarden.cli.common import actor as _actor
+from patchwarden.cli.common import fit_last_column
+from patchwarden.cli.common import image_store as _store
+
 if TYPE_CHECKING:
-    from patchwarden.adapters.image.store import LocalImageStore
     from patchwarden.core.imagebuild import ImageRecord
 
 
@@ -80,6 +83,13 @@ def register(isub: Any) -> None:
         "— its parent image, its package sources or a fix moved on — or there is none; "
         "else say so and exit 0",
     )
+    b.add_argument(
+        "--deploy",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="roll the image out with the Deployment its pipeline names (automatic "
+        "promotion; default: yes)",
+    )
     b.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     b.add_argument(
         "--format", "-f", choices=("table", "json"), default="table", help="output format"
@@ -133,23 +143,6 @@ def register(isub: Any) -> None:
     lc.set_defaults(handler=_lifecycle)
 
 
-def _actor() -> str:
-    """Who runs the command (recorded in the images' history)."""
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""
-
-
-def _store() -> LocalImageStore:
-    from patchwarden import settings
-    from patchwarden.adapters.image.store import LocalImageStore
-
-    return LocalImageStore(settings.images_dir())
-
-
 def _build(args: argparse.Namespace) -> int:
     import json
     import os
@@ -179,6 +172,11 @@ def _build(args: argparse.Namespace) -> int:
         trigger = found.trigger
         if not args.quiet:
             sys.stderr.write(f"{inputs.recipe.name}: building: {trigger}\n")
+    promotion = inputs.pipeline.deployment if inputs.pipeline and args.deploy else ""
+    if promotion:
+        from patchwarden.cli.deploy import load_deployment
+
+        load_deployment(str(args.path), promotion)  # refused now, not after the build
     if os.geteuid() != 0:
         raise EnvironmentProblem(
             "image build runs the components in the image's root filesystem (chroot) and "
@@ -215,11 +213,25 @@ def _build(args: argparse.Namespace) -> int:
         trigger=trigger,
     )
     record = build_image(inputs, deps, options)
+    available = record.status.value == "AVAILABLE"
+    if not (promotion and available):
+        if args.format == "json":
+            sys.stdout.write(json.dumps(to_json(record), indent=2) + "\n")
+        else:
+            sys.stdout.write(summary(record))
+        return 0 if available else 1
+    from patchwarden.adapters.deployers.catalog import run_json
+    from patchwarden.cli.deploy import promote
+    from patchwarden.cli.deploy import summary as run_summary
+
+    run = promote(str(args.path), promotion, record, quiet=args.quiet)
     if args.format == "json":
-        sys.stdout.write(json.dumps(to_json(record), indent=2) + "\n")
+        view = {**to_json(record), "deployment": run_json(run) if run else None}
+        sys.stdout.write(json.dumps(view, indent=2) + "\n")
     else:
-        sys.stdout.write(summary(record))
-    return 0 if record.status.value == "AVAILABLE" else 1
+        sys.stdout.write(summary(record).split("next:")[0])
+        sys.stdout.write(run_summary(run) if run else f"{promotion}: nothing to do\n")
+    return 0 if run is None or run.status.value == "Succeeded" else 1
 
 
 def summary(record: ImageRecord) -> str:
@@ -297,18 +309,6 @@ def _list(args: argparse.Namespace) -> int:
     fit_last_column(rows, columns, "reason")
     print_table(rows, [*columns, "reason"])
     return 0
-
-
-def fit_last_column(rows: list[dict[str, Any]], columns: list[str], last: str) -> None:
-    """Shorten ``last`` (with …) so that each row of the table fits the terminal."""
-    from patchwarden.render.table import terminal_width
-
-    widths = [max(len(c), *(len(str(r[c])) for r in rows)) for c in columns]
-    room = max(20, terminal_width() - sum(widths) - 2 * len(columns))
-    for row in rows:
-        text = str(row[last])
-        if len(text) > room:
-            row[last] = text[: room - 1] + "…"
 
 
 def _describe(args: argparse.Namespace) -> int:

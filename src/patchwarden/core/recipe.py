@@ -327,6 +327,8 @@ class ImagePipeline:
     description: str = ""
     rebuild_on_fix: RebuildOnFix | None = None
     """``None``: the server never rebuilds the pipeline's images by itself."""
+    deployment: str = ""
+    """A ``Deployment`` that rolls out each image that passes the gate (``""``: none)."""
 
 
 @dataclass(frozen=True)

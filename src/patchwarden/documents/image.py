@@ -135,6 +135,7 @@ LIFECYCLE = "LifecyclePolicy"
 
 _NAME = re.compile(f"^{NAME_PATTERN}$")
 _BASELINE_NAME = re.compile(r"^[a-zA-Z0-9_.\-]{3,128}$")
+_DEPLOYMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
 _SUITE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-]{0,63}$")
 _ARCH = re.compile(r"^([a-z0-9][a-z0-9\-]{0,31})?$")
@@ -553,6 +554,9 @@ class PipelineSpec(StrictModel):
     schedule: ScheduleSpec | None = None
     status: Literal["ENABLED", "DISABLED"] = "ENABLED"
     rebuildOnFix: RebuildOnFixSpec | None = None
+    deployment: str | None = None
+    """A ``Deployment``'s name (Patchwarden extension): each image that passes the gate is
+    rolled out by it (automatic promotion)."""
 
     @field_validator("name")
     @classmethod
@@ -569,6 +573,13 @@ class PipelineSpec(StrictModel):
     @classmethod
     def _distribution(cls, value: str | None) -> str | None:
         return None if value is None else _resource_name(value, "distribution-configuration")
+
+    @field_validator("deployment")
+    @classmethod
+    def _deployment(cls, value: str | None) -> str | None:
+        if value is not None and not _DEPLOYMENT_NAME.match(value):
+            raise ValueError(f"must be a Deployment's name (letters, digits, . _ -), got {value!r}")
+        return value
 
     @field_validator("patchBaseline")
     @classmethod
@@ -632,6 +643,7 @@ def _pipeline(name: str, spec: PipelineSpec, description: str) -> ImagePipeline:
         enabled=spec.status == "ENABLED",
         description=description,
         rebuild_on_fix=rebuild,
+        deployment=spec.deployment or "",
     )
 
 

@@ -29,7 +29,7 @@ from patchwarden.core.deploy.model import Deployment, DeploymentRun
 from patchwarden.core.imagebuild import ImageRecord
 from patchwarden.documents import parse_documents
 from patchwarden.documents.deployment import KIND, DeploymentDocument
-from patchwarden.errors import InputError
+from patchwarden.errors import InputError, PatchwardenError
 from patchwarden.pipeline.deploy import (
     DeployDeps,
     DeployOptions,
@@ -152,6 +152,17 @@ class Deployments:
         self.threads[run.id] = thread
         thread.start()
         return run
+
+    def promote(self, name: str, image: str) -> None:
+        """Automatic promotion: roll ``image`` (``name x.y.z/build``) out with Deployment
+        ``name`` because its pipeline names it; a refusal (another run in progress, the
+        Deployment missing, the image already serving) is logged and audited, not raised."""
+        options = DeployOptions(image=image, trigger=f"promotion of {image}", actor="scheduler")
+        try:
+            self.start(name, options)
+        except PatchwardenError as exc:
+            log.warning("promotion of %s by deployment %s: %s", image, name, exc)
+            self._audit("scheduler", "deployment.skip", name, {"image": image, "reason": str(exc)})
 
     def rollback(self, name: str, actor: str) -> RollbackResult:
         """``deploy rollback``: stop the group's run in progress, or redeploy the previous

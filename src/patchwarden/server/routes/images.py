@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from pydantic import Field
 
 from patchwarden.adapters.image.catalog import to_json
@@ -277,7 +277,14 @@ class ImageUpdate(Body):
 
 
 @agent_router.put("/images")
-def builder_record(body: ImageUpdate, who: NodeCaller, session: WriteDB, at: Now) -> dict[str, Any]:
+def builder_record(
+    body: ImageUpdate,
+    who: NodeCaller,
+    session: WriteDB,
+    at: Now,
+    request: Request,
+    after: BackgroundTasks,
+) -> dict[str, Any]:
     """A builder's image record as it changes (each status, each step).  Only the node the
     build command went to, for the image that command builds; an ended image stays ended."""
     from patchwarden.adapters.image.catalog import from_json
@@ -311,4 +318,14 @@ def builder_record(body: ImageUpdate, who: NodeCaller, session: WriteDB, at: Now
             f"node:{who.id}", f"image.{record.status.value.lower()}", f"{name} {version}", at,
             {"reason": record.reason} if record.reason else None,
         )  # fmt: skip
+    if record.status.value == "AVAILABLE" and record.pipeline:
+        promotion = next(
+            (d.pipeline.deployment for d in stored_documents(session).pipelines
+             if d.pipeline.name == record.pipeline), "",
+        )  # fmt: skip
+        if promotion:  # after the answer, so after this record is committed
+            from patchwarden.server.routes.deployments import deployments
+
+            service = deployments(request)
+            after.add_task(service.promote, promotion, f"{name} {version}")
     return {"status": record.status.value}
