@@ -1,11 +1,10 @@
 """The golden-image loop end to end, as docs/deployments.md walks it, with real tools on
 127.0.0.1: a web image (busybox httpd and a ``web-site`` package from a local mirror) is
 built, gated and — its pipeline promotes it — deployed by runc behind nginx; a fixed
-``web-site`` is published → the
-image is stale → it is rebuilt → a blue/green deployment moves traffic to green while a
-client polls throughout with no failed request; canary and linear waves show in the
-history; a rollout whose health check fails rolls back and traffic never leaves blue; a
-rollback after success redeploys the previous image.
+``web-site`` is published → the image is stale → it is rebuilt → a blue/green deployment
+moves traffic to green while a client polls throughout with no failed request; canary and
+linear waves show in the history; a rollout whose health check fails rolls back and
+traffic never leaves blue; a rollback after success redeploys the previous image.
 
 The steps share one mirror, image store and deployment group, in order: one test."""
 

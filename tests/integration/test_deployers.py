@@ -215,6 +215,8 @@ def test_runc_instances_serve_image_cmd_and_command(deployer: RuncDeployer, imag
     ]  # fmt: skip
     assert "PATCHWARDEN_INSTANCE=pw-green-1" in config["process"]["env"]
     assert "network" not in {ns["type"] for ns in config["linux"]["namespaces"]}
+    assert config["linux"]["cgroupsPath"] == deployer.cgroup("pw-green-1")
+    assert config["linux"]["cgroupsPath"].startswith("/patchwarden/")
 
     # a leftover of the same name is replaced, not an error
     again = deployer.start(images.blue, "pw-blue-0", 0)

@@ -63,6 +63,10 @@ KINDS: dict[str, tuple[str, list[str]]] = {
         ["name", "modified_at", "created_by"],
     ),
     "LifecyclePolicy": ("/api/v1/lifecycle-policies", ["name", "modified_at", "created_by"]),
+    "Deployment": (
+        "/api/v1/deployments",
+        ["name", "serving", "instances", "last_run_id", "last_status"],
+    ),
 }
 ALIASES = {
     "baseline": "PatchBaseline",
@@ -89,6 +93,8 @@ ALIASES = {
     "distribution": "DistributionConfiguration",
     "lifecyclepolicy": "LifecyclePolicy",
     "lifecycle-policy": "LifecyclePolicy",
+    "deployment": "Deployment",
+    "deployments": "Deployment",
 }
 
 
@@ -216,6 +222,7 @@ DELETABLE: dict[str, str] = {
             "ImagePipeline",
             "DistributionConfiguration",
             "LifecyclePolicy",
+            "Deployment",
         )
     },
 }

@@ -31,6 +31,7 @@ container did not start) or :class:`EnvironmentProblem` (a missing tool).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -66,6 +67,7 @@ def adapt_config(
     port: int,
     command: Sequence[str],
     env: Mapping[str, str],
+    cgroup: str = "",
 ) -> dict[str, Any]:
     """The bundle config ``config`` (umoci's) edited to run ``instance`` on the host's
     network at ``host:port`` (changed in place and returned)."""
@@ -83,6 +85,8 @@ def adapt_config(
         )
     linux = config.setdefault("linux", {})
     linux["namespaces"] = [ns for ns in linux.get("namespaces", []) if ns.get("type") != "network"]
+    if cgroup:
+        linux["cgroupsPath"] = cgroup  # runc's default, /INSTANCE, is shared by every state dir
     config["hostname"] = instance
     return config
 
@@ -126,6 +130,13 @@ class RuncDeployer:
     def bundle(self, instance: str) -> Path:
         """Where ``instance``'s bundle is unpacked."""
         return self.state_dir / "bundles" / instance
+
+    def cgroup(self, instance: str) -> str:
+        """The instance's cgroup: under ``/patchwarden/`` and a digest of the state
+        directory, so that two groups (or two tests) with an instance ``web-0`` never
+        share one."""
+        digest = hashlib.sha256(str(self.state_dir.absolute()).encode()).hexdigest()[:12]
+        return f"/patchwarden/{digest}/{instance}"
 
     def log_path(self, instance: str) -> Path:
         """Where ``instance``'s output goes."""
@@ -175,7 +186,7 @@ class RuncDeployer:
         config = json.loads(config_path.read_text(encoding="utf-8"))
         adapt_config(
             config, instance=instance, host=self.host, port=port,
-            command=self.command, env=self.env,
+            command=self.command, env=self.env, cgroup=self.cgroup(instance),
         )  # fmt: skip
         config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
         self._run_detached(instance, bundle)

@@ -67,9 +67,14 @@ def _summary(session: Any, document: dict[str, Any]) -> dict[str, Any]:
     group_name = document["spec"]["deploymentGroup"].get("name") or name
     runs = runs_of(session, group_name)
     active = [r for r in runs if r.status in ACTIVE]
+    group = group_state(session, group_name)
     return {
         "name": name,
-        "group": group_json(group_state(session, group_name)),
+        "serving": group.image,
+        "instances": len(group.instances),
+        "last_run_id": runs[-1].id if runs else "",
+        "last_status": runs[-1].status.value if runs else "",
+        "group": group_json(group),
         "active": run_json(active[-1]) if active else None,
         "last_run": run_json(runs[-1]) if runs else None,
     }
