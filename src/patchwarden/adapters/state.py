@@ -50,6 +50,18 @@ CREATE TABLE IF NOT EXISTS findings (
 """
 
 
+def open_private(path: Path, schema: str, what: str) -> sqlite3.Connection:
+    """A SQLite file only its owner reads (created 0600 in a 0700 directory when missing),
+    with ``schema`` applied; EnvironmentProblem ``cannot open WHAT PATH: …`` otherwise."""
+    try:
+        _create_private(path)
+        db = sqlite3.connect(str(path), timeout=30)
+        db.executescript(schema)
+    except (OSError, sqlite3.Error) as exc:
+        raise EnvironmentProblem(f"cannot open {what} {path}: {exc}") from None
+    return db
+
+
 def _create_private(path: Path) -> None:
     """Create ``path`` 0600 (its directory 0700 when missing) unless it exists: the state
     tells what is installed and unpatched, for its owner (root) only.  SQLite gives its
@@ -113,12 +125,7 @@ class LocalState:
     """The state database at ``path`` (created on first use)."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            _create_private(path)
-            self._db = sqlite3.connect(str(path), timeout=30)
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise EnvironmentProblem(f"cannot open state database {path}: {exc}") from exc
+        self._db = open_private(path, _SCHEMA, "state database")
 
     def close(self) -> None:
         """Close the database."""

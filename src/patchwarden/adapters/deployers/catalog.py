@@ -10,11 +10,11 @@ writes and the run's owner polls.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from patchwarden.adapters.state import open_private
 from patchwarden.core.deploy.model import (
     DeploymentEvent,
     DeploymentRun,
@@ -22,7 +22,6 @@ from patchwarden.core.deploy.model import (
     Instance,
     Strategy,
 )
-from patchwarden.errors import EnvironmentProblem
 from patchwarden.pipeline.deploy import GroupState
 
 
@@ -160,12 +159,7 @@ class LocalDeploymentStore:
     """The runs, live sets and documents of this machine's deployments."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._db = sqlite3.connect(str(path), timeout=30)
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise EnvironmentProblem(f"cannot open the deployment store {path}: {exc}") from None
+        self._db = open_private(path, _SCHEMA, "the deployment store")
 
     def close(self) -> None:
         """Close the database."""

@@ -8,11 +8,11 @@ record's one JSON form (also what ``image describe -f json`` prints).
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from patchwarden.adapters.state import open_private
 from patchwarden.core.imagebuild import (
     BuildStep,
     Distributed,
@@ -25,7 +25,6 @@ from patchwarden.core.imagebuild import (
 from patchwarden.core.model import OsInfo
 from patchwarden.core.semver import ImageVersion
 from patchwarden.core.vuln import Severity
-from patchwarden.errors import EnvironmentProblem
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS images (
@@ -225,12 +224,7 @@ class LocalImageCatalog:
     """The catalog in a SQLite file (created on first use, private to its owner)."""
 
     def __init__(self, path: Path) -> None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._db = sqlite3.connect(str(path), timeout=30)
-            self._db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise EnvironmentProblem(f"cannot open the image catalog {path}: {exc}") from None
+        self._db = open_private(path, _SCHEMA, "the image catalog")
 
     def close(self) -> None:
         """Close the database."""
