@@ -27,6 +27,20 @@ CodeDeploy's vocabulary (docs/deployments.md)::
         events: [DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM]
 
 Minutes may be fractions (``canaryInterval: 0.5``), which CodeDeploy does not allow.
+
+Mutable hosts get blue/green at the group level: ``deploymentGroup.hosts`` instead of a
+deployer (and no image) names two patch groups behind the router; green is patched
+(AWS-RunPatchBaseline Install to its patch group), checked and switched to, then blue::
+
+      deploymentGroup:
+        name: web
+        hosts:
+          blue: {patchGroup: web-a}
+          green: {patchGroup: web-b}
+          addressTag: ServiceAddress        # the node tag holding each host's host:port
+          installTimeoutMinutes: 60
+        trafficRouter: {type: nginx, listen: "127.0.0.1:8080"}
+      deploymentConfig: {type: BlueGreen}   # or AllAtOnce (Canary and Linear do not apply)
 """
 
 from __future__ import annotations
@@ -44,6 +58,7 @@ from patchwarden.core.deploy.model import (
     Deployment,
     DeploymentGroup,
     HealthCheck,
+    HostGroups,
     ImageSource,
     PluginSpec,
     RollbackEvent,
@@ -139,13 +154,47 @@ class RouterSpec(StrictModel):
         return self
 
 
+class PatchGroupRef(StrictModel):
+    """``hosts.blue`` / ``hosts.green``: a patch group of mutable hosts."""
+
+    patchGroup: str = Field(min_length=1, max_length=256)
+
+
+class HostsSpec(StrictModel):
+    """``deploymentGroup.hosts``: two patch groups behind the router (blue/green of hosts)."""
+
+    blue: PatchGroupRef
+    green: PatchGroupRef
+    addressTag: str = Field(default="ServiceAddress", min_length=1, max_length=128)
+    installTimeoutMinutes: float = Field(default=60, gt=0, le=2880)
+
+    @model_validator(mode="after")
+    def _fits(self) -> HostsSpec:
+        if self.blue.patchGroup == self.green.patchGroup:
+            raise ValueError(
+                f"blue and green must be two patch groups, both are {self.blue.patchGroup!r}"
+            )
+        return self
+
+
 class GroupSpec(StrictModel):
-    """``deploymentGroup``."""
+    """``deploymentGroup``: instances started by a deployer, or two patch groups of hosts."""
 
     name: str | None = None
     instances: int = Field(default=1, ge=1, le=100)
-    deployer: DeployerSpec
+    deployer: DeployerSpec | None = None
+    hosts: HostsSpec | None = None
     trafficRouter: RouterSpec
+
+    @model_validator(mode="after")
+    def _fits(self) -> GroupSpec:
+        if (self.deployer is None) == (self.hosts is None):
+            raise ValueError(
+                "give exactly one of deployer (image instances) and hosts (patch groups)"
+            )
+        if self.hosts is not None and self.instances != 1:  # 1: the default, as stored
+            raise ValueError("instances belongs to a deployer: hosts are their patch groups' nodes")
+        return self
 
 
 class CanarySpec(StrictModel):
@@ -250,7 +299,9 @@ class DeploymentSpec(StrictModel):
 
     @model_validator(mode="after")
     def _fits(self) -> DeploymentSpec:
-        if (self.imagePipelineArn is None) == (self.image is None):
+        if self.deploymentGroup.hosts is not None:
+            self._fits_hosts()
+        elif (self.imagePipelineArn is None) == (self.image is None):
             raise ValueError("give exactly one of imagePipelineArn and image (web:1.x.x)")
         if self.deploymentConfig is not None and self.deploymentConfigName is not None:
             raise ValueError("give deploymentConfig or deploymentConfigName, not both")
@@ -261,12 +312,29 @@ class DeploymentSpec(StrictModel):
             )
         return self
 
+    def _fits_hosts(self) -> None:
+        if self.imagePipelineArn is not None or self.image is not None:
+            raise ValueError(
+                "a deployment to hosts (deploymentGroup.hosts) patches them: "
+                "drop imagePipelineArn and image"
+            )
+        kind = self.deploymentConfig.type if self.deploymentConfig else None
+        if self.deploymentConfigName in PREDEFINED:
+            kind = PREDEFINED[self.deploymentConfigName][0].value
+        if kind in ("Canary", "Linear"):
+            raise ValueError(
+                f"deploymentConfig type {kind} does not apply to hosts: "
+                "patch groups switch whole (BlueGreen or AllAtOnce)"
+            )
+
 
 def _minutes(value: float) -> timedelta:
     return timedelta(minutes=value)
 
 
 def _source(spec: DeploymentSpec) -> ImageSource:
+    if spec.deploymentGroup.hosts is not None:
+        return ImageSource()
     if spec.imagePipelineArn is not None:
         name = (
             spec.imagePipelineArn.rsplit("/", 1)[-1]
@@ -287,6 +355,17 @@ def _source(spec: DeploymentSpec) -> ImageSource:
 def _plugin(model: DeployerSpec | RouterSpec) -> PluginSpec:
     options = model.model_dump(mode="json", exclude_none=True, exclude={"type"})
     return PluginSpec(model.type, options)
+
+
+def _hosts(spec: HostsSpec | None) -> HostGroups | None:
+    if spec is None:
+        return None
+    return HostGroups(
+        blue=spec.blue.patchGroup,
+        green=spec.green.patchGroup,
+        address_tag=spec.addressTag,
+        install_timeout=_minutes(spec.installTimeoutMinutes),
+    )
 
 
 def deployment_of(name: str, spec: DeploymentSpec, description: str = "") -> Deployment:
@@ -313,8 +392,9 @@ def deployment_of(name: str, spec: DeploymentSpec, description: str = "") -> Dep
         group=DeploymentGroup(
             name=group.name or name,
             instances=group.instances,
-            deployer=_plugin(group.deployer),
+            deployer=_plugin(group.deployer) if group.deployer else None,
             router=_plugin(group.trafficRouter),
+            hosts=_hosts(group.hosts),
         ),
         source=_source(spec),
         strategy=strategy,

@@ -201,27 +201,47 @@ def active_run(store: DeploymentStore, group: str) -> DeploymentRun | None:
     return active[-1] if active else None
 
 
-class _Run:
-    """One run in progress: the record, saved as it changes."""
+class RunRecord:
+    """A run in progress as its record: saved in ``store`` at every change (the image use
+    case's and the hosts' one, :mod:`patchwarden.pipeline.host_rollout`)."""
+
+    def __init__(
+        self,
+        store: DeploymentStore,
+        clock: Callable[[], datetime],
+        progress: Callable[[str], None],
+        run: DeploymentRun,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.progress = progress
+        self.run = run
+        store.save(run)
+
+    def note(self, event: str, detail: str = "") -> None:
+        """Add ``event`` to the history."""
+        self.run = self.run.noted(self.clock(), event, detail)
+        self.store.save(self.run)
+        self.progress(f"{event}{': ' + detail if detail else ''}")
+
+    def update(self, **changes: object) -> None:
+        """Change fields of the run."""
+        self.run = replace(self.run, updated=self.clock(), **changes)  # type: ignore[arg-type]
+        self.store.save(self.run)
+
+    def move(self, status: DeploymentStatus, reason: str = "") -> None:
+        """Move the run to ``status`` (an event of its own)."""
+        self.run = self.run.moved(status, self.clock(), reason)
+        self.note(status.value, reason)
+
+
+class _Run(RunRecord):
+    """One run of an image in progress."""
 
     def __init__(self, deployment: Deployment, deps: DeployDeps, run: DeploymentRun) -> None:
         self.deployment = deployment
         self.deps = deps
-        self.run = run
-        deps.store.save(run)
-
-    def note(self, event: str, detail: str = "") -> None:
-        self.run = self.run.noted(self.deps.clock(), event, detail)
-        self.deps.store.save(self.run)
-        self.deps.progress(f"{event}{': ' + detail if detail else ''}")
-
-    def update(self, **changes: object) -> None:
-        self.run = replace(self.run, updated=self.deps.clock(), **changes)  # type: ignore[arg-type]
-        self.deps.store.save(self.run)
-
-    def move(self, status: DeploymentStatus, reason: str = "") -> None:
-        self.run = self.run.moved(status, self.deps.clock(), reason)
-        self.note(status.value, reason)
+        super().__init__(deps.store, deps.clock, deps.progress, run)
 
 
 def deploy(deployment: Deployment, deps: DeployDeps, options: DeployOptions) -> DeploymentRun:

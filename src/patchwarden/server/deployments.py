@@ -8,6 +8,10 @@ towards an orchestrator); an image a builder node built is pulled from the regis
 pushed to.  A run whose server process died stays in progress until ``rollback`` — which
 then rolls it back itself — or until the next start on that group is refused with the
 hint.
+
+A Deployment of hosts (``deploymentGroup.hosts``: two patch groups behind the router) is
+run by :mod:`patchwarden.pipeline.host_rollout` over the server's own fleet
+(:class:`~patchwarden.server.host_fleet.ServerFleet`), on a background thread the same way.
 """
 
 from __future__ import annotations
@@ -15,13 +19,20 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from patchwarden.adapters.clock import WALL
 from patchwarden.adapters.deployers.catalog import run_json
-from patchwarden.adapters.deployers.plugins import owner_alive, owner_here, plugins_for
+from patchwarden.adapters.deployers.plugins import (
+    owner_alive,
+    owner_here,
+    plugins_for,
+    probe_of,
+    router_of,
+)
 from patchwarden.adapters.storage.audit_log import SqlAuditLog
 from patchwarden.adapters.storage.deployments import SqlDeploymentStore, SqlImages
 from patchwarden.adapters.storage.images import SqlImageDocuments
@@ -38,7 +49,14 @@ from patchwarden.pipeline.deploy import (
     prepare,
     roll_back,
 )
+from patchwarden.pipeline.host_rollout import (
+    HostDeps,
+    carry_out_hosts,
+    prepare_hosts,
+    roll_back_hosts,
+)
 from patchwarden.server.db import Database
+from patchwarden.server.host_fleet import ServerFleet
 from patchwarden.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -88,6 +106,30 @@ class Deployments:
             alive=owner_alive,
         )
 
+    def host_deps(self, deployment: Deployment) -> HostDeps:
+        """The host use case's dependencies for ``deployment``'s patch groups."""
+        import time
+
+        assert deployment.group.hosts is not None
+        state = self.settings.data_dir / "deployments" / "groups" / deployment.group.name
+        return HostDeps(
+            fleet=ServerFleet(
+                self.db,
+                deployment.group.hosts.address_tag,
+                self.settings.clock.now,
+                f"deployment {deployment.name}",
+            ),
+            store=SqlDeploymentStore(self.db.write, self.db.read),
+            router=router_of(deployment.group.router, state),
+            probe=probe_of(deployment.health),
+            clock=WALL.now,
+            sleep=time.sleep,
+            progress=lambda line: log.info("deployment %s: %s", deployment.name, line),
+            owner=owner_here("server"),
+            alive=owner_alive,
+            poll=1.0,
+        )
+
     def stale(self, image: ImageRecord) -> list[str]:
         """Why ``image`` is stale: a newer parent (by its recipe's selector), a fix in the
         server's vulnerability database.  (The server does not read mirrors.)"""
@@ -121,6 +163,8 @@ class Deployments:
         """Record a run of Deployment ``name`` and carry it out on a thread (``wait``: in
         this one); the run as recorded so far."""
         deployment = stored_deployment(self.db, name)
+        if deployment.group.hosts is not None:
+            return self._start_hosts(deployment, options, wait=wait)
         deps = self.deps(deployment)
         run = prepare(deployment, deps, options)
         self._audit(
@@ -130,10 +174,33 @@ class Deployments:
             {"run": run.id, "image": run.image, "trigger": run.trigger},
         )
 
+        return self._carry(name, run, lambda: carry_out(deployment, deps, run), wait=wait)
+
+    def _start_hosts(
+        self, deployment: Deployment, options: DeployOptions, *, wait: bool
+    ) -> DeploymentRun:
+        deps = self.host_deps(deployment)
+        run = prepare_hosts(deployment, deps, options)
+        self._audit(
+            options.actor or "scheduler",
+            "deployment.start",
+            deployment.name,
+            {"run": run.id, "image": run.image, "trigger": run.trigger},
+        )
+        return self._carry(
+            deployment.name, run, lambda: carry_out_hosts(deployment, deps, run), wait=wait
+        )
+
+    def _carry(
+        self, name: str, run: DeploymentRun, body: Callable[[], DeploymentRun], *, wait: bool
+    ) -> DeploymentRun:
+        """Carry ``run`` out with ``body`` on a thread (``wait``: in this one)."""
+        store = SqlDeploymentStore(self.db.write, self.db.read)
+
         def work() -> None:
             try:
-                done = carry_out(deployment, deps, run)
-            except Exception:  # a defect: carry_out rolled back; say so and keep serving
+                done = body()
+            except Exception:  # a defect: the run recorded its end; say so and keep serving
                 log.exception("deployment %s run %s", name, run.id)
                 return
             finally:
@@ -147,7 +214,7 @@ class Deployments:
 
         if wait:
             work()
-            return deps.store.get(run.id) or run
+            return store.get(run.id) or run
         thread = threading.Thread(target=work, name=f"deployment-{run.id}", daemon=True)
         self.threads[run.id] = thread
         thread.start()
@@ -168,7 +235,10 @@ class Deployments:
         """``deploy rollback``: stop the group's run in progress, or redeploy the previous
         image (here, in the request: a redeploy is a whole run)."""
         deployment = stored_deployment(self.db, name)
-        result = roll_back(deployment, self.deps(deployment), actor=actor)
+        if deployment.group.hosts is not None:
+            result = roll_back_hosts(deployment, self.host_deps(deployment), actor=actor)
+        else:
+            result = roll_back(deployment, self.deps(deployment), actor=actor)
         self._audit(
             actor, "deployment.rollback", name, {"action": result.action, "run": result.run.id}
         )

@@ -118,6 +118,11 @@ def probe_of(check: HealthCheck) -> HealthProbe:
 def plugins_for(deployment: Deployment, base: Path) -> Plugins:
     """The deployer, router and probe of ``deployment``'s group, its state under ``base``."""
     state = base / deployment.group.name
+    if deployment.group.deployer is None:
+        raise InputError(
+            f"deployment {deployment.name} patches hosts (deploymentGroup.hosts): "
+            "the server runs it (POST /api/v1/deployments/{name}/start)"
+        )
     return Plugins(
         deployer_of(deployment.group.deployer, state),
         router_of(deployment.group.router, state),

@@ -71,13 +71,36 @@ class PluginSpec:
 
 
 @dataclass(frozen=True)
+class HostGroups:
+    """Mutable hosts in blue/green at the group level: two patch groups behind one router.
+
+    Green is patched (AWS-RunPatchBaseline Install to its patch group) and checked, takes
+    all the traffic, then blue is patched and checked and both serve."""
+
+    blue: str
+    """Blue's patch group (serves while green is patched)."""
+    green: str
+    """Green's patch group (patched first)."""
+    address_tag: str = "ServiceAddress"
+    """The node tag holding each host's service ``host:port``."""
+    install_timeout: timedelta = timedelta(minutes=60)
+    """How long one patch group's Install command may take."""
+
+    def describe(self) -> str:
+        """``patch groups web-a/web-b`` (blue/green)."""
+        return f"patch groups {self.blue}/{self.green}"
+
+
+@dataclass(frozen=True)
 class DeploymentGroup:
-    """The instances of one service: how many, started how, reached how."""
+    """The instances of one service: how many, started how (a deployer), reached how; or
+    two patch groups of mutable hosts (``hosts``, no deployer)."""
 
     name: str
     instances: int
-    deployer: PluginSpec
+    deployer: PluginSpec | None
     router: PluginSpec
+    hosts: HostGroups | None = None
 
 
 @dataclass(frozen=True)
