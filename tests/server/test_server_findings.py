@@ -519,3 +519,82 @@ def test_the_loop_survives_a_failing_round(
         asyncio.run(run())
     assert len(calls) >= 2
     assert any("round failed" in r.getMessage() for r in caplog.records)
+
+
+SUPPRESSION = {
+    "apiVersion": "patchwarden/v1",
+    "kind": "Suppression",
+    "metadata": {"name": "prod-openssl"},
+    "spec": {
+        "Reason": "not reachable on prod: re-check at the next release",
+        "VulnerabilityIds": ["CVE-2026-2001"],
+        "NodeTags": {"Env": "prod*"},
+        "ExpiresAt": "2026-03-02T12:00:00Z",
+    },
+}
+
+
+def _statuses(api: Api, node_id: str) -> dict[tuple[str, str], str]:
+    found = api.ok("GET", f"/api/v1/nodes/{node_id}/findings")
+    return {k: f["status"] for k, f in by_key(found).items()}
+
+
+def test_fleet_suppressions_by_node_tag_apply_on_the_matching_nodes_and_expire(
+    vapi: Api,
+) -> None:
+    prod = vapi.register(tags={"Env": "production"})
+    test = vapi.register(tags={"Env": "test"})
+    for node in (prod, test):
+        assert node.call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES)).status_code == 200
+    assert assess(vapi) == 2
+    assert _statuses(vapi, prod.id)[("CVE-2026-2001", "openssl")] == "ACTIVE"
+
+    vapi.clock.advance(1)
+    applied = vapi.ok("POST", "/api/v1/apply", json=[SUPPRESSION])
+    assert applied["applied"] == [
+        {"kind": "Suppression", "name": "prod-openssl", "result": "created"}
+    ]
+    # applying it makes every node pending: no inventory upload needed
+    assert assess(vapi) == 2
+    on_prod = _statuses(vapi, prod.id)
+    assert on_prod[("CVE-2026-2001", "openssl")] == "SUPPRESSED"
+    assert on_prod[("CVE-2026-2001", "libssl3")] == "SUPPRESSED"
+    assert on_prod[("CVE-2026-2002", "zlib1g")] == "ACTIVE"
+    assert set(_statuses(vapi, test.id).values()) == {"ACTIVE"}
+    finding = by_key(vapi.ok("GET", f"/api/v1/nodes/{prod.id}/findings"))[
+        ("CVE-2026-2001", "openssl")
+    ]
+    assert finding["suppressed_by"] == "prod-openssl"
+    listed = vapi.ok("GET", "/api/v1/suppressions", vapi.token("viewer"))
+    assert listed[0]["node_tags"] == {"Env": "prod*"} and listed[0]["in_force"] is True
+    assert assess(vapi) == 0  # nothing changed since
+
+    # past its expiry the nodes are assessed again and the findings are ACTIVE
+    vapi.clock.advance(2 * 86400)
+    assert vapi.ok("GET", "/api/v1/suppressions")[0]["in_force"] is False
+    assert assess(vapi) == 2
+    assert set(_statuses(vapi, prod.id).values()) == {"ACTIVE"}
+
+    # deleted: audited, and the nodes assessed again
+    again = {**SUPPRESSION, "spec": {**SUPPRESSION["spec"], "ExpiresAt": "2026-12-31"}}
+    vapi.clock.advance(1)
+    vapi.ok("POST", "/api/v1/apply", json=[again])
+    assert assess(vapi) == 2
+    assert _statuses(vapi, prod.id)[("CVE-2026-2001", "openssl")] == "SUPPRESSED"
+    vapi.clock.advance(1)
+    assert vapi.ok("DELETE", "/api/v1/suppressions/prod-openssl")["deleted"] == 1
+    assert assess(vapi) == 2
+    assert _statuses(vapi, prod.id)[("CVE-2026-2001", "openssl")] == "ACTIVE"
+    actions = [e["action"] for e in vapi.ok("GET", "/api/v1/audit")]
+    assert {"suppression.create", "suppression.update", "suppression.delete"} <= set(actions)
+
+
+def test_bad_suppressions_are_refused(vapi: Api) -> None:
+    bad = {**SUPPRESSION, "spec": {"Reason": "no criterion"}}
+    refused = vapi.call("POST", "/api/v1/apply", json=[bad])
+    assert error_of(refused)[0] == 400 and "NodeTags" in refused.json()["error"]["message"]
+    empty = {**SUPPRESSION, "spec": {**SUPPRESSION["spec"], "NodeTags": {"Env": " "}}}
+    assert error_of(vapi.call("POST", "/api/v1/apply", json=[empty]))[0] == 400
+    viewer = vapi.token("viewer")
+    assert vapi.call("POST", "/api/v1/apply", viewer, json=[SUPPRESSION]).status_code == 403
+    assert error_of(vapi.call("DELETE", "/api/v1/suppressions/none"))[0] == 404

@@ -14,6 +14,7 @@ from patchwarden.core.suppression import (
     FindingRecord,
     Suppression,
     suppress,
+    tag_names,
     track,
 )
 from patchwarden.core.vuln import AdvisoryStatus, Finding, FindingStatus, FixAvailable, Severity
@@ -76,6 +77,22 @@ def test_a_rule_needs_a_reason_and_a_criterion() -> None:
 )
 def test_rule_matching(criteria: dict[str, object], hit: bool) -> None:
     assert rule(**criteria).matches(finding(), NODE) is hit
+
+
+@pytest.mark.parametrize(
+    ("node_tags", "hit"),
+    [
+        ((("Env", "prod*"),), True),
+        ((("Env", "prod*"), ("Team", "web")), True),  # every tag must match
+        ((("Env", "prod*"), ("Team", "db")), False),
+        ((("env", "prod*"),), False),  # keys are exact
+        ((("Owner", "*"),), False),  # a tag the node does not have
+    ],
+)
+def test_node_tags_match_the_nodes_tags(node_tags: tuple[tuple[str, str], ...], hit: bool) -> None:
+    names = (*NODE, *tag_names({"Env": "production", "Team": "web"}))
+    assert rule(vulnerability_ids=(), node_tags=node_tags).matches(finding(), names) is hit
+    assert not rule(vulnerability_ids=(), nodes=("tag:*",)).matches(finding(), names)
 
 
 def test_suppressed_until_expiry_then_active_again() -> None:

@@ -63,6 +63,10 @@ KINDS: dict[str, tuple[str, list[str]]] = {
         ["name", "modified_at", "created_by"],
     ),
     "LifecyclePolicy": ("/api/v1/lifecycle-policies", ["name", "modified_at", "created_by"]),
+    "Suppression": (
+        "/api/v1/suppressions",
+        ["name", "expires_at", "in_force", "reason"],
+    ),
     "Deployment": (
         "/api/v1/deployments",
         ["name", "serving", "instances", "last_run_id", "last_status"],
@@ -95,6 +99,8 @@ ALIASES = {
     "lifecycle-policy": "LifecyclePolicy",
     "deployment": "Deployment",
     "deployments": "Deployment",
+    "suppression": "Suppression",
+    "suppressions": "Suppression",
 }
 
 
@@ -223,6 +229,7 @@ DELETABLE: dict[str, str] = {
             "DistributionConfiguration",
             "LifecyclePolicy",
             "Deployment",
+            "Suppression",
         )
     },
 }

@@ -5,7 +5,9 @@ Inspector's rules, as pure functions of ``now``:
 - A **suppression** matches a finding when every criterion it gives matches (a criterion
   matches when any of its globs does): ``vulnerability_ids`` against the finding's id and
   aliases (case-insensitive), ``packages`` against the binary or source package name,
-  ``nodes`` against any name of the node (hostname, root, node id).  A matching, unexpired
+  ``nodes`` against any name of the node (hostname, root, node id), ``node_tags`` (on the
+  server: every ``key → value glob`` given must match one of the node's tags, which reach
+  the rule as names ``tag:KEY=VALUE``, :func:`tag_names`).  A matching, unexpired
   suppression makes the finding SUPPRESSED; once ``expires_at`` has passed it is ACTIVE again.
 - **Lifecycle**: a finding keeps its ``first_observed`` across scans; ``last_observed`` is
   the latest scan that saw it.  A finding no longer seen becomes CLOSED; if it returns within
@@ -23,6 +25,8 @@ from fnmatch import fnmatchcase
 from patchwarden.core.vuln import Finding, FindingStatus
 from patchwarden.errors import InputError
 
+TAG_PREFIX = "tag:"
+"""A node name that is one of its tags: ``tag:KEY=VALUE``."""
 REOPEN_WINDOW = timedelta(days=7)
 CLOSED_RETENTION = timedelta(days=30)
 
@@ -38,12 +42,14 @@ class Suppression:
     nodes: tuple[str, ...] = ()
     expires_at: datetime | None = None
     """Aware datetime after which the rule no longer applies; ``None``: never expires."""
+    node_tags: tuple[tuple[str, str], ...] = ()
+    """``(key, value glob)``: every one must match a tag of the node."""
 
     def __post_init__(self) -> None:
         if not self.reason.strip():
             raise InputError("Reason: must say why the findings are suppressed")
-        if not (self.vulnerability_ids or self.packages or self.nodes):
-            raise InputError("give at least one of VulnerabilityIds, Packages, Nodes")
+        if not (self.vulnerability_ids or self.packages or self.nodes or self.node_tags):
+            raise InputError("give at least one of VulnerabilityIds, Packages, Nodes, NodeTags")
 
     def in_force(self, now: datetime) -> bool:
         """Whether the rule applies at ``now`` (not yet expired)."""
@@ -61,10 +67,25 @@ class Suppression:
             if not any(fnmatchcase(n, g) for n in names for g in self.packages):
                 return False
         if self.nodes:
-            hosts = [n.lower() for n in node_names]
+            hosts = [n.lower() for n in node_names if not n.startswith(TAG_PREFIX)]
             if not any(fnmatchcase(n, g.lower()) for n in hosts for g in self.nodes):
                 return False
+        if self.node_tags:
+            tags = dict(
+                n[len(TAG_PREFIX) :].partition("=")[::2]
+                for n in node_names
+                if n.startswith(TAG_PREFIX)
+            )
+            if not all(
+                key in tags and fnmatchcase(tags[key], glob) for key, glob in self.node_tags
+            ):
+                return False
         return True
+
+
+def tag_names(tags: Mapping[str, str] | None) -> tuple[str, ...]:
+    """A node's tags as the names a suppression's ``node_tags`` reads (``tag:KEY=VALUE``)."""
+    return tuple(f"{TAG_PREFIX}{key}={value}" for key, value in sorted((tags or {}).items()))
 
 
 def suppress(

@@ -11,6 +11,7 @@
       VulnerabilityIds: ["CVE-2024-13176", "GHSA-*"]   # globs, id or alias
       Packages: ["openssl", "libssl*"]                   # binary or source name globs
       Nodes: ["web-*"]                                   # hostname / root / node id globs
+      NodeTags: {Env: prod}                              # on the server: node tags (value globs)
       ExpiresAt: 2026-06-30                              # date (00:00 UTC) or date-time
 
 Every criterion given must match (AND); any glob of one criterion may (OR).  At least one
@@ -39,6 +40,7 @@ class SuppressionSpec(StrictModel):
     VulnerabilityIds: list[str] = Field(default_factory=list)
     Packages: list[str] = Field(default_factory=list)
     Nodes: list[str] = Field(default_factory=list)
+    NodeTags: dict[str, str] = Field(default_factory=dict)
     ExpiresAt: str | None = None
 
     @field_validator("ExpiresAt", mode="before")
@@ -91,14 +93,17 @@ def suppression_from_spec(metadata: Metadata, spec: object) -> Suppression:
             raise InputError(f"spec.{key}: entries must not be empty")
     if not parsed.Reason.strip():
         raise InputError("spec.Reason: must say why the findings are suppressed")
-    if not (parsed.VulnerabilityIds or parsed.Packages or parsed.Nodes):
-        raise InputError("spec: give at least one of VulnerabilityIds, Packages, Nodes")
+    if any(not k.strip() or not v.strip() for k, v in parsed.NodeTags.items()):
+        raise InputError("spec.NodeTags: keys and values must not be empty")
+    if not (parsed.VulnerabilityIds or parsed.Packages or parsed.Nodes or parsed.NodeTags):
+        raise InputError("spec: give at least one of VulnerabilityIds, Packages, Nodes, NodeTags")
     return Suppression(
         name=metadata.name,
         reason=parsed.Reason.strip(),
         vulnerability_ids=tuple(v.strip() for v in parsed.VulnerabilityIds),
         packages=tuple(v.strip() for v in parsed.Packages),
         nodes=tuple(v.strip() for v in parsed.Nodes),
+        node_tags=tuple(sorted((k.strip(), v.strip()) for k, v in parsed.NodeTags.items())),
         expires_at=expiry(parsed.ExpiresAt) if parsed.ExpiresAt else None,
     )
 

@@ -22,13 +22,17 @@ process: the loop, the thread hand-off, and the memo of nodes whose assessment r
 the unreadable database file last warned about.  The memo is module state rather than the
 app's: one process assesses with one vulnerability database, and tests reset it here.
 
-No suppressions apply on the server yet.
+The fleet's ``Suppression`` documents (``apply``) are applied to every node's findings with
+the CLI's semantics, and ``NodeTags`` match the node's tags.  A change of them (an apply, a
+delete) or the expiry of one makes every node assessed before it pending, like a newer
+database: :func:`assessment_time` is the latest of the three.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -46,7 +50,9 @@ from patchwarden.adapters.storage.assessment_store import (
     SqlStoredInventories,
     lock_key,
 )
+from patchwarden.adapters.storage.suppressions import stored_suppressions, suppressions_changed_at
 from patchwarden.adapters.vulndb import SqliteVulnDb
+from patchwarden.core.suppression import Suppression
 from patchwarden.errors import PatchwardenError
 from patchwarden.pipeline.assess import assess
 from patchwarden.pipeline.fleet.assess import FailedKey, FleetAssessment
@@ -106,6 +112,36 @@ def _failed_node(node_id: str, exc: Exception) -> None:
     )
 
 
+def fleet_suppressions(db: Database) -> tuple[list[Suppression], datetime | None]:
+    """The stored suppressions (one that no longer parses is skipped with a warning) and
+    when they last changed."""
+    from patchwarden.documents import parse_documents
+    from patchwarden.documents.suppression import SuppressionDocument
+
+    with db.read() as session:
+        raws = stored_suppressions(session)
+        changed = suppressions_changed_at(session)
+    rules = []
+    for raw in raws:
+        try:
+            (doc,) = parse_documents(json.dumps(raw), "suppression.json")
+        except PatchwardenError as exc:
+            log.warning("stored suppression skipped: %s", exc)
+            continue
+        if isinstance(doc, SuppressionDocument):
+            rules.append(doc.suppression)
+    return rules, changed
+
+
+def assessment_time(
+    db_time: datetime, rules: list[Suppression], changed: datetime | None, now: datetime
+) -> datetime:
+    """What a node's findings must be newer than: the database's time, the suppressions'
+    last change, the latest expiry already passed."""
+    expired = [r.expires_at for r in rules if r.expires_at is not None and r.expires_at <= now]
+    return max([db_time, *([changed] if changed else []), *expired])
+
+
 def assess_pending(db: Database, settings: ServerSettings, *, limit: int = BATCH) -> int:
     """One round: assess up to ``limit`` pending nodes against the vulnerability database
     (opened once); the number assessed.  Nothing happens without a database file; a file
@@ -131,7 +167,11 @@ def assess_pending(db: Database, settings: ServerSettings, *, limit: int = BATCH
         match=assess,  # looked up per round: tests replace it
         on_failure=_failed_node,
     )
-    return fleet.round(lambda: _open_vulndb(path, db_time), db_time, settings.clock, limit)
+    rules, changed = fleet_suppressions(db)
+    as_of = assessment_time(db_time, rules, changed, settings.clock.now())
+    return fleet.round(
+        lambda: _open_vulndb(path, db_time), as_of, settings.clock, limit, suppressions=rules
+    )
 
 
 async def loop(db: Database, settings: ServerSettings, seconds: float) -> None:

@@ -28,6 +28,7 @@ from patchwarden.adapters.storage.findings import (
 )
 from patchwarden.adapters.storage.inventories import stored_inventory
 from patchwarden.adapters.storage.tables import Inventory, Node
+from patchwarden.core.suppression import tag_names
 from patchwarden.pipeline.fleet.assess import NodeRead, Outcome, Seen, StoredNode
 
 AfterStore = Callable[[Session, str, datetime], None]
@@ -91,7 +92,7 @@ class _SqlNodeRead:
         if node is None or inventory is None:
             return None
         history = NodeFindingState(session).finding_history(self._node_id)
-        names = (node.id, node.hostname)
+        names = (node.id, node.hostname, *tag_names(node.tags))
         if self._release is not None:
             self._release.close()
         return StoredNode(inventory, names, history)

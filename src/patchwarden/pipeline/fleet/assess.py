@@ -142,10 +142,11 @@ class FleetAssessment:
         db_time: datetime,
         clock: Clock,
         limit: int,
+        suppressions: Sequence[Suppression] = (),
     ) -> int:
         """Assess up to ``limit`` pending nodes against the store ``open_store`` opens (once,
-        and only when some node is pending; None: it cannot be used) as of ``db_time``;
-        how many were assessed."""
+        and only when some node is pending; None: it cannot be used) as of ``db_time``, with
+        the fleet's ``suppressions``; how many were assessed."""
         if limit <= 0:
             return 0
         # room for nodes skipped: failing, taken by another replica, assessed meanwhile
@@ -159,10 +160,17 @@ class FleetAssessment:
             for node_id in candidates:
                 if done >= limit:
                     break
-                done += self.node(node_id, store, db_time, clock.now())
+                done += self.node(node_id, store, db_time, clock.now(), suppressions)
             return done
 
-    def node(self, node_id: str, store: AdvisoryStore, db_time: datetime, at: datetime) -> bool:
+    def node(
+        self,
+        node_id: str,
+        store: AdvisoryStore,
+        db_time: datetime,
+        at: datetime,
+        suppressions: Sequence[Suppression] = (),
+    ) -> bool:
         """Assess one node if it is still pending and no other replica is at it."""
         with self.inventories.read(node_id, db_time) as read:
             if read is None:  # assessed meanwhile (by another replica), taken, or gone
@@ -181,7 +189,7 @@ class FleetAssessment:
                     at,
                     store=store,
                     state=state,
-                    suppressions=(),
+                    suppressions=suppressions,
                     node_names=stored.names,
                 )
             except Exception as exc:  # e.g. a damaged page of the database: do not retry

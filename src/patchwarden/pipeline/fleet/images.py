@@ -121,6 +121,7 @@ def _action(kind: str) -> str:
         "DistributionConfiguration": "distribution-configuration",
         "LifecyclePolicy": "lifecycle-policy",
         "Deployment": "deployment",
+        "Suppression": "suppression",
     }[kind]
 
 

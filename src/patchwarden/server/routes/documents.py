@@ -23,12 +23,14 @@ from patchwarden.server.governance.apply import apply_document as governance_app
 from patchwarden.server.outcomes import answered
 from patchwarden.server.routes.deployments import apply_deployment
 from patchwarden.server.routes.images import apply_image
+from patchwarden.server.routes.suppressions import apply_suppression
 from patchwarden.server.windows.api import store as store_window
 
 router = APIRouter(prefix="/api/v1", tags=["documents"])
 
 SERVED_KINDS = (
-    "PatchBaseline", "MaintenanceWindow", *GOVERNANCE_KINDS, *IMAGE_KINDS, "Deployment"
+    "PatchBaseline", "MaintenanceWindow", *GOVERNANCE_KINDS, *IMAGE_KINDS, "Deployment",
+    "Suppression",
 )  # fmt: skip
 """Kinds the server stores (others are refused with a clear message)."""
 
@@ -62,7 +64,11 @@ def apply_documents(
         if governed is not None:
             results.append(governed)
             continue
-        imaged = apply_image(session, who, doc, at) or apply_deployment(session, who, doc, at)
+        imaged = (
+            apply_image(session, who, doc, at)
+            or apply_deployment(session, who, doc, at)
+            or apply_suppression(session, who, doc, raw, at)
+        )
         if imaged is not None:
             results.append(imaged)
             continue
