@@ -45,6 +45,7 @@ def test_registry_holds_the_managed_types() -> None:
         "managed-node-online",
         "required-tags",
         "no-active-findings",
+        "no-known-exploited-findings",
         "missing-patch-age",
         "baseline-assigned",
         "os-supported",
@@ -94,6 +95,21 @@ def test_no_active_findings_sla() -> None:
     assert result.compliance is NC and "CVE-1" in result.annotation
     assert "CVE-2" not in result.annotation
     assert verdict("no-active-findings", node(findings=(fresh,)), MaxDaysWithFix=1).compliance is NC
+
+
+def test_no_known_exploited_findings() -> None:
+    rule = "no-known-exploited-findings"
+    assert verdict(rule, node()).compliance is NODATA
+    kev = FindingFact("CVE-9", "HIGH", known_exploited=True, first_observed=NOW - timedelta(days=3))
+    quiet = FindingFact("CVE-8", "CRITICAL", first_observed=NOW - timedelta(days=90))
+    held = FindingFact(
+        "CVE-7", "HIGH", status="SUPPRESSED", known_exploited=True, first_observed=None
+    )
+    result = verdict(rule, node(findings=(kev, quiet, held)))
+    assert result.compliance is NC and result.annotation == "1 known-exploited finding(s): CVE-9"
+    assert verdict(rule, node(findings=(kev, quiet)), MaxDays=7).compliance is C
+    assert verdict(rule, node(findings=(kev,)), MaxDays=3).compliance is NC
+    assert verdict(rule, node(findings=(quiet, held))).compliance is C
 
 
 def test_missing_patch_age() -> None:

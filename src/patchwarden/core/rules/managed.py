@@ -104,6 +104,29 @@ def no_active_findings(
     return Evaluation(C, "no active finding past the SLA")
 
 
+def no_known_exploited_findings(
+    node: NodeSnapshot, params: Mapping[str, object], now: datetime
+) -> Evaluation:
+    """No ACTIVE finding in CISA's Known Exploited Vulnerabilities catalogue first observed
+    more than ``MaxDays`` days ago (0: none at all).  INSUFFICIENT_DATA without finding
+    data."""
+    if node.findings is None:
+        return Evaluation(NODATA, "no vulnerability findings recorded for this node")
+    limit = timedelta(days=_int(params, "MaxDays"))
+    old = sorted(
+        {
+            f.vulnerability_id
+            for f in node.findings
+            if f.status == "ACTIVE"
+            and f.known_exploited
+            and (f.first_observed is None or now - f.first_observed >= limit)
+        }
+    )
+    if old:
+        return Evaluation(NC, f"{len(old)} known-exploited finding(s): {_names(old)}")
+    return Evaluation(C, "no known-exploited finding past the limit")
+
+
 def missing_patch_age(
     node: NodeSnapshot, params: Mapping[str, object], now: datetime
 ) -> Evaluation:
@@ -178,6 +201,12 @@ MANAGED: tuple[RuleType, ...] = (
             ParamSpec("MaxDaysWithFix", "Integer", default=30, minimum=0),
         ),
         no_active_findings,
+    ),
+    RuleType(
+        "no-known-exploited-findings",
+        "no known-exploited (CISA KEV) finding older than MaxDays",
+        (ParamSpec("MaxDays", "Integer", default=0, minimum=0),),
+        no_known_exploited_findings,
     ),
     RuleType(
         "missing-patch-age",

@@ -64,6 +64,9 @@ class FindingFact:
     fix_available: str = "YES"
     fix_since: datetime | None = None
     """Since when a fix exists (first observed with a fix, or the advisory's date)."""
+    known_exploited: bool = False
+    """In CISA's Known Exploited Vulnerabilities catalogue."""
+    first_observed: datetime | None = None
 
 
 @dataclass(frozen=True)

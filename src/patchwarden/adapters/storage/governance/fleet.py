@@ -99,6 +99,8 @@ class SqlNodes:
                 status=f.status.value,
                 fix_available=f.fix_available.value,
                 fix_since=f.first_observed,
+                known_exploited=f.known_exploited,
+                first_observed=f.first_observed,
             )
             for f in found
         )
