@@ -76,6 +76,9 @@ def _driven_by_the_tests(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ASSESS_ENV, "0")
     monkeypatch.setattr(vulns, "_failed", {})
     monkeypatch.setattr(vulns, "_broken", None)
+    from patchwarden.server import vulndb_updates
+
+    monkeypatch.setattr(vulndb_updates, "_last", None)
 
 
 def _app(db_url: str, clock: FakeClock, vulndb_path: Path) -> Iterator[Api]:
@@ -598,3 +601,95 @@ def test_bad_suppressions_are_refused(vapi: Api) -> None:
     viewer = vapi.token("viewer")
     assert vapi.call("POST", "/api/v1/apply", viewer, json=[SUPPRESSION]).status_code == 403
     assert error_of(vapi.call("DELETE", "/api/v1/suppressions/none"))[0] == 404
+
+
+@pytest.fixture
+def tracker_server() -> Iterator[dict[str, Any]]:
+    """A loopback HTTP server serving the tracker file at /tracker.json (``files`` can
+    change it; a missing path answers 404)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    files = {"/tracker.json": json.dumps(TRACKER).encode()}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = files.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{httpd.server_address[1]}", "files": files}
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_the_server_updates_its_database_on_a_schedule_and_reassesses(
+    db_url: str, clock: FakeClock, tmp_path: Path, tracker_server: dict[str, Any]
+) -> None:
+    from dataclasses import replace
+
+    from patchwarden.server import vulndb_updates
+    from patchwarden.server.settings import DbUpdates
+
+    db_path = tmp_path / "vulndb.sqlite"
+    url = f"debian-tracker={tracker_server['url']}/tracker.json"
+    for api in _app(db_url, clock, db_path):
+        settings = api.client.app.state.settings
+        api.client.app.state.settings = settings = replace(
+            settings, db_updates=DbUpdates(3600.0, ("debian-tracker",), (url,))
+        )
+        node = api.register()
+        node.call("PUT", "/api/v1/agent/inventory", json=full(PACKAGES))
+        assert assess(api) == 0  # no database yet
+        before = api.ok("GET", "/api/v1/findings/database")
+        assert before["available"] is False and before["updates"]["last"] is None
+
+        done = vulndb_updates.update_now(api.client.app.state.db, settings)
+        assert done.ok and done.message == "updated: debian-tracker"
+        status = api.ok("GET", "/api/v1/findings/database", api.token("viewer"))
+        assert status["available"] is True and status["updates"]["every_seconds"] == 3600.0
+        assert status["updates"]["last"]["ok"] is True
+        (feed,) = status["feeds"]
+        assert feed["name"] == "debian-tracker" and feed["records"] == 3
+        # the new database reaches the node without an upload
+        assert assess(api) == 1
+        found = by_key(api.ok("GET", f"/api/v1/nodes/{node.id}/findings"))
+        assert ("CVE-2026-2001", "openssl") in found
+
+        # a feed that cannot be read: the update fails, the database stays as it was
+        tracker_server["files"].clear()
+        failed = vulndb_updates.update_now(api.client.app.state.db, settings)
+        assert not failed.ok and "404" in failed.message
+        status = api.ok("GET", "/api/v1/findings/database")
+        assert status["updates"]["last"]["ok"] is False and status["feeds"][0]["records"] == 3
+        audit = [e for e in api.ok("GET", "/api/v1/audit") if e["action"] == "vulndb.update"]
+        assert len(audit) == 2 and {e["actor"] for e in audit} == {"scheduler"}
+
+
+def test_db_update_settings_from_the_environment() -> None:
+    from patchwarden.errors import InputError
+    from patchwarden.server.settings import DbUpdates
+
+    assert DbUpdates.from_env({}).every == 0.0
+    conf = DbUpdates.from_env(
+        {
+            "PATCHWARDEN_DB_UPDATE_EVERY": "6h",
+            "PATCHWARDEN_DB_UPDATE_FEEDS": "debian-tracker, cisa-kev",
+            "PATCHWARDEN_DB_UPDATE_URLS": "cisa-kev=http://mirror/kev.json",
+        }
+    )
+    assert conf.every == 21600 and conf.feeds == ("debian-tracker", "cisa-kev")
+    assert conf.urls == ("cisa-kev=http://mirror/kev.json",)
+    with pytest.raises(InputError, match="PATCHWARDEN_DB_UPDATE_EVERY: not an age"):
+        DbUpdates.from_env({"PATCHWARDEN_DB_UPDATE_EVERY": "often"})

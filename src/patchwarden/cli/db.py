@@ -77,28 +77,16 @@ def _open(args: argparse.Namespace) -> SqliteVulnDb:
 
 def _update(args: argparse.Namespace) -> int:
     from patchwarden import settings
-    from patchwarden.adapters.feeds import FEEDS
+    from patchwarden.adapters.feeds import select_feeds, url_overrides
     from patchwarden.adapters.http import HttpDownloader
     from patchwarden.cli.common import now
     from patchwarden.cli.progress import progress
-    from patchwarden.errors import AdapterError, InputError
+    from patchwarden.errors import AdapterError
     from patchwarden.pipeline import dbupdate
 
     db = _open(args)
-    overrides: dict[str, list[str]] = {}
-    for item in args.url:
-        name, sep, url = item.partition("=")
-        if not sep or not url:
-            raise InputError(f"--url {item!r}: expected NAME=URL")
-        overrides.setdefault(name, []).append(url)
-    names = list(dict.fromkeys([*args.feed, *overrides]))
-    if not names:
-        stored = [f.name for f in db.feeds() if f.name in FEEDS]
-        names = stored or [n for n, spec in FEEDS.items() if spec.default]
-    unknown = [n for n in names if n not in FEEDS]
-    if unknown:
-        raise InputError(f"unknown feed {unknown[0]!r} (known: {', '.join(FEEDS)})")
-    feeds = [FEEDS[n].with_urls(tuple(overrides[n])) if n in overrides else FEEDS[n] for n in names]
+    overrides = url_overrides(args.url)
+    feeds = select_feeds([f.name for f in db.feeds()], args.feed, overrides)
     if args.dry_run:
         for plan in dbupdate.plan_update(db, feeds):
             since = (

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from patchwarden import __version__, rule_plugins
 from patchwarden.adapters.storage import dispatch, make_engine, tokens, upgrade
-from patchwarden.server import audit, errors, governance, images, openapi, vulns
+from patchwarden.server import audit, errors, governance, images, openapi, vulndb_updates, vulns
 from patchwarden.server.db import Database, Session
 from patchwarden.server.fleet import node_files
 from patchwarden.server.fleet.agent_update import open_bundles
@@ -97,6 +97,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             tasks.append(asyncio.create_task(node_files.loop(db, conf, every.prune)))
         if every.images > 0:  # image pipelines' schedules, lifecycle policies, rescans
             tasks.append(asyncio.create_task(images.loop(db, conf, every.images)))
+        if conf.db_updates.every > 0:  # the server's own db update (off unless configured)
+            updates = vulndb_updates.loop(db, conf, conf.db_updates.every)
+            tasks.append(asyncio.create_task(updates))
         try:
             yield
         finally:

@@ -21,6 +21,36 @@ ASSESS_ENV = "PATCHWARDEN_ASSESS_INTERVAL"
 PRUNE_ENV = "PATCHWARDEN_PRUNE_INTERVAL"
 IMAGES_ENV = "PATCHWARDEN_IMAGES_INTERVAL"
 PUBLIC_URL_ENV = "PATCHWARDEN_PUBLIC_URL"
+DB_UPDATE_ENV = "PATCHWARDEN_DB_UPDATE_EVERY"
+DB_FEEDS_ENV = "PATCHWARDEN_DB_UPDATE_FEEDS"
+DB_URLS_ENV = "PATCHWARDEN_DB_UPDATE_URLS"
+
+
+@dataclass(frozen=True)
+class DbUpdates:
+    """The server's own ``db update`` on a schedule: how often (0: never, the default — the
+    database is then updated or imported by hand), which feeds (empty: those it holds, else
+    the defaults) and from where (``NAME=URL`` mirrors)."""
+
+    every: float = 0.0
+    feeds: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> DbUpdates:
+        """``PATCHWARDEN_DB_UPDATE_EVERY`` (``6h``, ``1d``; unset or ``0``: off),
+        ``PATCHWARDEN_DB_UPDATE_FEEDS`` (``debian-tracker,cisa-kev``) and
+        ``PATCHWARDEN_DB_UPDATE_URLS`` (``debian-tracker=https://mirror/…``, comma-separated)."""
+        text = environ.get(DB_UPDATE_ENV, "").strip()
+        try:
+            every = 0.0 if text in ("", "0") else local_settings.parse_age(text).total_seconds()
+        except InputError as exc:
+            raise InputError(f"{DB_UPDATE_ENV}: {exc}") from None
+
+        def split(name: str) -> tuple[str, ...]:
+            return tuple(p.strip() for p in environ.get(name, "").split(",") if p.strip())
+
+        return cls(every, split(DB_FEEDS_ENV), split(DB_URLS_ENV))
 
 
 def seconds_from_env(name: str, default: float, environ: Mapping[str, str] = os.environ) -> float:
@@ -110,6 +140,8 @@ class ServerSettings:
     public_url: str | None = field(default_factory=public_url_from_env)
     """The URL nodes reach this server at, as ``/agent/install.sh`` tells them
     (``PATCHWARDEN_PUBLIC_URL``); ``None``: the URL of the request for the script."""
+    db_updates: DbUpdates = field(default_factory=DbUpdates.from_env)
+    """The server's scheduled ``db update`` (off unless configured)."""
     vulndb_path: Path = field(default_factory=local_settings.vulndb_path)
     """The vulnerability database every inventory upload is assessed against (opened
     read-only per assessment; while the file does not exist nothing is assessed)."""

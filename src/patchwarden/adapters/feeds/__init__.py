@@ -8,7 +8,7 @@ them into :class:`~patchwarden.core.vuln.Advisory` values; it satisfies the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from patchwarden.adapters.feeds import alpine_secdb, debian_tracker, epss, kev, 
 from patchwarden.adapters.feeds.common import Warn
 from patchwarden.adapters.feeds.sniff import classify
 from patchwarden.core.vuln import Advisory
+from patchwarden.errors import InputError
 
 Parser = Callable[[Path, Warn, str], Iterator[Advisory]]
 
@@ -95,4 +96,32 @@ FEEDS: Mapping[str, FeedSpec] = {
 }
 """Every feed Patchwarden knows, by name."""
 
-__all__ = ["FEEDS", "FeedSpec", "classify"]
+
+def select_feeds(
+    stored: Sequence[str], names: Sequence[str], overrides: Mapping[str, Sequence[str]]
+) -> list[FeedSpec]:
+    """The feeds an update reads: ``names`` and the overridden ones, else those the
+    database already holds (``stored``), else the default feeds; ``overrides`` replace a
+    feed's URLs (a mirror).  InputError for an unknown name."""
+    wanted = list(dict.fromkeys([*names, *overrides]))
+    if not wanted:
+        known = [n for n in stored if n in FEEDS]
+        wanted = known or [n for n, spec in FEEDS.items() if spec.default]
+    unknown = [n for n in wanted if n not in FEEDS]
+    if unknown:
+        raise InputError(f"unknown feed {unknown[0]!r} (known: {', '.join(FEEDS)})")
+    return [FEEDS[n].with_urls(tuple(overrides[n])) if n in overrides else FEEDS[n] for n in wanted]
+
+
+def url_overrides(items: Sequence[str], what: str = "--url") -> dict[str, list[str]]:
+    """``NAME=URL`` items as feed name → URLs (InputError for a malformed one)."""
+    out: dict[str, list[str]] = {}
+    for item in items:
+        name, sep, url = item.partition("=")
+        if not sep or not url or not name:
+            raise InputError(f"{what} {item!r}: expected NAME=URL")
+        out.setdefault(name.strip(), []).append(url.strip())
+    return out
+
+
+__all__ = ["FEEDS", "FeedSpec", "classify", "select_feeds", "url_overrides"]

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from patchwarden.adapters.storage.queries import findings as reads
 from patchwarden.core.vuln import FindingStatus, Severity
+from patchwarden.errors import PatchwardenError
 from patchwarden.pipeline.assess import display_order
 from patchwarden.render.json import finding_dict
 from patchwarden.server.auth import Viewer
@@ -31,8 +32,45 @@ def _database(settings: ServerSettings) -> dict[str, Any]:
         "message": None
         if available
         else f"no vulnerability database on the server at {path}: findings are not assessed "
-        "(run `patchwarden db update` or `patchwarden db import` on the server)",
+        "(run `patchwarden db update` or `patchwarden db import` on the server, or set "
+        "PATCHWARDEN_DB_UPDATE_EVERY)",
     }
+
+
+def _status(settings: ServerSettings) -> dict[str, Any]:
+    """Each feed's age and record count, the staleness warning, the scheduled updates."""
+    from patchwarden import settings as local_settings
+    from patchwarden.adapters.vulndb import SqliteVulnDb
+    from patchwarden.pipeline.dbstatus import status
+    from patchwarden.server.vulndb_updates import last_update
+
+    view: dict[str, Any] = {"feeds": [], "warning": None}
+    if settings.vulndb_path.is_file():
+        store = SqliteVulnDb(settings.vulndb_path)
+        try:
+            report = status(store, settings.clock.now(), local_settings.vulndb_max_age())
+        except PatchwardenError as exc:
+            view["warning"] = f"the vulnerability database cannot be read: {exc}"
+        else:
+            view["warning"] = report.warning
+            view["feeds"] = [
+                {
+                    "name": f.name,
+                    "updated_at": _time(f.updated_at),
+                    "age_seconds": int(f.age.total_seconds()) if f.age is not None else None,
+                    "records": f.records,
+                    "stale": f.stale,
+                }
+                for f in report.feeds
+            ]
+        finally:
+            store.close()
+    last = last_update()
+    view["updates"] = {
+        "every_seconds": settings.db_updates.every or None,
+        "last": last.view() if last else None,
+    }
+    return view
 
 
 def _time(value: datetime | None) -> str | None:
@@ -41,9 +79,10 @@ def _time(value: datetime | None) -> str | None:
 
 @router.get("/findings/database")
 def vulnerability_database(_: Viewer, settings: Settings) -> dict[str, Any]:
-    """Whether the server has a vulnerability database (``available``), and what to do
-    when it has none (``message``)."""
-    return _database(settings)
+    """Whether the server has a vulnerability database (``available``), what to do when it
+    has none (``message``), each feed's age (``feeds``, ``warning``) and the scheduled
+    updates (``updates``)."""
+    return {**_database(settings), **_status(settings)}
 
 
 @router.get("/nodes/{node_id}/findings")
