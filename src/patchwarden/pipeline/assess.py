@@ -153,14 +153,16 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _with_exploits(store: AdvisoryStore, findings: Sequence[Finding]) -> tuple[Finding, ...]:
-    """The findings with the exploit feeds' word on their CVEs (CISA KEV, FIRST EPSS),
-    stored as advisories of two reserved ecosystems keyed by CVE id (asked only when the
-    store holds those feeds)."""
+    """The findings with the exploit feeds' word on their CVEs (CISA KEV, FIRST EPSS) and
+    NVD's CVSS score where nothing better rated them, stored as advisories of reserved
+    ecosystems keyed by CVE id (asked only when the store holds those feeds)."""
     cves = exploit.cve_ids(findings)
     held = {f.name for f in store.feeds()}
     ecosystems = [eco for name, eco in exploit.FEED_ECOSYSTEMS.items() if name in held]
-    if not cves or not ecosystems:
+    if not cves or not (ecosystems or exploit.NVD_FEED in held):
         return tuple(findings)
+    if exploit.NVD_FEED in held:
+        findings = exploit.with_nvd(findings, store.advisories(exploit.NVD_ECOSYSTEM, cves))
     looked_up = [a for eco in ecosystems for a in store.advisories(eco, cves)]
     return exploit.enrich(findings, exploit.intel(looked_up))
 

@@ -34,8 +34,13 @@ def test_registry_names_and_real_https_urls() -> None:
         "alpine-secdb",
         "cisa-kev",
         "epss",
+        "nvd",
     }
-    assert [n for n, spec in FEEDS.items() if not spec.default] == ["osv-suse", "osv-opensuse"]
+    assert [n for n, spec in FEEDS.items() if not spec.default] == [
+        "osv-suse",
+        "osv-opensuse",
+        "nvd",
+    ]
     assert FEEDS["osv-suse"].urls == (
         "https://osv-vulnerabilities.storage.googleapis.com/SUSE/all.zip",
     )

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from patchwarden.adapters.feeds import alpine_secdb, debian_tracker, epss, kev, osv
+from patchwarden.adapters.feeds import alpine_secdb, debian_tracker, epss, kev, nvd, osv
 from patchwarden.adapters.feeds.common import Warn
 from patchwarden.adapters.feeds.sniff import classify
 from patchwarden.core.vuln import Advisory
@@ -24,6 +24,9 @@ OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
 ALPINE_SECDB = "https://secdb.alpinelinux.org"
 CISA_KEV = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
 FIRST_EPSS = "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
+NVD_FEEDS = "https://nvd.nist.gov/feeds/json/cve/2.0"
+NVD_YEARS = tuple(range(2002, 2027))
+"""The yearly NVD 2.0 feeds ``db update --feed nvd`` reads (and the ``modified`` one)."""
 """Where FIRST publishes the daily EPSS scores (moved from ``epss.cyentia.com`` in 2025)."""
 ALPINE_BRANCHES = ("v3.19", "v3.20", "v3.21", "v3.22")
 """Alpine branches with community support when this list was written; ``--url`` adds more."""
@@ -92,6 +95,17 @@ FEEDS: Mapping[str, FeedSpec] = {
         (FIRST_EPSS,),
         epss.parse,
         "FIRST EPSS scores (probability of exploitation in 30 days, per CVE)",
+    ),
+    "nvd": FeedSpec(
+        "nvd",
+        (
+            *(f"{NVD_FEEDS}/nvdcve-2.0-{year}.json.gz" for year in NVD_YEARS),
+            f"{NVD_FEEDS}/nvdcve-2.0-modified.json.gz",
+        ),
+        nvd.parse,
+        "NVD CVSS base scores per CVE (the severity of findings no distribution rates; "
+        "about 500 MB of yearly JSON: opt-in)",
+        default=False,
     ),
 }
 """Every feed Patchwarden knows, by name."""

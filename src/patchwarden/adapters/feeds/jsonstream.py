@@ -9,7 +9,7 @@ is bounded by the largest single value (a few MB for ``linux``), not by the file
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any, TextIO
 
 CHUNK = 1 << 20
@@ -100,8 +100,10 @@ class _Buffer:
             return value
 
 
-def iter_object(stream: TextIO) -> Iterator[tuple[str, Any]]:
-    """Yield the (key, value) pairs of the JSON object that makes up ``stream``.
+def iter_object(stream: TextIO, arrays: Collection[str] = ()) -> Iterator[tuple[str, Any]]:
+    """Yield the (key, value) pairs of the JSON object that makes up ``stream``; for a key
+    of ``arrays`` whose value is an array, one pair per element (an NVD feed's
+    ``vulnerabilities``: memory is bounded by one element, not the array).
 
     Raises :class:`JsonShapeError` when the text is not one JSON object (bad syntax,
     truncated, trailing data, or another top-level type).
@@ -117,7 +119,17 @@ def iter_object(stream: TextIO) -> Iterator[tuple[str, Any]]:
                 buf.expect('"')
             key = buf.decode(decoder)
             buf.expect(":")
-            yield key, buf.decode(decoder)
+            if key in arrays and buf.peek() == "[":
+                buf.pos += 1
+                if buf.peek() == "]":
+                    buf.pos += 1
+                else:
+                    while True:
+                        yield key, buf.decode(decoder)
+                        if buf.expect(",]") == "]":
+                            break
+            else:
+                yield key, buf.decode(decoder)
             if buf.expect(",}") == "}":
                 break
     if buf.peek():

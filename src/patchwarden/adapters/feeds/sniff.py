@@ -66,7 +66,10 @@ def classify(path: Path) -> str | None:
     with path.open("rb") as stream:
         head = stream.read(_PROBE)
     if head.startswith(b"\x1f\x8b"):
-        return "epss" if _is_epss(_gunzip_head(path)) else None
+        unzipped = _gunzip_head(path)
+        return "epss" if _is_epss(unzipped) else "nvd" if _is_nvd(unzipped) else None
+    if _is_nvd(head):
+        return "nvd"
     if _is_epss(head):
         return "epss"
     match = _FIRST_KEY.match(head.removeprefix(b"\xef\xbb\xbf"))
@@ -87,6 +90,12 @@ def classify(path: Path) -> str | None:
         return None
 
 
+def _is_nvd(head: bytes) -> bool:
+    """An NVD 2.0 JSON file (the API's answer or a yearly feed): ``"format": "NVD_CVE"``
+    among its first keys."""
+    return re.search(rb'"format"\s*:\s*"NVD_CVE"', head[:4096]) is not None
+
+
 def _is_epss(head: bytes) -> bool:
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     return text.startswith((b"#model_version", b"cve,epss"))
@@ -95,7 +104,7 @@ def _is_epss(head: bytes) -> bool:
 def _gunzip_head(path: Path) -> bytes:
     try:
         with gzip.open(path, "rb") as stream:
-            return stream.read(256)
+            return stream.read(4096)
     except (OSError, EOFError, zlib.error):
         return b""
 
