@@ -12,11 +12,13 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fleet_helpers import Api
 
 from patchwarden.adapters.storage.images import SqlImageCatalog
@@ -44,6 +46,7 @@ for _ in range(100):
         break
     except OSError:
         time.sleep(0.05)
+(state / "pid").write_text(str(server.pid))
 print(f"127.0.0.1:{port} {server.pid}")
 """
 
@@ -61,6 +64,17 @@ from pathlib import Path
 with open(sys.argv[1], "a") as out:
     out.write(sys.stdin.read().replace("\\n", " ") + "\\n")
 """
+
+
+@pytest.fixture(autouse=True)
+def _no_instance_left(tmp_path: Path) -> Iterator[None]:
+    """Whatever a test ends with (a failure too), the instances its hooks started stop."""
+    yield
+    for pidfile in tmp_path.glob("instances/*/pid"):
+        pid = pidfile.read_text()
+        with contextlib.suppress(OSError, ValueError):
+            if b"http.server" in Path(f"/proc/{pid}/cmdline").read_bytes():  # still ours
+                os.kill(int(pid), signal.SIGTERM)
 
 
 def _documents(tmp: Path) -> list[dict[str, Any]]:
