@@ -6,9 +6,10 @@ test_deploy_e2e.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
+from deploy_fakes import T0, Clock, Store
 
 from patchwarden.core.deploy.health import Health, Tally, finding_alarm
 from patchwarden.core.deploy.model import (
@@ -29,13 +30,10 @@ from patchwarden.pipeline.deploy import (
     AlreadyServing,
     DeployDeps,
     DeployOptions,
-    GroupState,
     deploy,
     roll_back,
 )
 from patchwarden.ports import Probe, StartedInstance
-
-T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 DOCUMENT = """
 apiVersion: patchwarden/v1
@@ -179,17 +177,6 @@ def test_tally_thresholds_and_finding_alarm() -> None:
 # -- the use case ---------------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 def _image(version: str, **changes: object) -> ImageRecord:
     record = ImageRecord(
         name="web",
@@ -218,35 +205,6 @@ class Catalog:
 
     def images(self, name: str | None = None) -> list[ImageRecord]:
         return [r for r in self.records if name is None or r.name == name]
-
-
-@dataclass
-class Store:
-    saved: dict[str, DeploymentRun] = field(default_factory=dict)
-    live: dict[str, GroupState] = field(default_factory=dict)
-    stops: set[str] = field(default_factory=set)
-
-    def save(self, run: DeploymentRun) -> None:
-        self.saved[run.id] = run
-
-    def get(self, run_id: str) -> DeploymentRun | None:
-        return self.saved.get(run_id)
-
-    def runs(self, group: str | None = None) -> list[DeploymentRun]:
-        runs = sorted(self.saved.values(), key=lambda r: (r.created, r.id))
-        return [r for r in runs if group is None or r.group == group]
-
-    def group(self, name: str) -> GroupState:
-        return self.live.get(name, GroupState(name))
-
-    def set_group(self, state: GroupState) -> None:
-        self.live[state.group] = state
-
-    def request_stop(self, run_id: str) -> None:
-        self.stops.add(run_id)
-
-    def stop_requested(self, run_id: str) -> bool:
-        return run_id in self.stops
 
 
 @dataclass

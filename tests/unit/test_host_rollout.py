@@ -5,15 +5,16 @@ document, and the use case over an in-memory fleet, router and probe and a stepp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
+from deploy_fakes import Clock, Store
 
 from patchwarden.core.deploy.model import Deployment, DeploymentRun, DeploymentStatus, Strategy
 from patchwarden.documents import parse_documents
 from patchwarden.documents.deployment import DeploymentDocument
 from patchwarden.errors import InputError
-from patchwarden.pipeline.deploy import Busy, DeployOptions, GroupState
+from patchwarden.pipeline.deploy import Busy, DeployOptions
 from patchwarden.pipeline.host_rollout import (
     HostDeps,
     carry_out_hosts,
@@ -21,8 +22,6 @@ from patchwarden.pipeline.host_rollout import (
     roll_back_hosts,
 )
 from patchwarden.ports import Probe
-
-T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 DOCUMENT = """
 apiVersion: patchwarden/v1
@@ -86,46 +85,6 @@ def test_bad_host_documents_are_one_line(change: tuple[str, str], message: str) 
     with pytest.raises(InputError) as caught:
         _deployment(DOCUMENT.replace(*change))
     assert message in str(caught.value) and "\n" not in str(caught.value)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@dataclass
-class Store:
-    saved: dict[str, DeploymentRun] = field(default_factory=dict)
-    live: dict[str, GroupState] = field(default_factory=dict)
-    stops: set[str] = field(default_factory=set)
-
-    def save(self, run: DeploymentRun) -> None:
-        self.saved[run.id] = run
-
-    def get(self, run_id: str) -> DeploymentRun | None:
-        return self.saved.get(run_id)
-
-    def runs(self, group: str | None = None) -> list[DeploymentRun]:
-        runs = sorted(self.saved.values(), key=lambda r: (r.created, r.id))
-        return [r for r in runs if group is None or r.group == group]
-
-    def group(self, name: str) -> GroupState:
-        return self.live.get(name, GroupState(name))
-
-    def set_group(self, state: GroupState) -> None:
-        self.live[state.group] = state
-
-    def request_stop(self, run_id: str) -> None:
-        self.stops.add(run_id)
-
-    def stop_requested(self, run_id: str) -> bool:
-        return run_id in self.stops
 
 
 @dataclass
