@@ -160,18 +160,13 @@ def _stale_check(path: str | None) -> Iterator[Callable[[ImageRecord], Sequence[
         yield reasons
 
 
-def load_deployment(path: str, name: str | None) -> tuple[Deployment, dict[str, Any]]:
-    """The Deployment ``name`` of PATH (its only one without a name) and its stored form."""
-    return _load(path, name)
-
-
 def promote(path: str, name: str, image: ImageRecord, *, quiet: bool) -> DeploymentRun | None:
     """Roll ``image`` out with the Deployment ``name`` of PATH (automatic promotion of a
     pipeline's image); ``None`` when it already serves."""
     from patchwarden.cli.common import actor as _actor
     from patchwarden.pipeline.deploy import AlreadyServing, DeployOptions, deploy
 
-    deployment, raw = _load(path, name)
+    deployment, raw = load_deployment(path, name)
     store = _store()
     store.remember(deployment.name, raw)
     options = DeployOptions(
@@ -186,7 +181,8 @@ def promote(path: str, name: str, image: ImageRecord, *, quiet: bool) -> Deploym
         return None
 
 
-def _load(path: str, name: str | None) -> tuple[Deployment, dict[str, Any]]:
+def load_deployment(path: str, name: str | None) -> tuple[Deployment, dict[str, Any]]:
+    """The Deployment ``name`` of PATH (its only one without a name) and its stored form."""
     from pathlib import Path
 
     from patchwarden.documents import load_documents
@@ -227,7 +223,7 @@ def _start(args: argparse.Namespace) -> int:
     from patchwarden.cli.common import actor as _actor
     from patchwarden.pipeline.deploy import AlreadyServing, DeployOptions, deploy
 
-    deployment, raw = _load(args.path, args.deployment)
+    deployment, raw = load_deployment(args.path, args.deployment)
     store = _store()
     store.remember(deployment.name, raw)
     options = DeployOptions(image=args.image or "", force=args.force, actor=_actor())

@@ -203,6 +203,16 @@ def image_packages(packages: Iterable[InstalledPackage]) -> tuple[ImagePackage, 
     return tuple(sorted(found, key=lambda p: (p.name, p.arch, p.version)))
 
 
+def active_counts(findings: Iterable[Finding]) -> tuple[tuple[str, int], ...]:
+    """How many ACTIVE findings of each severity (``(severity, count)``, by severity name):
+    what an image record keeps of a scan."""
+    counts: dict[str, int] = {}
+    for f in findings:
+        if f.status is FindingStatus.ACTIVE:
+            counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
+    return tuple(sorted(counts.items()))
+
+
 def image_fixes(findings: Iterable[Finding]) -> tuple[ImageFix, ...]:
     """The ACTIVE findings that have a fixed version, as :class:`ImageFix` (sorted)."""
     fixes = {

@@ -30,7 +30,7 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -503,7 +503,6 @@ class RollbackResult:
     """``requested`` (the owner will roll back), ``rolled-back`` (done here), ``redeployed``."""
     run: DeploymentRun
     detail: str = ""
-    previous: tuple[str, ...] = field(default_factory=tuple)
 
 
 def roll_back(

@@ -39,6 +39,7 @@ from patchwarden.core.imagebuild import (
     Distributed,
     ImageRecord,
     ImageStatus,
+    active_counts,
     epoch_time,
     image_fixes,
     image_labels,
@@ -58,7 +59,6 @@ from patchwarden.core.recipe import (
     render_tag,
 )
 from patchwarden.core.semver import ImageVersion, newest
-from patchwarden.core.vuln import FindingStatus
 from patchwarden.errors import InputError, PatchwardenError
 from patchwarden.pipeline.component_run import ActionRunner, run_component
 from patchwarden.pipeline.image_scan import assess_image
@@ -461,14 +461,9 @@ def _scan(build: _Build, pipeline: ImagePipeline | None, reference: str) -> None
             ignore_unfixed=gate.ignore_unfixed if gate else False,
         )
     findings = report.vulnerabilities or ()
-    active = [f for f in findings if f.status is FindingStatus.ACTIVE]
-    counts: dict[str, int] = {}
-    for finding in active:
-        counts[finding.severity.value] = counts.get(finding.severity.value, 0) + 1
-    build.update(findings=tuple(sorted(counts.items())), fixes=image_fixes(findings))
-    deps.progress(
-        "  findings: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none")
-    )
+    counts = active_counts(findings)
+    build.update(findings=counts, fixes=image_fixes(findings))
+    deps.progress("  findings: " + (", ".join(f"{n} {s}" for s, n in counts) or "none"))
     if gate is None:
         return
     failures = gate_failures(gate, findings)

@@ -29,6 +29,7 @@ from typing import Protocol
 from patchwarden.core.imagebuild import (
     ImageFix,
     ImageRecord,
+    active_counts,
     image_fixes,
     parent_key,
 )
@@ -49,7 +50,6 @@ from patchwarden.core.staleness import (
     staleness,
     starts_of,
 )
-from patchwarden.core.vuln import FindingStatus
 from patchwarden.errors import PatchwardenError
 from patchwarden.pipeline.assess import assess
 from patchwarden.ports import AdvisoryStore
@@ -133,11 +133,7 @@ def reassess(
         updates=(),
     )
     found = assess(inventory, now, store=store, node_names=(record.digest,))
-    counts: dict[str, int] = {}
-    for finding in found.findings:
-        if finding.status is FindingStatus.ACTIVE:
-            counts[finding.severity.value] = counts.get(finding.severity.value, 0) + 1
-    return tuple(sorted(counts.items())), image_fixes(found.findings)
+    return active_counts(found.findings), image_fixes(found.findings)
 
 
 @dataclass

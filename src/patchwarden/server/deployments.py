@@ -21,11 +21,9 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from patchwarden.adapters.clock import WALL
-from patchwarden.adapters.deployers.catalog import run_json
 from patchwarden.adapters.deployers.plugins import (
     owner_alive,
     owner_here,
@@ -248,13 +246,3 @@ class Deployments:
         """Wait for the runs in progress (tests, shutdown)."""
         for thread in list(self.threads.values()):
             thread.join(timeout)
-
-
-def run_view(run: DeploymentRun) -> dict[str, Any]:
-    """A run as the API answers it."""
-    return run_json(run)
-
-
-def when(value: datetime | None) -> str | None:
-    """An ISO time or None."""
-    return value.isoformat() if value else None

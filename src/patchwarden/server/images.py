@@ -279,8 +279,7 @@ def rescan(db: Database, settings: ServerSettings) -> int:
     package list, else the image in its registry); how many."""
     from patchwarden.adapters.image.reader import OciImageReader
     from patchwarden.adapters.vulndb import SqliteVulnDb
-    from patchwarden.core.imagebuild import image_fixes
-    from patchwarden.core.vuln import FindingStatus
+    from patchwarden.core.imagebuild import active_counts, image_fixes
     from patchwarden.pipeline.image_scan import assess_image
 
     path = settings.vulndb_path
@@ -307,11 +306,8 @@ def rescan(db: Database, settings: ServerSettings) -> int:
                     reference = f"docker://{target.destination}@{target.digest}"
                     contents = OciImageReader(tls_verify=target.tls_verify).read(reference)
                     report = assess_image(contents, settings.clock.now(), store=store)
-                    counts: dict[str, int] = {}
-                    for f in report.vulnerabilities or ():
-                        if f.status is FindingStatus.ACTIVE:
-                            counts[f.severity.value] = counts.get(f.severity.value, 0) + 1
-                    again = tuple(sorted(counts.items())), image_fixes(report.vulnerabilities or ())
+                    found = report.vulnerabilities or ()
+                    again = active_counts(found), image_fixes(found)
             except PatchwardenError as exc:
                 log.warning("rescan of %s %s: %s", record.name, record.version, exc)
                 continue
