@@ -326,13 +326,29 @@ class ResultAck(NamedTuple):
 
 # -- inventory --------------------------------------------------------------------------
 
-ITEM_FIELDS = ("kind", "name", "arch", "version", "source_name", "repository", "classification")
+BASE_ITEM_FIELDS = (
+    "kind",
+    "name",
+    "arch",
+    "version",
+    "source_name",
+    "repository",
+    "classification",
+)
+NOTICE_FIELDS = ("severity", "advisories", "cves")
+"""What an rpm update notice (updateinfo) says of an update: its vendor severity and the
+space-separated notice and CVE ids (empty on apt, and on installed packages)."""
+ITEM_FIELDS = BASE_ITEM_FIELDS + NOTICE_FIELDS
 """The fields of an inventory item (all strings); their order defines the item hash."""
 
 
 def item_hash(item: Mapping[str, str]) -> str:
-    """32 hex characters identifying one item's content (absent fields count as "")."""
-    canonical = json.dumps([item.get(f, "") for f in ITEM_FIELDS], separators=(",", ":"))
+    """32 hex characters identifying one item's content (absent fields count as "").
+
+    The notice fields count only when one is set, so an item without them hashes as it
+    did before they existed (an older agent's inventory stays valid)."""
+    fields = ITEM_FIELDS if any(item.get(f) for f in NOTICE_FIELDS) else BASE_ITEM_FIELDS
+    canonical = json.dumps([item.get(f, "") for f in fields], separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
@@ -356,10 +372,19 @@ class InventoryItem(NamedTuple):
     source_name: str = ""
     repository: str = ""
     classification: str = ""
+    severity: str = ""
+    advisories: str = ""
+    """Space-separated ids of the update notices that cover this update (rpm)."""
+    cves: str = ""
+    """Space-separated CVE ids those notices reference."""
 
     def to_json(self) -> Dict[str, str]:
-        """The JSON object."""
-        return dict(self._asdict())
+        """The JSON object (the notice fields only when set)."""
+        raw = dict(self._asdict())
+        for name in NOTICE_FIELDS:
+            if not raw[name]:
+                del raw[name]
+        return raw
 
     @classmethod
     def from_json(cls, raw: Any, path: str = "item") -> "InventoryItem":

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fleet_processes import PATIENCE, Server, pg_schema, wait_for
+from fleet_processes import exe as patchwarden_exe
 from rpm_sandbox import (
     STANDARD_STATE as RPM_STANDARD_STATE,
 )
@@ -33,6 +34,8 @@ import patchwarden
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 TERMINAL = {"Success", "Failed", "Incomplete", "TimedOut", "Cancelled"}
 PYENV = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv"))
+OSV_FIXTURE = Path(__file__).parents[1] / "data/feeds/osv/ALSA-2023_4520.json"
+"""Any feed: the server assesses inventories only once it has a vulnerability database."""
 
 
 def interpreter(version: str) -> str:
@@ -284,6 +287,28 @@ def test_rpm_node_on_python_3_6_scans_and_installs_with_dnf(
     found = states(api, node_id)
     missing = {n for n, s in found.items() if s == "MISSING"}
     assert missing, found
+    # the update notices' CVEs (updateinfo) become the node's findings on the server, with
+    # the notice's severity, once the server has a vulnerability database to assess with
+    imported = subprocess.run(
+        [patchwarden_exe(), "db", "import", str(OSV_FIXTURE)],
+        env={**os.environ, "PATCHWARDEN_HOME": str(server.home)},
+        capture_output=True,
+        text=True,
+    )
+    assert imported.returncode == 0, imported.stderr
+    findings = wait_for(
+        "the node's findings",
+        lambda: (f := api.get(f"/api/v1/nodes/{node_id}/findings").json())["findings"] and f,
+    )
+    by_cve = {f["vulnerability_id"]: f for f in findings["findings"]}
+    assert {"CVE-2025-0001", "CVE-2025-0003", "CVE-2025-0007"} <= set(by_cve), sorted(by_cve)
+    foo = by_cve["CVE-2025-0001"]
+    assert (foo["package_name"], foo["fixed_version"], foo["severity"]) == (
+        "foo",
+        "1.1-1.amzn2023",
+        "CRITICAL",
+    )
+    assert "ALAS2023-2025-001" in foo["aliases"]
 
     install = run_to_end(
         api,

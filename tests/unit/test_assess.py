@@ -198,6 +198,36 @@ def test_no_data_for_the_release_is_a_warning_not_silence(state: LocalState) -> 
     assert "no advisories for Debian:12" in warning and "end-of-life" in warning
 
 
+def test_without_data_for_the_release_other_sources_are_recorded_and_nothing_closes(
+    state: LocalState,
+) -> None:
+    """A node whose release the database lacks still gets (and keeps) the findings other
+    sources give (rpm update notices, changelogs); the earlier ones stay open."""
+    before = keys(assess(pm().collect(), NOW, store=ListStore(ADVISORIES), state=state).findings)
+
+    def changelog(inventory: Inventory) -> list[Advisory]:
+        return [
+            Advisory("CVE-2026-0009", "changelog", "Debian:12", "foo", S.FIXED, "1.0-1+deb12u1")
+        ]
+
+    old = ListStore([a for a in ADVISORIES if a.ecosystem == "Debian:11"])
+    later = NOW + timedelta(days=1)
+    result = assess(pm().collect(), later, store=old, state=state, sources=[changelog])
+    assert ("CVE-2026-0009", "libfoo1", "ACTIVE") in keys(result.findings)
+    assert not any(f.status is FindingStatus.CLOSED for f in result.findings)
+    assert before and before <= keys(result.findings)  # the database's earlier ones: open
+    # recorded: the next scan with the data back knows when the changelog one was first seen
+    again = assess(
+        pm().collect(),
+        later + timedelta(days=1),
+        store=ListStore(ADVISORIES),
+        state=state,
+        sources=[changelog],
+    )
+    seen = {f.vulnerability_id: f for f in again.findings if f.package_name == "libfoo1"}
+    assert seen["CVE-2026-0009"].first_observed == later
+
+
 def test_a_store_that_lists_its_ecosystems_is_believed() -> None:
     store = ListStore([])
     store.ecosystems = lambda: ["Debian:12"]  # type: ignore[attr-defined]

@@ -80,6 +80,21 @@ def test_item_hashes_are_the_documented_ones() -> None:
     assert wire.content_hash(["b", "a"]) == wire.content_hash(["a", "b"])
 
 
+def test_notice_fields_count_only_when_set() -> None:
+    """An rpm update carries its notices (severity, ids, CVEs); an item without them hashes
+    and serialises as before they existed, so an older agent's inventory stays valid."""
+    plain = wire.InventoryItem("update", "foo", "x86_64", "1.1-1")
+    assert "cves" not in plain.to_json() and wire.item_hash(plain.to_json()) == wire.item_hash(
+        plain._asdict()
+    )
+    noticed = plain._replace(severity="Critical", advisories="ALAS-1", cves="CVE-1 CVE-2")
+    assert wire.item_hash(noticed._asdict()) != wire.item_hash(plain._asdict())
+    assert wire.InventoryItem.from_json(noticed.to_json()) == noticed
+    assert schemas.InventoryItem(**noticed.to_json()).cves == "CVE-1 CVE-2"
+    with pytest.raises(ValueError, match="cves"):
+        schemas.InventoryItem(**{**noticed.to_json(), "cves": "CVE-1;rm -rf"})
+
+
 def test_server_request_models_have_the_wire_fields() -> None:
     """The server validates with pydantic (and documents in OpenAPI); the agent builds with
     ``wire``: the two must not drift apart."""

@@ -132,13 +132,19 @@ class FindingRecord:
 
 
 def track(
-    findings: Iterable[Finding], history: Iterable[FindingRecord], now: datetime
+    findings: Iterable[Finding],
+    history: Iterable[FindingRecord],
+    now: datetime,
+    *,
+    close_unseen: bool = True,
 ) -> tuple[tuple[Finding, ...], tuple[FindingRecord, ...]]:
     """(findings to report, records to keep) after a scan at ``now`` that saw ``findings``.
 
     A current finding is recognised in the history by its key, or by an alias that was
     the primary id of a kept finding of the same package (it was renamed: a CVE was assigned
-    to a DSA-only finding).
+    to a DSA-only finding).  A kept finding the scan did not see is CLOSED — unless
+    ``close_unseen`` is false (the scan could not have seen it: the database lacked the
+    release's data), then it is kept and reported as it was.
     """
     previous = {record.finding.key: record for record in history}
     used: set[int] = set()
@@ -161,6 +167,10 @@ def track(
         kept.append(FindingRecord(current))
     for old in previous.values():
         if id(old) in used:
+            continue
+        if not close_unseen:
+            reported.append(old.finding)
+            kept.append(old)
             continue
         closed_at = old.closed_at or now
         if now - closed_at > CLOSED_RETENTION:

@@ -127,8 +127,9 @@ def assess(
     warnings.extend(result.notes)
     nodes = {inventory.hostname, inventory.root, *node_names} - {""}
     current = suppress(found, suppressions, nodes, now)
-    if state is not None and not no_data:  # no data is no reason to close findings
-        reported, records = track(current, state.finding_history(inventory.root), now)
+    if state is not None:  # no data is no reason to close findings (the notices' stay)
+        history = state.finding_history(inventory.root)
+        reported, records = track(current, history, now, close_unseen=not no_data)
         state.record_findings(inventory.root, records)
     else:
         reported = current

@@ -8,7 +8,8 @@ from patchwarden.core.model import Inventory, Package
 
 
 def inventory_items(inventory: Inventory) -> list[wire.InventoryItem]:
-    """The installed packages (``kind: installed``) and updates (``kind: update``)."""
+    """The installed packages (``kind: installed``) and updates (``kind: update``, with
+    their update notices' severity, notice ids and CVE ids on rpm)."""
 
     def item(kind: str, pkg: Package) -> wire.InventoryItem:
         return wire.InventoryItem(
@@ -19,6 +20,9 @@ def inventory_items(inventory: Inventory) -> list[wire.InventoryItem]:
             pkg.source_name,
             pkg.repository,
             pkg.classification,
+            pkg.severity,
+            " ".join(pkg.advisory_ids),
+            " ".join(pkg.cve_ids),
         )
 
     items = [item("installed", ip.package) for ip in inventory.installed if ip.is_installed]

@@ -11,6 +11,8 @@ TagKey = Annotated[str, Field(min_length=1, max_length=128)]
 TagValue = Annotated[str, Field(max_length=256)]
 Tags = dict[TagKey, TagValue]
 Short = Annotated[str, Field(max_length=256)]
+_IDS = r"^[A-Za-z0-9:._/+-]+( [A-Za-z0-9:._/+-]+)*$|^$"
+"""Space-separated identifiers (notice and CVE ids)."""
 
 
 class Body(BaseModel):
@@ -41,6 +43,11 @@ class InventoryItem(Body):
     source_name: Short = ""
     repository: Short = ""
     classification: Annotated[str, Field(max_length=64)] = ""
+    severity: Annotated[str, Field(max_length=64)] = ""
+    advisories: Annotated[str, Field(max_length=4096, pattern=_IDS)] = ""
+    """Space-separated ids of the rpm update notices covering this update."""
+    cves: Annotated[str, Field(max_length=65536, pattern=_IDS)] = ""
+    """Space-separated CVE ids of those notices (a kernel notice names hundreds)."""
 
 
 class FullInventory(Body):

@@ -151,7 +151,8 @@ def stored_inventory(session: Session, node: Node) -> model.Inventory | None:
     :func:`patchwarden.pipeline.assess.assess` judges), ``None`` before any upload.
 
     The OS comes from the node's facts (``os_id``, ``os_version``); the root is the node id.
-    Only what the agent uploads is known: no origins, priorities, update notices or CVEs.
+    Only what the agent uploads is known: no origins or priorities; an rpm update keeps
+    its notices' ids, severity and CVE ids (what ``updateinfo`` said on the node).
     """
     header = session.get(Inventory, node.id)
     if header is None:
@@ -174,6 +175,10 @@ def stored_inventory(session: Session, node: Node) -> model.Inventory | None:
             source_name=row.source_name,
             repository=row.repository,
             classification=row.classification,
+            severity=row.severity,
+            update_notice=bool(row.advisories),
+            advisory_ids=tuple(row.advisories.split()),
+            cve_ids=tuple(row.cves.split()),
         )
         if row.kind == "update":
             updates.append(pkg)

@@ -129,6 +129,11 @@ class InventoryItem(Base):
     source_name: Mapped[str] = mapped_column(String(256), default="")
     repository: Mapped[str] = mapped_column(String(256), default="")
     classification: Mapped[str] = mapped_column(String(64), default="")
+    severity: Mapped[str] = mapped_column(String(64), default="")
+    advisories: Mapped[str] = mapped_column(Text, default="")
+    """Space-separated update notice ids (rpm updates)."""
+    cves: Mapped[str] = mapped_column(Text, default="")
+    """Space-separated CVE ids of those notices."""
     __table_args__ = (Index("ix_inventory_items_name_version", "name", "version"),)
 
 
