@@ -404,8 +404,8 @@ def test_partial_when_only_some_packages_have_a_fix() -> None:
                 "cvss_vector": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
                 "vendor_severity": "low",
             },
-            Severity.LOW,
-            "vendor",
+            Severity.CRITICAL,  # v4.0 base score 9.3 (core/cvss4.py) before the vendor rating
+            "cvss",
         ),
         ({"cvss_vector": "AV:N/AC:L/Au:N/C:N/I:N/A:C"}, Severity.HIGH, "cvss"),  # v2: 7.8
         ({"vendor_severity": "unimportant"}, Severity.INFORMATIONAL, "vendor"),

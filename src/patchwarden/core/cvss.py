@@ -1,16 +1,17 @@
-"""CVSS base scores from vectors (v3.0, v3.1 and v2), and the vendor ratings mapped to severities.
+"""CVSS base scores from vectors (v4.0, v3.x, v2), and the vendor ratings mapped to severities.
 
 Own implementation of FIRST's published formulas (CVSS v3.1 specification §7.1 and Appendix
-A's ``Roundup``; v3.0 §8.1 with its plain ceiling; v2 §3.2.1).  Only the *base* score is
-computed: temporal and environmental metrics in a vector are accepted and ignored.  CVSS v4
-vectors are recognised but not scored here (their score comes from a lookup table, not a
-formula): :func:`base_score` raises for them and the matcher falls back to a numeric score
-given by the feed, else to the vendor's rating.
+A's ``Roundup``; v3.0 §8.1 with its plain ceiling; v2 §3.2.1).  CVSS v4.0 has no formula (its
+score comes from a lookup table of macrovectors and an interpolation): our own implementation
+of FIRST's algorithm is :mod:`patchwarden.core.cvss4`.  Only the *base* score is computed here:
+temporal (v3/v2), threat (v4) and environmental metrics in a vector are accepted and ignored.
 
 >>> base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
 9.8
 >>> base_score("AV:N/AC:L/Au:N/C:P/I:P/A:P")
 7.5
+>>> base_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:U")
+9.3
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
+from patchwarden.core import cvss4
 from patchwarden.core.vuln import Advisory, Severity
 from patchwarden.errors import InputError
 
@@ -133,10 +135,13 @@ def version_of(vector: str) -> str:
 
 
 def base_score(vector: str) -> float:
-    """The base score of a CVSS v3.0, v3.1 or v2 vector.
+    """The base score of a CVSS v4.0, v3.0, v3.1 or v2 vector.
 
-    Raises :class:`~patchwarden.errors.InputError` for a malformed vector and for versions
-    without a formula here (CVSS v4.0).
+    Only the base metrics count: v3/v2 temporal and environmental metrics and v4.0 threat,
+    environmental and supplemental metrics are validated (v4.0) or accepted, then ignored —
+    a v4.0 vector gets its CVSS-B score (:func:`.cvss4.base_score`), not the CVSS-BT/BE/BTE
+    score of the vector as written (:func:`.cvss4.score`).  Raises
+    :class:`~patchwarden.errors.InputError` for a malformed vector or an unknown version.
     """
     text = vector.strip().strip("()")
     version = version_of(text)
@@ -145,12 +150,14 @@ def base_score(vector: str) -> float:
     if version == "2.0":
         body = text.split("/", 1)[1] if text.startswith("CVSS:") else text
         return _v2(body.split("/"), vector)
+    if version == "4.0":
+        return cvss4.base_score(text)
     raise InputError(f"CVSS vector {vector!r}: version {version or '?'} is not scored here")
 
 
 @lru_cache(maxsize=16_384)
 def try_base_score(vector: str) -> float | None:
-    """:func:`base_score`, or ``None`` when the vector is empty, malformed or v4."""
+    """:func:`base_score` (base metrics only), or ``None`` for an empty or malformed vector."""
     if not vector:
         return None
     try:
@@ -165,8 +172,9 @@ def severity_of(
     """The severity of one finding: ``(severity, severity_source, cvss score, vector, vendor)``.
 
     ``specific`` are the advisories that decided the finding, ``others`` every advisory of
-    the vulnerability, each most specific source first.  The CVSS band of the first v3
-    vector, else of the first numeric score, else of the first v2 vector (``cvss``); else
+    the vulnerability, each most specific source first.  The CVSS band of the base score of
+    the first v3.x vector, else of the first v4.0 vector (our calculator), else of the first
+    numeric score, else of the first v2 vector (``cvss``); else
     the first vendor rating that maps (``vendor``); else UNTRIAGED (``none``).
     """
     advisories = [*specific, *others]
@@ -184,6 +192,11 @@ def severity_of(
 def _cvss(advisories: Sequence[Advisory]) -> tuple[float, str] | None:
     for adv in advisories:
         if adv.cvss_vector.startswith(("CVSS:3", "(CVSS:3")):
+            score = try_base_score(adv.cvss_vector)
+            if score is not None:
+                return score, adv.cvss_vector
+    for adv in advisories:
+        if adv.cvss_vector and version_of(adv.cvss_vector) == "4.0":
             score = try_base_score(adv.cvss_vector)
             if score is not None:
                 return score, adv.cvss_vector

@@ -12,7 +12,8 @@ advisory per CVE with NVD's CVSS base score, for findings that have no better se
 Each CVE becomes an advisory of the reserved ecosystem :data:`NVD_ECOSYSTEM` whose package
 is the CVE id, carrying the chosen metric's vector and base score: CVSS v3.1, else v3.0,
 else v4.0, else v2 — NVD's own (``Primary``) metric of a version before a ``Secondary``
-one.  ``REJECTED`` CVEs are skipped.
+one; a v4.0 metric without a usable ``baseScore`` gets its vector's base score from our own
+calculator (:mod:`patchwarden.core.cvss4`).  ``REJECTED`` CVEs are skipped.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from patchwarden.adapters.feeds.common import Warn, feed_error
 from patchwarden.adapters.feeds.jsonstream import JsonShapeError, iter_object
 from patchwarden.adapters.feeds.kev import CVE_ID
 from patchwarden.core import exploit
+from patchwarden.core.cvss import try_base_score, version_of
 from patchwarden.core.vuln import Advisory, AdvisoryStatus
 
 NVD_ECOSYSTEM = exploit.NVD_ECOSYSTEM
@@ -118,6 +120,10 @@ def _metric(metrics: Any) -> tuple[str, float | None]:
             score = data.get("baseScore")
             if isinstance(score, int | float) and 0 <= score <= 10:
                 return vector, float(score)
+            if key == "cvssMetricV40" and version_of(vector) == "4.0":
+                computed = try_base_score(vector)  # no usable baseScore: our v4.0 calculator
+                if computed is not None:
+                    return vector, computed
     return "", None
 
 
