@@ -260,6 +260,12 @@ class Feed(Protocol):
         """The files that together make up the feed."""
         ...
 
+    def locate(self, url: str, fetch: Callable[[str], bytes]) -> str:
+        """The URL to download for the configured ``url``: ``url`` itself, except for feeds
+        published behind small index files (Amazon: mirror.list → repomd.xml → updateinfo),
+        which read them with ``fetch`` (one unconditional download each) and name the file."""
+        ...
+
     def parse(self, path: Path, warn: Callable[[str], None]) -> Iterator[Advisory]:
         """Stream the advisories of one downloaded file; ``warn`` receives one line per
         kind of dropped input.  Corrupt input raises :class:`~patchwarden.errors.AdapterError`."""

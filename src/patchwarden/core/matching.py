@@ -70,6 +70,8 @@ SOURCE_PRECEDENCE: dict[str, int] = {
     "debian-tracker": 3,
     "ubuntu-tracker": 3,
     "alpine-secdb": 3,
+    "alas": 3,
+    "redhat-csaf": 3,
     "updateinfo": 3,
     "changelog": 2,
     "osv": 1,

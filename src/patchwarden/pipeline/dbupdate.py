@@ -9,6 +9,7 @@ is rebuilt and swapped in one step; any failure leaves the previous database ans
 from __future__ import annotations
 
 import hashlib
+import itertools
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from patchwarden.errors import InputError, PatchwardenError
+from patchwarden.errors import AdapterError, InputError, PatchwardenError
 from patchwarden.pipeline.dbstatus import DbStatus, FeedAge, format_age, staleness_warning, status
 from patchwarden.ports import AdvisoryDatabase, Downloader, Feed, FeedSource, SourceUpdate
 
@@ -26,6 +27,8 @@ __all__ = [  # status and staleness live in dbstatus; reachable from here too
 ]  # fmt: skip
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+INDEX_LIMIT = 16 << 20
+"""The most a feed's index file (read whole by ``Feed.locate``) may weigh."""
 
 
 @dataclass(frozen=True)
@@ -75,12 +78,18 @@ def update(
     db.path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".downloads-", dir=db.path.parent) as tmp:
         updates: list[SourceUpdate] = []
+        stored = {(s.feed, s.url): s for s in db.sources()}
         for n, fetch in enumerate(plan_update(db, feeds)):
-            prev = fetch.previous
             try:
+                # a feed behind index files names the file to fetch; it is recorded under
+                # that URL, so "not modified" means: same file, and the server agrees
+                url = by_name[fetch.feed].locate(fetch.url, _index_reader(downloader, tmp, n))
+                if any(u.feed == fetch.feed and u.url == url for u in updates):
+                    continue  # two configured URLs lead to the same file
+                prev = stored.get((fetch.feed, url))
                 got = downloader.fetch(
-                    fetch.url,
-                    _download_path(Path(tmp), n, fetch.url),
+                    url,
+                    _download_path(Path(tmp), n, url),
                     etag=prev.etag if prev else "",
                     last_modified=prev.last_modified if prev else "",
                 )
@@ -90,7 +99,7 @@ def update(
                 None if got.path is None else by_name[fetch.feed].parse(got.path, warnings.append)
             )
             updates.append(
-                SourceUpdate(fetch.feed, fetch.url, parsed, got.etag, got.last_modified, got.sha256)
+                SourceUpdate(fetch.feed, url, parsed, got.etag, got.last_modified, got.sha256)
             )
         counts = db.rebuild(updates, set(by_name), now)
     return _result(db, updates, counts, warnings)
@@ -164,7 +173,23 @@ def _result(
     return ChangeResult(outcomes, tuple(warnings))
 
 
-def _download_path(tmp: Path, n: int, url: str) -> Path:
+def _index_reader(downloader: Downloader, tmp: str, n: int) -> Callable[[str], bytes]:
+    """The ``fetch`` of :meth:`~patchwarden.ports.Feed.locate`: one index file (a mirror
+    list, a repomd.xml), downloaded unconditionally, at most :data:`INDEX_LIMIT` bytes."""
+    hops = itertools.count()
+
+    def read(url: str) -> bytes:
+        got = downloader.fetch(url, _download_path(Path(tmp), f"{n}.{next(hops)}", url))
+        if got.path is None:  # asked unconditionally: a 304 would be a broken server
+            raise AdapterError(f"{url}: no content received")
+        if got.size > INDEX_LIMIT:
+            raise AdapterError(f"{url}: not an index file (larger than {INDEX_LIMIT >> 20} MiB)")
+        return got.path.read_bytes()
+
+    return read
+
+
+def _download_path(tmp: Path, n: int | str, url: str) -> Path:
     """``<tmp>/<n>/v3.20_main.json``: errors name the file after its URL."""
     parts = [p for p in unquote(urlsplit(url).path).split("/") if p][-2:] or ["download"]
     folder = tmp / str(n)

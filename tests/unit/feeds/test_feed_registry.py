@@ -32,14 +32,17 @@ def test_registry_names_and_real_https_urls() -> None:
         "osv-suse",
         "osv-opensuse",
         "alpine-secdb",
+        "alas",
         "cisa-kev",
         "epss",
         "nvd",
+        "redhat-csaf",
     }
     assert [n for n, spec in FEEDS.items() if not spec.default] == [
         "osv-suse",
         "osv-opensuse",
         "nvd",
+        "redhat-csaf",
     ]
     assert FEEDS["osv-suse"].urls == (
         "https://osv-vulnerabilities.storage.googleapis.com/SUSE/all.zip",

@@ -12,13 +12,23 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from patchwarden.adapters.feeds import alpine_secdb, debian_tracker, epss, kev, nvd, osv
+from patchwarden.adapters.feeds import (
+    alas,
+    alpine_secdb,
+    debian_tracker,
+    epss,
+    kev,
+    nvd,
+    osv,
+    redhat_csaf,
+)
 from patchwarden.adapters.feeds.common import Warn
 from patchwarden.adapters.feeds.sniff import classify
 from patchwarden.core.vuln import Advisory
 from patchwarden.errors import InputError
 
 Parser = Callable[[Path, Warn, str], Iterator[Advisory]]
+Locator = Callable[[str, Callable[[str], bytes]], str]
 
 OSV_BUCKET = "https://osv-vulnerabilities.storage.googleapis.com"
 ALPINE_SECDB = "https://secdb.alpinelinux.org"
@@ -42,10 +52,16 @@ class FeedSpec:
     description: str = ""
     default: bool = True
     """Part of a plain ``db update`` (large opt-in feeds are asked for with ``--feed``)."""
+    locator: Locator | None = None
+    """For feeds behind index files: configured URL → URL of the file to download."""
 
     def parse(self, path: Path, warn: Warn) -> Iterator[Advisory]:
         """Stream the advisories of one file of this feed."""
         return self.parser(path, warn, self.name)
+
+    def locate(self, url: str, fetch: Callable[[str], bytes]) -> str:
+        """The URL to download for ``url`` (itself unless the feed has a ``locator``)."""
+        return self.locator(url, fetch) if self.locator is not None else url
 
     def with_urls(self, urls: tuple[str, ...]) -> FeedSpec:
         """The same feed read from other files (mirrors, an older branch)."""
@@ -84,6 +100,14 @@ FEEDS: Mapping[str, FeedSpec] = {
         alpine_secdb.parse,
         "Alpine secdb (secfixes per package, branch and repository)",
     ),
+    "alas": FeedSpec(
+        "alas",
+        alas.MIRROR_LISTS,
+        alas.parse,
+        "Amazon Linux security advisories (ALAS) of AL2023 and AL2: the core repositories' "
+        "updateinfo, reached through mirror.list and repomd.xml",
+        locator=alas.locate,
+    ),
     "cisa-kev": FeedSpec(
         "cisa-kev",
         (CISA_KEV,),
@@ -106,6 +130,15 @@ FEEDS: Mapping[str, FeedSpec] = {
         "NVD CVSS base scores per CVE (the severity of findings no distribution rates; "
         "about 500 MB of yearly JSON: opt-in)",
         default=False,
+    ),
+    "redhat-csaf": FeedSpec(
+        "redhat-csaf",
+        (redhat_csaf.ARCHIVE_LATEST,),
+        redhat_csaf.parse,
+        "Red Hat CSAF VEX documents per CVE (RHEL main streams: fixed, affected, not "
+        "affected, severity), the archive archive_latest.txt names (hundreds of MB: opt-in)",
+        default=False,
+        locator=redhat_csaf.locate,
     ),
 }
 """Every feed Patchwarden knows, by name."""

@@ -9,6 +9,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from patchwarden.adapters.feeds.redhat_csaf import is_vex
+
 OSV_FAMILIES = {
     "Debian": "osv-debian",
     "Ubuntu": "osv-ubuntu",
@@ -63,15 +65,21 @@ def classify(path: Path) -> str | None:
         return "alpine-secdb"
     if zipfile.is_zipfile(path):
         return _classify_zip(path)
+    if is_vex(path):  # a CSAF VEX document (first key "document") or a tar(.zst) of them
+        return "redhat-csaf"
     with path.open("rb") as stream:
         head = stream.read(_PROBE)
     if head.startswith(b"\x1f\x8b"):
         unzipped = _gunzip_head(path)
+        if _is_alas(unzipped):
+            return "alas"
         return "epss" if _is_epss(unzipped) else "nvd" if _is_nvd(unzipped) else None
     if _is_nvd(head):
         return "nvd"
     if _is_epss(head):
         return "epss"
+    if _is_alas(head):
+        return "alas"
     match = _FIRST_KEY.match(head.removeprefix(b"\xef\xbb\xbf"))
     if match is None:
         return None
@@ -99,6 +107,14 @@ def _is_nvd(head: bytes) -> bool:
 def _is_epss(head: bytes) -> bool:
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     return text.startswith((b"#model_version", b"cve,epss"))
+
+
+def _is_alas(head: bytes) -> bool:
+    """Amazon Linux's updateinfo.xml: an ``<updates>`` document whose first notices carry
+    ALAS ids or ``amzn`` release tags (other distributions' updateinfo is not a feed)."""
+    if re.search(rb"<updates[\s>/]", head) is None:
+        return False
+    return re.search(rb"<id>\s*ALAS|release=\"[^\"]*\.amzn\d", head) is not None
 
 
 def _gunzip_head(path: Path) -> bytes:
