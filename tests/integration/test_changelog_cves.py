@@ -23,6 +23,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from sandbox import (
     MAINTAINER,
     NOW,
+    Cli,
     NodeFactory,
     Repo,
     SandboxNode,
@@ -293,3 +294,37 @@ def test_scan_report_with_changelog_cves_renders_valid_sarif_and_cyclonedx(
     assert any("cvefoo 1.0-1" in m and "CVE-2026-0003" in m for m in messages)
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(cdx(report)) is None
     assert json.loads(cdx(report))["metadata"]["component"]["name"] == "cvenode"
+
+
+FEEDS = Path(__file__).parents[1] / "data" / "feeds"
+
+
+def test_changelog_cves_get_nvd_severity_and_the_known_exploited_one_leads(
+    node: SandboxNode, pw: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No distribution feed, only NVD's scores and the KEV catalogue: the CVEs the pending
+    updates' changelogs name are rated from NVD (a v3.1 and a v4.0 vector), a REJECTED one
+    stays UNTRIAGED, and the known-exploited one is ranked first and fails the KEV gate."""
+    for feed in ("nvd/nvdcve-2.0-excerpt.json", "cisa-kev/known_exploited_vulnerabilities.json"):
+        imported = pw("db", "import", FEEDS / feed)
+        assert imported.returncode == 0, str(imported)
+    report = pw("scan", "--root", node.root, "--vulns", "--changelogs", "-f", "json")
+    assert report.returncode == 0, str(report)
+    found = {
+        (f["vulnerability_id"], f["package_name"]): f for f in report.json()["vulnerabilities"]
+    }
+    one, two, three = (found[cve, "cvefoo"] for cve in CVES)
+    assert (one["severity"], one["severity_source"], one["cvss_score"]) == ("HIGH", "nvd", 7.8)
+    assert (two["severity"], two["severity_source"], two["cvss_score"]) == ("MEDIUM", "nvd", 6.9)
+    assert two["known_exploited"] is True and two["kev_due_date"] == "2026-12-16"
+    assert (three["severity"], three["severity_source"]) == ("UNTRIAGED", "none")  # rejected
+
+    monkeypatch.setenv("COLUMNS", "80")
+    table = pw("scan", "--root", node.root, "--vulns", "--changelogs", "--by", "cve")
+    assert table.returncode == 0, str(table)
+    rows = [line for line in table.stdout.splitlines() if line.startswith("CVE-")]
+    assert rows[0].split()[0] == "CVE-2026-0002" and "KEV" in rows[0], table.stdout
+    assert max(len(line) for line in table.stdout.splitlines() if "│" in line) <= 80
+    gate = pw("scan", "--root", node.root, "--changelogs", "--fail-on", "kev", "-f", "json")
+    assert gate.returncode == 1, str(gate)
+    assert "known exploited (CISA KEV)" in gate.stderr
