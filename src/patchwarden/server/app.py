@@ -13,7 +13,16 @@ from starlette.concurrency import run_in_threadpool
 
 from patchwarden import __version__, rule_plugins
 from patchwarden.adapters.storage import dispatch, make_engine, tokens, upgrade
-from patchwarden.server import audit, errors, governance, images, openapi, vulndb_updates, vulns
+from patchwarden.server import (
+    audit,
+    errors,
+    governance,
+    images,
+    openapi,
+    vulndb_updates,
+    vulns,
+    web,
+)
 from patchwarden.server.db import Database, Session
 from patchwarden.server.fleet import node_files
 from patchwarden.server.fleet.agent_update import open_bundles
@@ -129,6 +138,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     for router in (*ROUTERS, windows_router, *governance_routers):
         app.include_router(router)
     app.include_router(agent_bundle_router)  # /agent: bundles and install.sh, no credential
+    web.install(app)  # the console at /: pages over the same reads and use cases
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:

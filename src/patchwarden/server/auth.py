@@ -83,7 +83,12 @@ def bearer(request: Request) -> tuple[str, str]:
 
 def operator(request: Request) -> Principal:
     """The operator behind the request's token (any role)."""
-    ident, secret = bearer(request)
+    return token_principal(request, *bearer(request))
+
+
+def token_principal(request: Request, ident: str, secret: str) -> Principal:
+    """The operator whose token is ``ident.secret`` (the bearer header's, or the web
+    console's session cookie); 401/403 (recorded) otherwise."""
     if not ident.startswith(TOKEN_PREFIX):
         forbidden = ApiError(403, "forbidden", "this endpoint needs an operator API token")
         raise refuse(request, claimed("node", ident), forbidden)
@@ -96,16 +101,19 @@ def operator(request: Request) -> Principal:
 
 def require(role: str) -> Callable[[Request], Principal]:
     """A dependency admitting operators with ``role`` or a stronger one."""
-    needed = ROLES.index(role)
 
     def check(request: Request) -> Principal:
-        who = operator(request)
-        if ROLES.index(who.role) < needed:
-            weak = ApiError(403, "forbidden", f"this needs the {role} role (token has {who.role})")
-            raise refuse(request, claimed("token-id", who.id), weak)
-        return who
+        return at_least(request, operator(request), role)
 
     return check
+
+
+def at_least(request: Request, who: Principal, role: str) -> Principal:
+    """``who`` when its role is ``role`` or a stronger one; 403 (recorded) otherwise."""
+    if ROLES.index(who.role) < ROLES.index(role):
+        weak = ApiError(403, "forbidden", f"this needs the {role} role (token has {who.role})")
+        raise refuse(request, claimed("token-id", who.id), weak)
+    return who
 
 
 async def node_credential(request: Request) -> tuple[str, KnownNode]:

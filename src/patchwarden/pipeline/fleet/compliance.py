@@ -1,5 +1,5 @@
 """The fleet's patch compliance, counted: COMPLIANT / NON_COMPLIANT / UNREPORTED nodes per
-patch group, operating system or NonCompliantSeverity, and in total."""
+patch group, operating system, baseline or NonCompliantSeverity, and in total."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 UNREPORTED = "UNREPORTED"
 """The state of a node that never reported a RunPatchBaseline."""
-Grouping = Literal["patch_group", "operating_system", "severity"]
+Grouping = Literal["patch_group", "operating_system", "baseline", "severity"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ class NodeCompliance:
     operating_system: str | None
     compliance: str | None
     severity: str | None
+    baseline: str | None = None
+    """The baseline the node was last judged against (None: it never reported)."""
 
 
 def _key(node: NodeCompliance, by: Grouping) -> str:
@@ -28,6 +30,8 @@ def _key(node: NodeCompliance, by: Grouping) -> str:
         return node.patch_group or ""
     if by == "operating_system":
         return node.operating_system or ""
+    if by == "baseline":
+        return node.baseline or ""
     return node.severity or ""
 
 

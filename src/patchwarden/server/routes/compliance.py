@@ -14,18 +14,18 @@ from patchwarden.server.errors import not_found
 from patchwarden.server.fleet.views import compliance_view, tag_filters
 
 router = APIRouter(prefix="/api/v1/compliance", tags=["compliance"])
-GROUPINGS = {"patch_group", "operating_system", "severity"}
+GROUPINGS = {"patch_group", "operating_system", "baseline", "severity"}
 
 
 @router.get("/summary")
 def fleet_summary(
     _: Viewer,
     session: ReadDB,
-    by: Literal["patch_group", "operating_system", "severity"] = "patch_group",
+    by: Literal["patch_group", "operating_system", "baseline", "severity"] = "patch_group",
     tag: Annotated[list[str] | None, Query(description="KEY=VALUE, repeatable")] = None,
 ) -> dict[str, Any]:
     """Counts of COMPLIANT / NON_COMPLIANT / UNREPORTED nodes, grouped ``by`` patch group,
-    operating system or NonCompliantSeverity, plus the fleet totals."""
+    operating system, baseline or NonCompliantSeverity, plus the fleet totals."""
     return summarize(reads.fleet_states(session, tag_filters(tag)), by)
 
 

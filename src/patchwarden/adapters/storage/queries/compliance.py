@@ -74,6 +74,7 @@ def fleet_states(session: Session, tags: Mapping[str, Sequence[str]]) -> list[No
             operating_system=node.operating_system,
             compliance=record.compliance if record else None,
             severity=record.severity if record else None,
+            baseline=record.baseline if record else None,
         )
         for node, record in session.execute(query)
     ]
