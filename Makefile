@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Debian tools the tests drive for real (installed only when one is missing).
-DEB_PACKAGES := dpkg-dev apt-utils lz4 xz-utils rpm dnf createrepo-c umoci skopeo docker-registry mmdebstrap zypper busybox runc nginx
-DEB_TOOLS    := dpkg-deb dpkg-scanpackages apt-ftparchive lz4 xz rpm rpmbuild dnf createrepo_c modifyrepo_c umoci skopeo docker-registry mmdebstrap zypper busybox runc nginx
-PYTEST_ARGS  ?= -n auto
+DEB_PACKAGES := dpkg-dev apt-utils lz4 xz-utils rpm dnf createrepo-c umoci skopeo docker-registry mmdebstrap zypper busybox runc nginx chromium
+DEB_TOOLS    := dpkg-deb dpkg-scanpackages apt-ftparchive lz4 xz rpm rpmbuild dnf createrepo_c modifyrepo_c umoci skopeo docker-registry mmdebstrap zypper busybox runc nginx chromium
+# loadgroup: the browser tests (tests/web, one xdist group) share one worker, server and chromium
+PYTEST_ARGS  ?= -n auto --dist loadgroup
 
-.PHONY: run test venv dev-deps debian-deps image-debs image-example deploy-example postgres lint typecheck unit bench clean fuzz-api
+.PHONY: run test venv dev-deps debian-deps image-debs image-example deploy-example postgres lint typecheck unit bench clean fuzz-api screenshot demo
 
 $(BIN)/patchwarden: pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -24,6 +25,18 @@ venv: $(BIN)/patchwarden
 ## make run: the main job on the embedded default — scan this host against the default baseline.
 run: venv
 	$(BIN)/patchwarden scan
+
+## make demo: a server with a small sandbox fleet (real apt and agents, compliance, findings, a
+## maintenance window, a conformance pack), offline; prints the URL and tokens, Ctrl-C stops it.
+## dpkg-deb and apt-get come with Debian; apt-utils (apt-ftparchive) is installed when missing.
+DEMO_ARGS ?=
+demo: venv
+	@command -v apt-ftparchive >/dev/null 2>&1 || { \
+	  echo "make demo: installing apt-utils with apt-get (apt-ftparchive builds the demo's repository)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends apt-utils; }
+	$(BIN)/patchwarden demo $(DEMO_ARGS)
 
 $(VENV)/.dev-installed: pyproject.toml $(BIN)/patchwarden
 	$(BIN)/pip install -q -e '.[dev]'
@@ -102,6 +115,11 @@ FUZZ_TIMEOUT  ?= 900
 fuzz-api: dev-deps postgres
 	PATCHWARDEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) timeout $(FUZZ_TIMEOUT) \
 	  $(BIN)/pytest -q -n 2 -p no:cacheprovider -m fuzz tests/fuzz
+
+## make screenshot: docs/images/console-overview.png (README): the overview of `patchwarden
+## demo`'s fleet in Debian's headless chromium, 1280×800 (tests/web/screenshot.py).
+screenshot: dev-deps debian-deps
+	$(BIN)/python tests/web/screenshot.py docs/images/console-overview.png
 
 unit: dev-deps
 	$(BIN)/pytest tests/unit -q

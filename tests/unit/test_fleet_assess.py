@@ -14,7 +14,8 @@ import pytest
 
 from patchwarden.core.model import InstalledPackage, Inventory, OsInfo, Package
 from patchwarden.core.suppression import FindingRecord, Suppression
-from patchwarden.core.vuln import Advisory, AdvisoryStatus, FindingStatus
+from patchwarden.core.vuln import Advisory, AdvisoryStatus, Finding, FindingStatus, FixAvailable
+from patchwarden.core.vuln import Severity as VulnSeverity
 from patchwarden.pipeline.assess import Assessment
 from patchwarden.pipeline.fleet.assess import (
     FailedKey,
@@ -195,7 +196,11 @@ def run(fleet: FleetAssessment, opener: Opener | None = None, limit: int = 20) -
 
 
 def test_a_round_assesses_the_pending_nodes_and_stores_their_outcome() -> None:
-    history = [FindingRecord(object(), None)]  # type: ignore[arg-type]
+    kept = Finding(
+        "CVE-2026-1", (), "zlib1g", "1", "amd64", "zlib", None, FixAvailable.NO,
+        VulnSeverity.HIGH, "cvss", AdvisoryStatus.AFFECTED, ("debian-tracker",),
+    )  # fmt: skip
+    history = [FindingRecord(kept, None)]
     fleet = FakeFleet(a=FakeNode(inventory("a"), history=history), b=FakeNode(inventory("b")))
     fleet.nodes["b"].assessed_at = NOW - timedelta(minutes=1)  # after upload and database
     opener = Opener()
@@ -203,6 +208,7 @@ def test_a_round_assesses_the_pending_nodes_and_stores_their_outcome() -> None:
     assert opener.opened == opener.closed == 1
     stored = fleet.stored["a"]
     assert stored.records == history and stored.assessed and stored.at == NOW
+    assert stored.events == ()  # the HIGH finding was there before: nothing new
     assert stored.warnings == ("a,host-a",)
     assert run(assessment(fleet), opener) == 0
     assert opener.opened == 1  # nothing pending: the database is not opened

@@ -25,15 +25,19 @@ def _vulndb(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import logging.config
+
     import uvicorn
 
     from patchwarden.server.app import bootstrap_admin, create_app
+    from patchwarden.server.logs import format_from_env, log_config
     from patchwarden.server.settings import ServerSettings
 
     if bool(args.tls_cert) != bool(args.tls_key):
         from patchwarden.errors import InputError
 
         raise InputError("--tls-cert and --tls-key go together")
+    logging.config.dictConfig(log_config(format_from_env(args.log_format), args.log_level))
     settings = ServerSettings(database_url=_database_url(args), **_vulndb(args))
     app = create_app(settings)
     token = bootstrap_admin(app.state.db, settings)
@@ -48,6 +52,7 @@ def _serve(args: argparse.Namespace) -> int:
         ssl_certfile=args.tls_cert,
         ssl_keyfile=args.tls_key,
         log_level=args.log_level,
+        log_config=None,  # configured above, before the app started logging
     )
     return 0
 
@@ -180,6 +185,12 @@ def register(sub: Any) -> None:
         default="info",
         choices=("debug", "info", "warning", "error"),
         help="server log level (default info)",
+    )
+    server.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="log lines as human text (default) or one JSON object per line "
+        "(env PATCHWARDEN_LOG_FORMAT)",
     )
     server.set_defaults(handler=_serve)
     ssub = server.add_subparsers(dest="server_command", metavar="COMMAND")

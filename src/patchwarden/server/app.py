@@ -13,11 +13,16 @@ from starlette.concurrency import run_in_threadpool
 
 from patchwarden import __version__, rule_plugins
 from patchwarden.adapters.storage import dispatch, make_engine, tokens, upgrade
+from patchwarden.core.events import server_started
 from patchwarden.server import (
+    apidocs,
     audit,
+    compliance_history,
     errors,
     governance,
     images,
+    metrics,
+    notifications,
     openapi,
     vulndb_updates,
     vulns,
@@ -30,9 +35,11 @@ from patchwarden.server.fleet.nodecache import CHECKIN_SECONDS, NodeCache
 from patchwarden.server.fleet.polling import Polling
 from patchwarden.server.limits import EdgeLimits
 from patchwarden.server.routes import ROUTERS
+from patchwarden.server.routes import metrics as metrics_routes
 from patchwarden.server.routes.agent_bundle import router as agent_bundle_router
 from patchwarden.server.routes.conformance import router as conformance_router
 from patchwarden.server.routes.governance import router as governance_router
+from patchwarden.server.routes.notifications import router as notifications_router
 from patchwarden.server.routes.remediations import router as remediations_router
 from patchwarden.server.routes.windows import router as windows_router
 from patchwarden.server.settings import ServerSettings
@@ -87,6 +94,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         upgrade(engine)
     db = Database.open(engine)
     polls = Polling.start(db, conf)
+    observed = metrics.Observed.create(db, conf)  # this app's own Prometheus registry
     rule_plugins.load_custom_rule_types()  # custom rule types, explicitly, once
 
     @contextlib.asynccontextmanager
@@ -97,18 +105,25 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         ]
         every = conf.intervals
         if every.scheduler > 0:  # the maintenance-window scheduler (0: tests drive the tick)
-            tasks.append(asyncio.create_task(scheduler.loop(db, conf, every.scheduler)))
+            beat = observed.scheduler  # its last round, for /metrics
+            tasks.append(asyncio.create_task(scheduler.loop(db, conf, every.scheduler, beat)))
         if every.assess > 0:  # vulnerability assessment (0: tests call assess_pending)
             tasks.append(asyncio.create_task(vulns.loop(db, conf, every.assess)))
         if every.governance > 0:  # rules, remediation, runbooks (0: tests drive the tick)
             tasks.append(asyncio.create_task(governance.loop(db, conf, every.governance)))
+        if every.history > 0:  # today's compliance counts, for the console's trend
+            tasks.append(asyncio.create_task(compliance_history.loop(db, conf, every.history)))
         if every.prune > 0:  # the node components' files nobody uses any more
             tasks.append(asyncio.create_task(node_files.loop(db, conf, every.prune)))
         if every.images > 0:  # image pipelines' schedules, lifecycle policies, rescans
             tasks.append(asyncio.create_task(images.loop(db, conf, every.images)))
+        if every.notify > 0:  # application events to the admin's notification targets
+            tasks.append(asyncio.create_task(notifications.loop(db, conf, every.notify)))
         if conf.db_updates.every > 0:  # the server's own db update (off unless configured)
             updates = vulndb_updates.loop(db, conf, conf.db_updates.every)
             tasks.append(asyncio.create_task(updates))
+        started = server_started(conf.clock.now(), __version__, conf.replica_id)
+        await run_in_threadpool(notifications.emit, db, started)
         try:
             yield
         finally:
@@ -126,18 +141,25 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         version=__version__,
         description="Fleet patch management with AWS SSM semantics.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc: apidocs.install, served without a CDN
+        redoc_url=None,
     )
     app.state.db = db
     app.state.settings = conf
     app.state.polling = polls
+    app.state.metrics = observed
     app.state.bundles = open_bundles(conf.data_dir / "bundles")  # the node bundles it serves
     errors.install(app)
     openapi.install(app)  # the error statuses the routes really answer, 400 not 422
     app.add_middleware(EdgeLimits)  # sizes, NUL and nesting before anything parses a body
+    app.add_middleware(metrics.PollTimer, histogram=observed.polls)  # the long-poll's time
     governance_routers = (governance_router, conformance_router, remediations_router)
     for router in (*ROUTERS, windows_router, *governance_routers):
         app.include_router(router)
     app.include_router(agent_bundle_router)  # /agent: bundles and install.sh, no credential
+    app.include_router(notifications_router)  # /api/v1/events, /api/v1/notifications
+    app.include_router(metrics_routes.router(conf.metrics_public))  # Prometheus
+    apidocs.install(app)  # /docs, /redoc and their assets, from this server
     web.install(app)  # the console at /: pages over the same reads and use cases
 
     @app.get("/healthz", tags=["health"])

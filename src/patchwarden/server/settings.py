@@ -20,10 +20,13 @@ GOVERNANCE_ENV = "PATCHWARDEN_GOVERNANCE_INTERVAL"
 ASSESS_ENV = "PATCHWARDEN_ASSESS_INTERVAL"
 PRUNE_ENV = "PATCHWARDEN_PRUNE_INTERVAL"
 IMAGES_ENV = "PATCHWARDEN_IMAGES_INTERVAL"
+NOTIFY_ENV = "PATCHWARDEN_NOTIFY_INTERVAL"
+HISTORY_ENV = "PATCHWARDEN_HISTORY_INTERVAL"
 PUBLIC_URL_ENV = "PATCHWARDEN_PUBLIC_URL"
 DB_UPDATE_ENV = "PATCHWARDEN_DB_UPDATE_EVERY"
 DB_FEEDS_ENV = "PATCHWARDEN_DB_UPDATE_FEEDS"
 DB_URLS_ENV = "PATCHWARDEN_DB_UPDATE_URLS"
+METRICS_PUBLIC_ENV = "PATCHWARDEN_METRICS_PUBLIC"
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,17 @@ def seconds_from_env(name: str, default: float, environ: Mapping[str, str] = os.
     return value
 
 
+def metrics_public_from_env(environ: Mapping[str, str] = os.environ) -> bool:
+    """``PATCHWARDEN_METRICS_PUBLIC``: ``1`` (``true``, ``yes``) lets anyone read
+    ``/metrics``; unset, ``0`` (``false``, ``no``): a viewer token is needed."""
+    text = environ.get(METRICS_PUBLIC_ENV, "").strip().lower()
+    if text in ("1", "true", "yes"):
+        return True
+    if text in ("", "0", "false", "no"):
+        return False
+    raise InputError(f"{METRICS_PUBLIC_ENV}: 1 or 0, got {text!r}")
+
+
 def public_url_from_env(environ: Mapping[str, str] = os.environ) -> str | None:
     """``PATCHWARDEN_PUBLIC_URL`` (``https://patch.example.com``, no trailing slash), ``None``
     when unset; a one-line :class:`InputError` when it is not an http(s) URL."""
@@ -94,6 +108,11 @@ class Intervals:
     images: float = 30.0
     """Image pipelines' schedules, lifecycle policies, image rescans
     (``PATCHWARDEN_IMAGES_INTERVAL``)."""
+    notify: float = 5.0
+    """Notifying application events to their targets (``PATCHWARDEN_NOTIFY_INTERVAL``)."""
+    history: float = 600.0
+    """Recording today's compliance counts for the console's trend
+    (``PATCHWARDEN_HISTORY_INTERVAL``)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Intervals:
@@ -104,6 +123,8 @@ class Intervals:
             assess=seconds_from_env(ASSESS_ENV, cls.assess, environ),
             prune=seconds_from_env(PRUNE_ENV, cls.prune, environ),
             images=seconds_from_env(IMAGES_ENV, cls.images, environ),
+            notify=seconds_from_env(NOTIFY_ENV, cls.notify, environ),
+            history=seconds_from_env(HISTORY_ENV, cls.history, environ),
         )
 
 
@@ -145,3 +166,6 @@ class ServerSettings:
     vulndb_path: Path = field(default_factory=local_settings.vulndb_path)
     """The vulnerability database every inventory upload is assessed against (opened
     read-only per assessment; while the file does not exist nothing is assessed)."""
+    metrics_public: bool = field(default_factory=metrics_public_from_env)
+    """Whether ``GET /metrics`` answers without a token (``PATCHWARDEN_METRICS_PUBLIC=1``);
+    by default it needs a viewer token, as every read of the API does."""

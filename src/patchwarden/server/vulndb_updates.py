@@ -17,7 +17,9 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from patchwarden import settings as local_settings
+from patchwarden.adapters.storage import events
 from patchwarden.adapters.storage.audit_log import SqlAuditLog
+from patchwarden.core.events import vulndb_updated
 from patchwarden.errors import PatchwardenError
 from patchwarden.server.db import Database
 from patchwarden.server.settings import DB_URLS_ENV, ServerSettings
@@ -94,6 +96,9 @@ def update_now(db: Database, settings: ServerSettings) -> UpdateOutcome:
             at,
             {"ok": outcome.ok, "message": outcome.message},
         )
+        if not outcome.ok or any(modified for _, _, modified in outcome.feeds):
+            path = str(settings.vulndb_path)
+            events.record(session, vulndb_updated(at, path, outcome.message, outcome.ok))
     _last = outcome
     return outcome
 

@@ -35,11 +35,12 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 
+from patchwarden import settings as local_settings
 from patchwarden.adapters.storage.assessment_queue import SqlAssessmentQueue
 from patchwarden.adapters.storage.assessment_queue import (
     inventory_changed as inventory_changed,  # re-exported: the upload routes call it
@@ -52,11 +53,13 @@ from patchwarden.adapters.storage.assessment_store import (
 )
 from patchwarden.adapters.storage.suppressions import stored_suppressions, suppressions_changed_at
 from patchwarden.adapters.vulndb import SqliteVulnDb
+from patchwarden.core.events import vulndb_missing, vulndb_stale
 from patchwarden.core.suppression import Suppression
 from patchwarden.errors import PatchwardenError
 from patchwarden.pipeline.assess import assess
+from patchwarden.pipeline.dbstatus import staleness_warning
 from patchwarden.pipeline.fleet.assess import FailedKey, FleetAssessment
-from patchwarden.server import governance
+from patchwarden.server import governance, notifications
 from patchwarden.server.db import Database
 from patchwarden.server.settings import ServerSettings
 
@@ -72,6 +75,10 @@ _broken: tuple[Path, datetime] | None = None
 """The unreadable database file (and its time) last warned about."""
 _missing: Path | None = None
 """The missing database file last warned about."""
+_freshness: tuple[Path, datetime, datetime, bool] | None = None
+"""(file, its time, when checked, stale) of the last staleness check."""
+STALE_CHECK = timedelta(hours=1)
+"""How often an unchanged database file's age is checked again."""
 
 
 def _database_time(path: Path) -> datetime | None:
@@ -157,8 +164,10 @@ def assess_pending(db: Database, settings: ServerSettings, *, limit: int = BATCH
                 path,
             )
             _missing = path
+            notifications.emit(db, vulndb_missing(settings.clock.now(), str(path)))
         return 0
     _missing = None
+    _check_freshness(db, settings, path, db_time)
     fleet = FleetAssessment(
         SqlAssessmentQueue(db.read),
         SqlStoredInventories(db.read, db.engine),
@@ -172,6 +181,28 @@ def assess_pending(db: Database, settings: ServerSettings, *, limit: int = BATCH
     return fleet.round(
         lambda: _open_vulndb(path, db_time), as_of, settings.clock, limit, suppressions=rules
     )
+
+
+def _check_freshness(db: Database, settings: ServerSettings, path: Path, db_time: datetime) -> None:
+    """Emit ``vulndb.stale`` when the database turns stale (or empty): checked when the file
+    changes and every :data:`STALE_CHECK`, announced once per file version."""
+    global _freshness
+    now = settings.clock.now()
+    last = _freshness
+    if last is not None and last[:2] == (path, db_time) and now - last[2] < STALE_CHECK:
+        return
+    store = SqliteVulnDb(path)
+    try:
+        store.check()
+        warning = staleness_warning(store, now, local_settings.vulndb_max_age())
+    except PatchwardenError:  # unreadable: assess_pending warns about it
+        return
+    finally:
+        store.close()
+    was_stale = last is not None and last[:2] == (path, db_time) and last[3]
+    _freshness = (path, db_time, now, warning is not None)
+    if warning is not None and not was_stale:
+        notifications.emit(db, vulndb_stale(now, str(path), warning))
 
 
 async def loop(db: Database, settings: ServerSettings, seconds: float) -> None:

@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from patchwarden.adapters.storage import events
 from patchwarden.adapters.storage.assessment_queue import assessable, is_pending
 from patchwarden.adapters.storage.findings import (
     NodeAssessmentRow,
@@ -125,5 +126,7 @@ class SqlFindingsWriter:
             if outcome.records is not None:
                 NodeFindingState(session).record_findings(node_id, outcome.records)
             record_assessment(session, node_id, outcome.at, outcome.assessed, outcome.warnings)
+            for item in outcome.events:
+                events.record(session, item)
             self._after(session, node_id, outcome.at)
         return True

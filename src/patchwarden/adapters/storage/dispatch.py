@@ -21,8 +21,10 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from patchwarden.adapters.storage import events
 from patchwarden.adapters.storage.tables import Command, Invocation, Node
 from patchwarden.core import rollout
+from patchwarden.core.events import command_finished
 from patchwarden.core.rollout import CommandStatus, Details, InvocationStatus
 
 Resolver = Callable[[Session, Node, Command], tuple[dict[str, Any] | None, str]]
@@ -113,6 +115,17 @@ def refresh(session: Session, cmd: Command, now: datetime) -> Tally:
             inv.finished_at = now
         values = states(session, [cmd.id])[cmd.id]
     _roll_up(cmd, values)
+    if CommandStatus(cmd.status).terminal:  # once: a terminal command is not refreshed
+        finished = command_finished(
+            now,
+            cmd.id,
+            cmd.document_name,
+            cmd.status,
+            cmd.completed_count,
+            cmd.error_count,
+            cmd.target_count,
+        )
+        events.record(session, finished)
     return values
 
 

@@ -3,12 +3,13 @@ Alembic revision in :mod:`patchwarden.adapters.storage.migrations`."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -155,6 +156,15 @@ class ComplianceRecord(Base):
     reported_at: Mapped[datetime]
     summary: Mapped[dict[str, Any]]
     items: Mapped[list[Any]]
+
+
+class ComplianceDay(Base):
+    """The fleet's compliance counts of one day (UTC), per state: the console's trend."""
+
+    __tablename__ = "compliance_history"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), primary_key=True)
+    nodes: Mapped[int]
 
 
 class Baseline(Base):
@@ -322,6 +332,7 @@ class WindowTaskCommand(Base):
 # The governance tables and the vulnerability findings per node live in modules of their
 # own; importing them registers them on Base.
 from patchwarden.adapters.storage import deployment_tables as deployment_tables  # noqa: E402
+from patchwarden.adapters.storage import event_tables as event_tables  # noqa: E402
 from patchwarden.adapters.storage import findings as findings  # noqa: E402
 from patchwarden.adapters.storage import governance_tables as governance_tables  # noqa: E402
 from patchwarden.adapters.storage import image_tables as image_tables  # noqa: E402

@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from patchwarden.core.events import Event, NewFinding, findings_new
 from patchwarden.core.model import Inventory
 from patchwarden.core.suppression import FindingRecord, Suppression
+from patchwarden.core.vuln import FindingStatus, Severity
 from patchwarden.pipeline.assess import Assessment, assess
 from patchwarden.ports import AdvisoryStore, Clock, FindingHistory
 
@@ -56,6 +58,8 @@ class Outcome:
     assessed: bool
     warnings: tuple[str, ...]
     at: datetime
+    events: tuple[Event, ...] = ()
+    """Stored with the findings (``finding.new``)."""
 
 
 class NodeRead(Protocol):
@@ -198,8 +202,42 @@ class FleetAssessment:
                 return False
             self.failed.pop(node_id, None)
             at = max(at, seen.uploaded_at)
-            outcome = Outcome(state.records, result.assessed, result.warnings, at)
+            news = new_serious(node_id, stored.history, state.records, at)
+            outcome = Outcome(state.records, result.assessed, result.warnings, at, news)
             return self.writer.store(node_id, seen, outcome)
+
+
+SERIOUS = frozenset({Severity.HIGH, Severity.CRITICAL})
+
+
+def new_serious(
+    node_id: str,
+    history: Sequence[FindingRecord],
+    records: Sequence[FindingRecord] | None,
+    at: datetime,
+) -> tuple[Event, ...]:
+    """One ``finding.new`` event for the findings of this round that are open, ACTIVE, HIGH,
+    CRITICAL or known exploited, and were not in the node's history (under their id or an
+    alias); none when there are none."""
+    if not records:
+        return ()
+    known = {(r.finding.vulnerability_id, r.finding.package_name) for r in history}
+    found = []
+    for record in records:
+        f = record.finding
+        if record.closed_at is not None or f.status is not FindingStatus.ACTIVE:
+            continue
+        if f.severity not in SERIOUS and not f.known_exploited:
+            continue
+        names = (f.vulnerability_id, *f.aliases)
+        if any((name, f.package_name) in known for name in names):
+            continue
+        package = f"{f.package_name} {f.package_version}".strip()
+        found.append(NewFinding(f.vulnerability_id, package, f.severity.value, f.known_exploited))
+    if not found:
+        return ()
+    found.sort(key=lambda n: (not n.known_exploited, n.severity != "CRITICAL", n.vulnerability_id))
+    return (findings_new(at, node_id, found),)
 
 
 class _Deferred:

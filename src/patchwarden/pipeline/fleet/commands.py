@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from patchwarden.core import rollout
+from patchwarden.core.events import command_sent
+from patchwarden.pipeline.events import NO_EVENTS, Events
 from patchwarden.pipeline.fleet.baseline_resolution import override_documents, resolve_baseline
 from patchwarden.pipeline.fleet.command_records import CommandRecord, CommandSpec, InvocationSpec
 from patchwarden.pipeline.fleet.errors import NotFound
@@ -46,6 +48,8 @@ class Fleet:
     commands: CommandRepository
     nodes: NodeDirectory
     baselines: BaselineSource
+    events: Events = NO_EVENTS
+    """Where ``command.sent`` goes (the shell binds it to its transaction)."""
 
 
 def shown_parameters(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,7 +99,10 @@ def create_command(
             invocations.append(InvocationSpec(node.id, True, document, source))
         else:
             invocations.append(InvocationSpec(node.id))
-    return fleet.commands.create(spec, invocations)
+    command = fleet.commands.create(spec, invocations)
+    operation = str(request.parameters.get("Operation", ""))
+    fleet.events.emit(command_sent(at, command.id, command.document_name, operation, total, actor))
+    return command
 
 
 def send_command(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from patchwarden.pipeline.events import NO_EVENTS, Events
 from patchwarden.pipeline.governance.ports import (
     AuditLog,
     CommandResults,
@@ -62,6 +63,8 @@ class Governance:
     command_results: CommandResults
     audit: AuditLog
     outbox: Outbox
+    events: Events = NO_EVENTS
+    """Application events (``remediation.*``), bound to the transaction."""
 
 
 class UnitOfWork(Protocol):

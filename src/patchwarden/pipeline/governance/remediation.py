@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from patchwarden.core import remediation as machine
-from patchwarden.core.remediation import Decision, RecordException, RemediationState
+from patchwarden.core.events import remediation_finished, remediation_queued
+from patchwarden.core.remediation import Decision, Phase, RecordException, RemediationState
 from patchwarden.pipeline.governance import catalog
 from patchwarden.pipeline.governance.context import Governance
 from patchwarden.pipeline.governance.records import RemediationRun
@@ -26,7 +27,13 @@ def save(
     actor: str = SYSTEM,
 ) -> None:
     """Store ``state`` and record the exceptions ``decisions`` ask for; an exception no
-    longer held by the state is deleted."""
+    longer held by the state is deleted.  A resource newly marked for an automatic run is
+    announced (``remediation.queued``, with the time the run is due)."""
+    if state.phase is Phase.MARKED:
+        before = gov.remediations.state(rule, resource_id)
+        if before is None or before.phase is not Phase.MARKED:
+            planned = state.due_at or at
+            gov.events.emit(remediation_queued(at, rule, resource_id, planned))
     gov.remediations.save(rule, resource_id, state, at)
     for decision in decisions:
         if isinstance(decision, RecordException):
@@ -60,6 +67,7 @@ def executed(gov: Governance, execution_id: str, succeeded: bool, at: datetime) 
 
 def finish(gov: Governance, run: RemediationRun, succeeded: bool, at: datetime) -> None:
     """Feed a run's outcome to the state machine (it may record an exception)."""
+    gov.events.emit(remediation_finished(at, run.rule, run.resource_id, run.id, succeeded))
     config = catalog.remediation(gov.catalog, run.rule)
     if config is None:
         return

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from patchwarden.core import remediation as machine
+from patchwarden.core.events import remediation_started
 from patchwarden.core.remediation import Phase, RemediationConfig
 from patchwarden.core.runbook import Status
 from patchwarden.errors import PatchwardenError
@@ -55,6 +56,7 @@ def start(
     state = current(gov, rule, resource_id)
     run = gov.remediations.add_run(rule, resource_id, state.manual_run, actor, at)
     save(gov, rule, resource_id, machine.started(state, at), (), at)
+    gov.events.emit(remediation_started(at, rule, resource_id, run.id, config.runbook, actor))
     parameters = config.runbook_parameters(resource_id)
     try:
         execution = runbooks.start(gov, config.runbook, parameters, at, actor)

@@ -8,9 +8,11 @@ from dataclasses import replace
 from datetime import datetime
 
 from patchwarden.core import window_machine as machine
+from patchwarden.core.events import window_finished
 from patchwarden.core.window_machine.model import MAX_DETAILS
 from patchwarden.core.windows import Status
 from patchwarden.documents.window import spec_of, timing
+from patchwarden.pipeline.events import NO_EVENTS, Events
 from patchwarden.pipeline.windows import automation, run_command
 from patchwarden.pipeline.windows.context import WindowPorts
 from patchwarden.pipeline.windows.ports import ExecutionRepository
@@ -42,7 +44,14 @@ def advance(ports: WindowPorts, execution: ExecutionRecord, now: datetime) -> Ex
     status, details = machine.final([t.state.status for t in tasks], cancelled)
     ended = replace(execution, status=status, status_details=details, ended_at=now)
     ports.executions.save(ended)
+    _finished(ports.events, ended, now)
     return ended
+
+
+def _finished(events: Events, ended: ExecutionRecord, now: datetime) -> None:
+    events.emit(
+        window_finished(now, ended.window_name, ended.id, ended.status.value, ended.status_details)
+    )
 
 
 def run_execution(ports: WindowPorts, execution_id: str, now: datetime, replica: str) -> bool:
@@ -59,7 +68,11 @@ def run_execution(ports: WindowPorts, execution_id: str, now: datetime, replica:
 
 
 def fail_execution(
-    executions: ExecutionRepository, execution_id: str, now: datetime, details: str
+    executions: ExecutionRepository,
+    execution_id: str,
+    now: datetime,
+    details: str,
+    events: Events = NO_EVENTS,
 ) -> None:
     """End an execution that cannot advance as FAILED (its running commands finish)."""
     execution = executions.get(execution_id, lock=True)
@@ -68,3 +81,4 @@ def fail_execution(
             execution, status=Status.FAILED, ended_at=now, status_details=details[:MAX_DETAILS]
         )
         executions.save(failed)
+        _finished(events, failed, now)

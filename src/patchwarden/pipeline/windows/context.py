@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from patchwarden.pipeline.events import NO_EVENTS, Events
 from patchwarden.pipeline.fleet.ports import BaselineSource
 from patchwarden.pipeline.windows.ports import (
     CommandSender,
@@ -37,6 +38,8 @@ class WindowPorts:
     baselines: BaselineSource
     runbooks: RunbookRuns
     starter: RunbookStarter
+    events: Events = NO_EVENTS
+    """``window.started`` / ``window.finished`` (bound to the transaction)."""
 
 
 class UnitOfWork(Protocol):

@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import datetime
 
 from patchwarden.core import windows
+from patchwarden.core.events import window_finished
 from patchwarden.core.windows import MISSED, Status
 from patchwarden.documents.window import spec_of, timing
 from patchwarden.pipeline.windows.context import WindowPorts
@@ -56,6 +57,9 @@ def schedule_window(
         )
         if ports.executions.claim(execution):
             counts["missed" if missed else status.value.lower()] += 1
+            if status.terminal:  # missed or skipped: it ends as it is recorded
+                ended = window_finished(now, window.name, "", status.value, details, at)
+                ports.events.emit(ended)
     ports.windows.mark_handled(
         window.id, due.next_run, due.handled_until, due.handled_until or window.handled_until
     )

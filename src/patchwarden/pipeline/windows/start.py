@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from patchwarden.core.events import window_started
 from patchwarden.core.presence import ping_status
 from patchwarden.core.windows import Status
 from patchwarden.documents.window import TargetSpec, WindowSpec
@@ -66,4 +67,7 @@ def start(
         + (f", {away} not Online at the start" if away else ""),
     )
     ports.executions.save(started)
+    ports.events.emit(
+        window_started(now, execution.window_name, execution.id, len(nodes), started.status_details)
+    )
     return started

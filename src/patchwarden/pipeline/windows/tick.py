@@ -33,7 +33,7 @@ def _advance(uow: UnitOfWork, execution_id: str, now: datetime, replica: str) ->
 
 def _fail(uow: UnitOfWork, execution_id: str, now: datetime, details: str) -> None:
     def work(ports: WindowPorts) -> None:
-        fail_execution(ports.executions, execution_id, now, details)
+        fail_execution(ports.executions, execution_id, now, details, ports.events)
 
     uow.write(work)
 

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from patchwarden.adapters.storage.baselines import SqlBaselines
 from patchwarden.adapters.storage.commands import CommandRow, SqlCommands
+from patchwarden.adapters.storage.events import SqlEvents
 from patchwarden.adapters.storage.targets import NodeRow, SqlNodeDirectory, target_rows
 from patchwarden.pipeline.fleet.baseline_resolution import Resolved
 from patchwarden.pipeline.fleet.commands import CommandRequest, Fleet, create_command
@@ -46,7 +47,9 @@ def request(body: SendCommand) -> CommandRequest:
 
 def fleet(session: WriteDB) -> Fleet:
     """The SQL ports of sending a command in ``session``."""
-    return Fleet(SqlCommands(session), SqlNodeDirectory(session), SqlBaselines(session))
+    return Fleet(
+        SqlCommands(session), SqlNodeDirectory(session), SqlBaselines(session), SqlEvents(session)
+    )
 
 
 def target_nodes(session: ReadDB, body: SendCommand) -> list[NodeRow]:
@@ -76,7 +79,7 @@ def send(session: WriteDB, body: SendCommand, actor: str, at: datetime) -> Comma
     """Create the command and one Pending invocation per target node.  With a SnapshotId
     every node's baseline is resolved now, once (pinned); otherwise at delivery."""
     commands = SqlCommands(session)
-    ports = Fleet(commands, SqlNodeDirectory(session), SqlBaselines(session))
+    ports = Fleet(commands, SqlNodeDirectory(session), SqlBaselines(session), SqlEvents(session))
     with answered():
         sent = create_command(ports, request(body), actor, at)
     return commands.row(sent.id)

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from patchwarden.adapters.storage.audit_log import SqlAuditLog
+from patchwarden.adapters.storage.events import SqlEvents
 from patchwarden.adapters.storage.governance.documents import SqlDocuments
 from patchwarden.adapters.storage.governance.executions import SqlExecutions
 from patchwarden.adapters.storage.governance.fleet import SqlCommandResults, SqlNodes, SqlTags
@@ -73,6 +74,7 @@ def bind(session: Session, outbox: Outbox) -> Governance:
         command_results=SqlCommandResults(session),
         audit=SqlAuditLog(session),
         outbox=outbox,
+        events=SqlEvents(session),
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
@@ -32,11 +33,27 @@ def tick(db: Database, now: datetime, replica: str = "") -> Counter[str]:
     return rounds.tick(SessionWindows(db), now, replica)
 
 
-async def loop(db: Database, settings: ServerSettings, seconds: float) -> None:
-    """The background scheduler: :func:`tick` every ``seconds``."""
+@dataclass
+class Beat:
+    """When this process's scheduler loop started and last finished a round (process
+    memory, read by ``/metrics`` as the scheduler's lag)."""
+
+    started: datetime | None = None
+    last: datetime | None = None
+
+
+async def loop(
+    db: Database, settings: ServerSettings, seconds: float, beat: Beat | None = None
+) -> None:
+    """The background scheduler: :func:`tick` every ``seconds`` (each round that succeeds
+    noted in ``beat``)."""
+    beat = beat if beat is not None else Beat()
+    beat.started = settings.clock.now()
     while True:
         await asyncio.sleep(seconds)
         try:
             await run_in_threadpool(tick, db, settings.clock.now(), settings.replica_id)
         except Exception:  # retried at the next tick
             log.exception("scheduler tick failed")
+        else:
+            beat.last = settings.clock.now()

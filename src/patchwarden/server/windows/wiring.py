@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from patchwarden.adapters.storage.baselines import SqlBaselines
+from patchwarden.adapters.storage.events import SqlEvents
 from patchwarden.adapters.storage.windows.commands import SqlPhaseCommands, SqlSnapshots
 from patchwarden.adapters.storage.windows.executions import SqlWindowExecutions
 from patchwarden.adapters.storage.windows.runbooks import SqlRunbookRuns
@@ -78,6 +79,7 @@ def bind(session: WriteDB) -> WindowPorts:
         baselines=SqlBaselines(session),
         runbooks=SqlRunbookRuns(session),
         starter=ServerRunbookStarter(session),
+        events=SqlEvents(session),
     )
 
 
