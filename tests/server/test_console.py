@@ -4,6 +4,8 @@ tests/web/."""
 
 from __future__ import annotations
 
+import re
+
 from console_helpers import csrf, metric, signed_in
 from fleet_helpers import Api
 
@@ -67,3 +69,27 @@ def test_the_overview_shows_the_apis_numbers(api: Api) -> None:
     findings = api.ok("GET", "/api/v1/findings", params={"status": "ACTIVE"})
     assert metric(html, "findings") == findings["count"]
     assert web.id in api.ok("GET", "/api/v1/nodes", params={"patch_group": "web"})[0]["node_id"]
+
+
+def test_the_trend_keeps_a_day_per_day_and_shows_today_live(api: Api) -> None:
+    from datetime import timedelta
+
+    from patchwarden.server import compliance_history
+
+    state = api.client.app.state
+    api.register()
+    assert compliance_history.record_today(state.db, state.settings) == {
+        "COMPLIANT": 0, "NON_COMPLIANT": 0, "UNREPORTED": 1,
+    }  # fmt: skip
+    api.clock.current += timedelta(days=1)
+    api.register()
+    compliance_history.record_today(state.db, state.settings)
+    compliance_history.record_today(state.db, state.settings)  # today's row is rewritten
+    api.register()  # after the last round: today's column is live anyway
+    html = signed_in(api).get("/").text
+    rows = re.findall(r'<tr><th scope="row">(\d{4}-\d\d-\d\d)</th>(.*?)</tr>', html)
+    assert [day for day, _ in rows] == ["2026-03-01", "2026-03-02"]
+    assert [re.findall(r">(\d+)<", cells) for _, cells in rows] == [
+        ["0", "0", "1"], ["0", "0", "3"],
+    ]  # fmt: skip
+    assert 'aria-label="compliance of the last 2 days by state"' in html

@@ -132,26 +132,12 @@ class Deployments:
         """Why ``image`` is stale: a newer parent (by its recipe's selector), a fix in the
         server's vulnerability database.  (The server does not read mirrors.)"""
         from patchwarden.adapters.storage.images import SqlImageCatalog
-        from patchwarden.adapters.vulndb import SqliteVulnDb
-        from patchwarden.pipeline.image_staleness import Judge
-        from patchwarden.server.images import stored_documents
+        from patchwarden.server.images import judging
 
         with self.db.read() as session:
             records = SqlImageCatalog(session).images()
-            documents = stored_documents(session)
-        path = self.settings.vulndb_path
-        advisories = SqliteVulnDb(path) if path.is_file() else None
-        try:
-            judge = Judge(
-                records=records,
-                now=self.settings.clock.now(),
-                recipe_of=documents.recipe_or_none,
-                advisories=advisories,
-            )
-            return [reason.text for reason in judge(image).reasons]
-        finally:
-            if advisories is not None:
-                advisories.close()
+            with judging(records, session, self.settings) as judge:
+                return [reason.text for reason in judge(image).reasons]
 
     def _audit(self, actor: str, action: str, target: str, details: dict[str, Any]) -> None:
         with self.db.write() as session, session.begin():

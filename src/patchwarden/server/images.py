@@ -31,6 +31,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -47,7 +49,7 @@ from patchwarden.adapters.storage.images import (
     builders,
     builds_in_progress,
 )
-from patchwarden.core.imagebuild import TRIGGER_SCHEDULE, ImageStatus
+from patchwarden.core.imagebuild import TRIGGER_SCHEDULE, ImageRecord, ImageStatus
 from patchwarden.core.recipe import ImagePipeline, ImageSelector, Recipe, StartCondition
 from patchwarden.core.rollout import InvocationStatus
 from patchwarden.documents.image import ImageDocuments, image_documents_of
@@ -68,7 +70,7 @@ from patchwarden.pipeline.fleet.images import (
 )
 from patchwarden.pipeline.image_build import resolve_parent
 from patchwarden.pipeline.image_lifecycle import run_lifecycle
-from patchwarden.pipeline.image_staleness import plan_rebuilds, reassess
+from patchwarden.pipeline.image_staleness import Judge, plan_rebuilds, reassess
 from patchwarden.server.db import Database
 from patchwarden.server.fleet.commands import fleet
 from patchwarden.server.settings import ServerSettings
@@ -97,6 +99,29 @@ def stored_documents(session: Session) -> ImageDocuments:
         if document is not None and document not in raws:
             raws.append(document)
     return image_documents_of(raws, "stored")
+
+
+@contextmanager
+def judging(
+    records: Sequence[ImageRecord], session: Session, settings: ServerSettings
+) -> Iterator[Judge]:
+    """The server's staleness judge: every record, the stored recipes, the server's
+    vulnerability database when it has one (the server does not read mirrors)."""
+    from patchwarden.adapters.vulndb import SqliteVulnDb
+
+    documents = stored_documents(session)
+    path = settings.vulndb_path
+    advisories = SqliteVulnDb(path) if path.is_file() else None
+    try:
+        yield Judge(
+            records=records,
+            now=settings.clock.now(),
+            recipe_of=documents.recipe_or_none,
+            advisories=advisories,
+        )
+    finally:
+        if advisories is not None:
+            advisories.close()
 
 
 def start_build(

@@ -28,6 +28,8 @@ NAV = (
     ("/governance", "Governance"),
     ("/vulnerabilities", "Vulnerabilities"),
     ("/images", "Images"),
+    ("/deployments", "Deployments"),
+    ("/events", "Events"),
 )
 """The console's sections, in the navigation's order."""
 
@@ -48,10 +50,11 @@ def when(value: datetime | str | None) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            return value
+            return text
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -2,7 +2,27 @@
 
 from fastapi import APIRouter
 
-from patchwarden.server.web.pages import overview, signin
+from patchwarden.server.web.pages import (
+    commands,
+    events,
+    governance,
+    images,
+    nodes,
+    overview,
+    signin,
+    vulnerabilities,
+    windows,
+)
 
-ROUTERS: tuple[APIRouter, ...] = (signin.router, overview.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    signin.router,
+    overview.router,
+    images.router,
+    commands.router,
+    windows.router,
+    nodes.router,
+    governance.router,
+    vulnerabilities.router,
+    events.router,
+)
 """Every page router, mounted by :func:`patchwarden.server.web.install`."""

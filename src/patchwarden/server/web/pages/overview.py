@@ -8,12 +8,13 @@ Every number comes from the read queries the JSON API answers with
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from patchwarden.adapters.storage import compliance_history
 from patchwarden.adapters.storage.queries import compliance as compliance_reads
 from patchwarden.adapters.storage.queries import findings as finding_reads
 from patchwarden.adapters.storage.queries import nodes as node_reads
@@ -33,6 +34,7 @@ router = APIRouter(include_in_schema=False)
 STATES = ("COMPLIANT", "NON_COMPLIANT", UNREPORTED)
 SEVERITIES = tuple(s.value for s in Severity)
 PENDING_REBOOT = "INSTALLED_PENDING_REBOOT"
+TREND_DAYS = 14
 
 
 def overview(session: ReadDB, at: datetime, settings: ServerSettings) -> dict[str, Any]:
@@ -58,7 +60,12 @@ def overview(session: ReadDB, at: datetime, settings: ServerSettings) -> dict[st
         (w for w in windows if w["enabled"] and w["next_execution_time"] is not None),
         key=lambda w: w["next_execution_time"],
     )
+    today = at.date()
+    recorded = compliance_history.days(session, today - timedelta(days=TREND_DAYS - 1))
+    recorded[today] = {s: by["patch_group"]["total"][s] for s in STATES}  # live, not stale
+    trend = [(day.isoformat(), counts) for day, counts in sorted(recorded.items())]
     return {
+        "trend": trend,
         "total": by["patch_group"]["total"],
         "by": by,
         "nodes": len(nodes),
@@ -83,6 +90,12 @@ def overview_page(request: Request, session: ReadDB, settings: Settings) -> HTML
         "states": STATES,
         "severities": SEVERITIES,
         "compliance_bar": charts.bar(total, STATES, _label(total, STATES, "nodes")),
+        "trend_chart": charts.stacked_columns(
+            data["trend"],
+            STATES,
+            f"compliance of the last {len(data['trend'])} days by state",
+            slots=TREND_DAYS,
+        ),
         "findings_bar": charts.bar(
             data["findings"], SEVERITIES, _label(data["findings"], SEVERITIES, "findings")
         ),
