@@ -29,6 +29,7 @@ def _command_groups() -> list[Registrar]:
         agent,
         component,
         db,
+        demo,
         deploy,
         fleet,
         governance,
@@ -49,6 +50,7 @@ def _command_groups() -> list[Registrar]:
         fleet.register,
         window.register,
         governance.register,
+        demo.register,
     ]
 
 
