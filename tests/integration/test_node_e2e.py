@@ -296,10 +296,15 @@ def test_rpm_node_on_python_3_6_scans_and_installs_with_dnf(
         text=True,
     )
     assert imported.returncode == 0, imported.stderr
-    findings = wait_for(
-        "the node's findings",
-        lambda: (f := api.get(f"/api/v1/nodes/{node_id}/findings").json())["findings"] and f,
-    )
+    try:
+        findings = wait_for(
+            "the node's findings",
+            lambda: (f := api.get(f"/api/v1/nodes/{node_id}/findings").json())["findings"] and f,
+        )
+    except AssertionError:  # say what the server had, and what it logged
+        held = api.get(f"/api/v1/nodes/{node_id}/inventory").json()
+        seen = api.get(f"/api/v1/nodes/{node_id}/findings").json()
+        raise AssertionError(f"no findings: {seen}\n{held}\n{server.log.read_text()}") from None
     by_cve = {f["vulnerability_id"]: f for f in findings["findings"]}
     assert {"CVE-2025-0001", "CVE-2025-0003", "CVE-2025-0007"} <= set(by_cve), sorted(by_cve)
     foo = by_cve["CVE-2025-0001"]

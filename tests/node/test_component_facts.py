@@ -1,7 +1,6 @@
 """Facts of a root: which files, their hashes and relative paths, the hash cache."""
 
 import os
-import time
 import unittest
 
 from nodetest_support import NodeTestCase, sha, write
@@ -74,9 +73,7 @@ class FactsTest(NodeTestCase):
         with open(big, "wb") as fh:
             for _ in range(40):
                 fh.write(os.urandom(1 << 20))
-        started = time.monotonic()
         first, _ = facts.collect(self.root, self.state_dir)
-        cold = time.monotonic() - started
         self.assertTrue(os.path.exists(os.path.join(self.state_dir, facts.HASH_CACHE)))
         calls = []
         original = facts.sha256_file
@@ -87,12 +84,9 @@ class FactsTest(NodeTestCase):
 
         facts.sha256_file = counting
         self.addCleanup(setattr, facts, "sha256_file", original)
-        started = time.monotonic()
         second, _ = facts.collect(self.root, self.state_dir)
-        warm = time.monotonic() - started
-        self.assertEqual(calls, [])  # nothing hashed again
+        self.assertEqual(calls, [])  # nothing hashed again (no wall-clock check: loaded CI)
         self.assertEqual([f.sha256 for f in first.files], [f.sha256 for f in second.files])
-        self.assertLess(warm, cold / 3)
         # a change (same size, new mtime) is hashed again
         with open(big, "r+b") as fh:
             fh.write(b"changed!")
