@@ -55,11 +55,17 @@ class Served:
 
 
 def _serve(url: str) -> Served:
-    from patchwarden.server.app import bootstrap_admin, create_app
-    from patchwarden.server.settings import ServerSettings
+    from dataclasses import replace
 
-    os.environ["PATCHWARDEN_ASSESS_INTERVAL"] = "0"
-    conf = ServerSettings(database_url=url, replica_id="fuzz", poll_check_interval=0.05)
+    from patchwarden.server.app import bootstrap_admin, create_app
+    from patchwarden.server.settings import Intervals, ServerSettings
+
+    # no background assessment: set here, never in os.environ (it would leak into the
+    # server processes later tests of this worker start)
+    intervals = replace(Intervals.from_env(), assess=0)
+    conf = ServerSettings(
+        database_url=url, replica_id="fuzz", poll_check_interval=0.05, intervals=intervals
+    )
     app = create_app(conf)
     admin = bootstrap_admin(app.state.db, conf)
     assert admin is not None

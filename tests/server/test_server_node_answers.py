@@ -40,10 +40,26 @@ def test_findings_say_when_the_server_has_no_vulnerability_database(api: Api) ->
 def test_missing_database_is_warned_about_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    from patchwarden.adapters.storage import make_engine, upgrade
+    from patchwarden.server.db import Database
+
     monkeypatch.setattr(vulns, "_missing", None)
-    settings = ServerSettings(database_url="sqlite://", vulndb_path=tmp_path / "none.sqlite")
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    settings = ServerSettings(database_url=url, vulndb_path=tmp_path / "none.sqlite")
+    engine = make_engine(url)
+    upgrade(engine)
+    db = Database.open(engine)
     caplog.set_level(logging.WARNING, logger="patchwarden.server.vulns")
     for _ in range(3):
-        assert vulns.assess_pending(None, settings) == 0  # type: ignore[arg-type]
-    warned = [r for r in caplog.records if "no vulnerability database" in r.getMessage()]
+        assert vulns.assess_pending(db, settings) == 0
+    warned = [
+        r
+        for r in caplog.records
+        if r.name == "patchwarden.server.vulns" and "no vulnerability database" in r.getMessage()
+    ]
     assert len(warned) == 1
+    with db.read() as session:  # and one vulndb.missing event
+        from patchwarden.adapters.storage.events import events
+
+        assert [e["type"] for e in events(session)] == ["vulndb.missing"]
+    engine.dispose()

@@ -126,7 +126,8 @@ def test_max_concurrency_limits_running_runbook_executions(api: Api) -> None:
     governance_tick(api)  # the runbook runner sees the commands finish
     tick(api)
     (task_run,) = detail(api)["tasks"]
-    assert [r["status"] for r in task_run["runbook_executions"]] == ["Success"] * 2 + ["InProgress"]
+    statuses = sorted(r["status"] for r in task_run["runbook_executions"])  # started together
+    assert statuses == ["InProgress", "Success", "Success"]
     run_all(nodes)
     governance_tick(api)
     tick(api)

@@ -17,7 +17,7 @@ def started_by(session: Session, prefix: str) -> dict[str, RunbookExecutionRow]:
     found = session.scalars(
         select(RunbookExecutionRow)
         .where(RunbookExecutionRow.created_by.startswith(prefix, autoescape=True))
-        .order_by(RunbookExecutionRow.started_at)
+        .order_by(RunbookExecutionRow.started_at, RunbookExecutionRow.created_by)
     )
     return {r.created_by[len(prefix) :]: r for r in found}
 
