@@ -37,6 +37,7 @@ from typing import Any
 from patchwarden.adapters.os.apt.execute import apt_env
 from patchwarden.adapters.os.apt.manager import AptPackageManager
 from patchwarden.core.baseline import PatchBaseline
+from patchwarden.demo.roots import DIRECTORIES as SANDBOX_DIRECTORIES
 
 MAINTAINER = "Patchwarden Tests <tests@patchwarden.invalid>"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -384,19 +385,7 @@ class SandboxNode:
         self.arch = arch or host_arch()
         self.os_id = os_id
         r = self.root
-        for d in (
-            "etc/apt/apt.conf.d",
-            "etc/apt/preferences.d",
-            "etc/apt/sources.list.d",
-            "var/lib/dpkg/info",
-            "var/lib/dpkg/updates",
-            "var/lib/dpkg/triggers",
-            "var/lib/dpkg/alternatives",
-            "var/lib/apt/lists/partial",
-            "var/cache/apt/archives/partial",
-            "var/log/apt",
-            "run",
-        ):
+        for d in SANDBOX_DIRECTORIES:  # the layout patchwarden demo's roots have too
             (r / d).mkdir(parents=True, exist_ok=True)
         for f in ("var/lib/dpkg/status", "var/lib/dpkg/available", "etc/apt/sources.list"):
             (r / f).touch()
