@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter
 from pydantic import Field
 
 from patchwarden.adapters.storage.governance import views
+from patchwarden.core.notify import origin
 from patchwarden.core.runbook.destinations import Destinations
 from patchwarden.errors import PatchwardenError
 from patchwarden.pipeline.governance import operations
@@ -110,22 +110,13 @@ def _settings(shell: bool, destinations: Destinations, who: Principal) -> dict[s
     secret token), others see scheme and host."""
     urls = dict(destinations.urls)
     if who.role != "admin":
-        urls = {name: _origin(url) for name, url in urls.items()}
+        urls = {name: origin(url) for name, url in urls.items()}
     return {
         "RunShellScriptEnabled": shell,
         "WebhookDestinations": urls,
         "AllowHttpDestinations": destinations.allow_http,
         "AllowPrivateDestinations": destinations.allow_private,
     }
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return f"{parts.scheme}://{parts.hostname or ''}{port}/…"
 
 
 @router.put("/governance/settings")
