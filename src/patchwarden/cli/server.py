@@ -71,10 +71,13 @@ def _migrate(args: argparse.Namespace) -> int:
 def _token_create(args: argparse.Namespace) -> int:
     from patchwarden.cli.api import ServerApi, show
 
-    made = ServerApi(args).call(
-        "POST", "/api/v1/tokens", json={"name": args.name, "role": args.role}
-    )
-    show(args, made, ["id", "name", "role", "token"])
+    body: dict[str, object] = {"name": args.name, "role": args.role}
+    columns = ["id", "name", "role", "token"]
+    if args.aws_keys:
+        body["aws_keys"] = True
+        columns += ["aws_access_key_id", "aws_secret_access_key"]
+    made = ServerApi(args).call("POST", "/api/v1/tokens", json=body)
+    show(args, made, columns)
     return 0
 
 
@@ -247,6 +250,12 @@ def register(sub: Any) -> None:
         "--role", required=True, choices=("viewer", "operator", "admin"), help="the token's role"
     )
     create.add_argument("--name", required=True, help="a unique name (audit log actor)")
+    create.add_argument(
+        "--aws-keys",
+        action="store_true",
+        help="also make an AWS access key pair with the token's role, for the AWS CLI and "
+        "SDKs at /aws/ssm (docs/aws-api.md; shown once)",
+    )
     add_connection_options(create)
     create.set_defaults(handler=_token_create)
     tlist = tsub.add_parser("list", help="list tokens (never their secrets)")

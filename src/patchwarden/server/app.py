@@ -28,6 +28,7 @@ from patchwarden.server import (
     vulns,
     web,
 )
+from patchwarden.server.aws_api.endpoint import router as aws_router
 from patchwarden.server.db import Database, Session
 from patchwarden.server.fleet import node_files
 from patchwarden.server.fleet.agent_update import open_bundles
@@ -159,6 +160,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(agent_bundle_router)  # /agent: bundles and install.sh, no credential
     app.include_router(notifications_router)  # /api/v1/events, /api/v1/notifications
     app.include_router(metrics_routes.router(conf.metrics_public))  # Prometheus
+    app.include_router(aws_router)  # /aws/ssm: the AWS SSM JSON API, SigV4 (docs/aws-api.md)
     apidocs.install(app)  # /docs, /redoc and their assets, from this server
     web.install(app)  # the console at /: pages over the same reads and use cases
 

@@ -15,6 +15,8 @@ tests):
   route's auth dependency, so the check is made here as well);
 - enforces the route's body limit (:data:`LIMITS`, default :data:`DEFAULT_LIMIT`): at once
   when ``Content-Length`` says more, else while the body streams in, 413 ``too_large``;
+- answers the AWS-compatible endpoint (``/aws/…``, SigV4-signed: its credential is checked
+  by the route, which needs the body) in AWS's error shape (``__type``, ``message``);
 - refuses a body with a NUL character (raw, or a JSON ``\\u0000`` escape) or JSON nested
   deeper than :data:`MAX_DEPTH`: 400 ``invalid_request``, before ``json.loads`` recurses
   (not on the binary routes, :func:`is_binary`: a blob upload is gzip).
@@ -25,6 +27,7 @@ The body read here is handed on to the application as one message (no second cop
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from itertools import accumulate
 from typing import Any
@@ -80,6 +83,7 @@ LIMITS: tuple[tuple[frozenset[str], re.Pattern[str], int], ...] = (
     ),
     (frozenset({"PUT", "PATCH"}), re.compile(r"/api/v1/agent/inventory/?"), INVENTORY_LIMIT),
     (frozenset({"PUT"}), re.compile(r"/api/v1/agent/images/?"), IMAGE_RECORD_LIMIT),
+    (frozenset({"POST"}), re.compile(r"/aws/ssm/?"), DOCUMENT_LIMIT),  # SigV4, no bearer
     (
         frozenset({"POST", "PUT", "PATCH"}),
         re.compile(
@@ -158,13 +162,34 @@ class TooLarge(Exception):
     """The body passed its limit."""
 
 
+AWS_TYPES = {
+    "too_large": "ValidationException",
+    "invalid_request": "SerializationException",
+    "too_many_requests": "ThrottlingException",
+    "unavailable": "ServiceUnavailable",
+}
+"""The AWS error type of an edge refusal of ``/aws/…`` (AWS clients read ``__type``)."""
+
+
 async def _answer(
-    send: Send, status: int, code: str, message: str, retry_after: int | None = None
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    retry_after: int | None = None,
+    *,
+    aws: bool = False,
 ) -> None:
     if status == 503:
         retry_after = 1
     headers = None if retry_after is None else {"Retry-After": str(retry_after)}
-    response = JSONResponse(error_body(code, message), status_code=status, headers=headers)
+    body: dict[str, Any] = error_body(code, message)
+    media_type = None
+    if aws:  # the AWS JSON protocol's error shape
+        body = {"__type": AWS_TYPES.get(code, "ValidationException"), "message": message}
+        media_type = "application/x-amz-json-1.1"
+        headers = {**(headers or {}), "x-amzn-RequestId": str(uuid.uuid4())}
+    response = JSONResponse(body, status_code=status, headers=headers, media_type=media_type)
     await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
     await send({"type": "http.response.body", "body": response.body})
 
@@ -233,8 +258,9 @@ class EdgeLimits:
         path: str = scope["path"]
         limit = limit_for(method, path)
         length = _content_length(scope)
+        aws = path.startswith("/aws/")
         if length is not None and length > limit:
-            await _answer(send, 413, "too_large", _too_large(limit))
+            await _answer(send, 413, "too_large", _too_large(limit), aws=aws)
             return
         if path.startswith("/api/v1/") and (method, path.rstrip("/")) not in PUBLIC:
             try:
@@ -249,13 +275,13 @@ class EdgeLimits:
         try:
             body = await _read(receive, limit)
         except TooLarge:
-            await _answer(send, 413, "too_large", _too_large(limit))
+            await _answer(send, 413, "too_large", _too_large(limit), aws=aws)
             return
         if body is None:
             return  # the client is gone: nobody to answer
         problem = None if is_binary(method, path) else body_problem(body)
         if problem:
-            await _answer(send, 400, "invalid_request", problem)
+            await _answer(send, 400, "invalid_request", problem, aws=aws)
             return
         handed = False
 
@@ -294,7 +320,8 @@ async def _throttled(scope: Scope, method: str, refusals: Refusals, send: Send) 
         actor = claimed(kind, ident.removeprefix(TOKEN_PREFIX)) if ident else "anonymous"
     refusals.refused(source, action, actor, 429, "too_many_requests")
     message = f"too many failed credentials from {source}; retry in {wait} s"
-    await _answer(send, 429, "too_many_requests", message, retry_after=wait)
+    aws = scope["path"].startswith("/aws/")
+    await _answer(send, 429, "too_many_requests", message, retry_after=wait, aws=aws)
     return True
 
 

@@ -331,6 +331,7 @@ class WindowTaskCommand(Base):
 
 # The governance tables and the vulnerability findings per node live in modules of their
 # own; importing them registers them on Base.
+from patchwarden.adapters.storage import aws_key_tables as aws_key_tables  # noqa: E402
 from patchwarden.adapters.storage import deployment_tables as deployment_tables  # noqa: E402
 from patchwarden.adapters.storage import event_tables as event_tables  # noqa: E402
 from patchwarden.adapters.storage import findings as findings  # noqa: E402

@@ -7,8 +7,18 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from patchwarden.pipeline.fleet.errors import Conflict, NotFound
-from patchwarden.pipeline.fleet.ports import ActivationRepository, AuditLog, TokenRepository
-from patchwarden.pipeline.fleet.records import ActivationRecord, ActivationSpec, TokenRecord
+from patchwarden.pipeline.fleet.ports import (
+    ActivationRepository,
+    AuditLog,
+    AwsKeyRepository,
+    TokenRepository,
+)
+from patchwarden.pipeline.fleet.records import (
+    ActivationRecord,
+    ActivationSpec,
+    AwsKeyPair,
+    TokenRecord,
+)
 
 
 def create_token(
@@ -20,6 +30,26 @@ def create_token(
     record, value = tokens.create(name, role, actor, at)
     audit.record(actor, "token.create", record.id, at, {"name": name, "role": role})
     return record, value
+
+
+def create_token_with_aws_keys(
+    tokens: TokenRepository,
+    keys: AwsKeyRepository,
+    audit: AuditLog,
+    name: str,
+    role: str,
+    actor: str,
+    at: datetime,
+) -> tuple[TokenRecord, str, AwsKeyPair]:
+    """:func:`create_token` plus an AWS-style access key pair acting with the token's role
+    (the ``/aws/ssm`` endpoint); the token's value and the secret key are returned only
+    here.  Revoking the token disables the keys."""
+    record, value = create_token(tokens, audit, name, role, actor, at)
+    pair = keys.create(record.id, at)
+    audit.record(
+        actor, "token.aws_keys.create", record.id, at, {"access_key_id": pair.access_key_id}
+    )
+    return record, value, pair
 
 
 @runtime_checkable

@@ -20,6 +20,7 @@ from patchwarden.pipeline.fleet.records import (
     ActivationGrant,
     ActivationRecord,
     ActivationSpec,
+    AwsKeyPair,
     GroupRegistration,
     NewNode,
     NodeRecord,
@@ -229,4 +230,12 @@ class TokenRepository(Protocol):
 
     def revoke(self, token_id: str, at: datetime) -> tuple[TokenRecord, bool] | None:
         """Revoke the token (if not yet); the token and whether this revoked it."""
+        ...
+
+
+class AwsKeyRepository(Protocol):
+    """AWS-style access keys of operator tokens (the ``/aws/ssm`` endpoint)."""
+
+    def create(self, token_id: str, at: datetime) -> AwsKeyPair:
+        """A new key pair for the token (its secret is returned only here)."""
         ...

@@ -160,3 +160,12 @@ class TargetNode:
     id: str
     operating_system: str
     patch_group: str | None
+
+
+@dataclass(frozen=True, repr=False)
+class AwsKeyPair:
+    """An AWS-style access key pair of an operator token, shown once (no ``repr``: the
+    secret never reaches a log)."""
+
+    access_key_id: str
+    secret_access_key: str

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from patchwarden.adapters.storage.audit_log import SqlAuditLog
+from patchwarden.adapters.storage.aws_keys import SqlAwsKeys
 from patchwarden.adapters.storage.queries import access as reads
 from patchwarden.adapters.storage.token_admin import SqlTokens
 from patchwarden.pipeline.fleet import access
@@ -25,6 +26,11 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@:-]+$")
     role: Literal["viewer", "operator", "admin"]
+    aws_keys: bool = Field(
+        default=False,
+        description="also make an AWS access key pair acting with the token's role "
+        "(the /aws/ssm endpoint, docs/aws-api.md); shown only in this answer",
+    )
 
 
 def _view(row: TokenRecord) -> dict[str, Any]:
@@ -40,12 +46,22 @@ def _view(row: TokenRecord) -> dict[str, Any]:
 
 @router.post("", status_code=201)
 def create_token(body: TokenCreate, who: Admin, session: WriteDB, at: Now) -> dict[str, Any]:
-    """Create a token; its value is in ``token`` and is shown only this once."""
+    """Create a token; its value is in ``token`` and is shown only this once (with
+    ``aws_keys``, so are ``aws_access_key_id`` and ``aws_secret_access_key``)."""
+    tokens, audit = SqlTokens(session), SqlAuditLog(session)
     with answered():
-        row, value = access.create_token(
-            SqlTokens(session), SqlAuditLog(session), body.name, body.role, who.actor, at
+        if not body.aws_keys:
+            row, value = access.create_token(tokens, audit, body.name, body.role, who.actor, at)
+            return {**_view(row), "token": value}
+        row, value, pair = access.create_token_with_aws_keys(
+            tokens, SqlAwsKeys(session), audit, body.name, body.role, who.actor, at
         )
-    return {**_view(row), "token": value}
+    return {
+        **_view(row),
+        "token": value,
+        "aws_access_key_id": pair.access_key_id,
+        "aws_secret_access_key": pair.secret_access_key,
+    }
 
 
 @router.get("")

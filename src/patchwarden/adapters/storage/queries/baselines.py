@@ -65,3 +65,9 @@ def default_baselines(session: Session) -> list[dict[str, str]]:
         {"operating_system": d.operating_system, "baseline": b.name, "baseline_id": b.id}
         for d, b in rows
     ]
+
+
+def baseline_by_id(session: Session, baseline_id: str) -> StoredBaseline | None:
+    """The stored baseline ``baseline_id`` (``pb-…``)."""
+    row = session.get(Baseline, baseline_id)
+    return baseline_record(row) if row is not None else None
