@@ -8,8 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,15 +16,18 @@ from typing import Any
 import pytest
 
 boto3 = pytest.importorskip("boto3")
-import botocore.session  # noqa: E402
-from botocore.awsrequest import AWSResponse  # noqa: E402
+from aws_helpers import (  # noqa: E402
+    REGION,
+    code_of,
+    isolate_aws_config,
+    keys,
+    live_server,
+    ssm_client,
+)
 from botocore.config import Config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
-from botocore.model import Shape  # noqa: E402
 from fleet_helpers import Api  # noqa: E402
 
-MODEL = botocore.session.get_session().get_service_model("ssm")
-REGION = "eu-west-3"
 BASELINE = {
     "Name": "web-security",
     "OperatingSystem": "DEBIAN",
@@ -51,97 +52,16 @@ BASELINE = {
 
 @pytest.fixture(autouse=True)
 def _no_aws_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    isolate_aws_config(monkeypatch)
 
 
 # -- the model as the oracle ---------------------------------------------------------------
-
-
-def conforms(value: Any, shape: Shape, where: str) -> None:
-    """``value`` (raw JSON) has the model's shape: known members only, the required ones
-    present, each of its type."""
-    kind = shape.type_name
-    if kind == "structure":
-        assert isinstance(value, dict), f"{where}: {value!r} is not an object"
-        unknown = set(value) - set(shape.members)  # type: ignore[attr-defined]
-        assert not unknown, f"{where}: members not in the model: {unknown}"
-        missing = set(shape.required_members) - set(value)  # type: ignore[attr-defined]
-        assert not missing, f"{where}: required members missing: {missing}"
-        for name, item in value.items():
-            conforms(item, shape.members[name], f"{where}.{name}")  # type: ignore[attr-defined]
-    elif kind == "list":
-        assert isinstance(value, list), f"{where}: {value!r} is not a list"
-        for index, item in enumerate(value):
-            conforms(item, shape.member, f"{where}[{index}]")  # type: ignore[attr-defined]
-    elif kind == "string":
-        assert isinstance(value, str), f"{where}: {value!r} is not a string"
-        low, high = shape.metadata.get("min", 0), shape.metadata.get("max", 10**9)
-        assert low <= len(value) <= high, f"{where}: {value!r} length out of {low}..{high}"
-    elif kind == "boolean":
-        assert isinstance(value, bool), f"{where}: {value!r} is not a boolean"
-    elif kind in ("integer", "long"):
-        assert isinstance(value, int) and not isinstance(value, bool), where
-    elif kind == "timestamp":
-        assert isinstance(value, int | float) and not isinstance(value, bool), where
-    else:
-        raise AssertionError(f"{where}: no check for {kind}")
-
-
-class _Raw:
-    def __init__(self, content: bytes) -> None:
-        self.content = content
-
-    def stream(self, *_: Any, **__: Any) -> Iterator[bytes]:
-        yield self.content
-
-
-def ssm_client(api: Api, key: str, secret: str) -> Any:
-    """A boto3 ``ssm`` client whose requests go to the app's test client (the request
-    botocore signed, unchanged); each 200 answer is checked against the model."""
-    client = boto3.session.Session(
-        aws_access_key_id=key, aws_secret_access_key=secret, region_name=REGION
-    ).client(
-        "ssm",
-        endpoint_url="http://testserver/aws/ssm",
-        config=Config(retries={"max_attempts": 1}),
-    )
-
-    def send(request: Any, **_: Any) -> AWSResponse:
-        headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
-        r = api.client.request(request.method, request.url, headers=headers, content=request.body)
-        assert r.headers["content-type"] == "application/x-amz-json-1.1"
-        assert r.headers["x-amzn-requestid"]
-        target = headers["X-Amz-Target"].removeprefix("AmazonSSM.")
-        if r.status_code == 200:
-            conforms(r.json(), MODEL.operation_model(target).output_shape, target)
-        else:
-            assert set(r.json()) == {"__type", "message"}, r.text
-            assert "Traceback" not in r.text
-        return AWSResponse(request.url, r.status_code, r.headers, _Raw(r.content))
-
-    client.meta.events.register("before-send.ssm", send)
-    return client
-
-
-def keys(api: Api, name: str, role: str) -> tuple[str, str]:
-    made = api.ok("POST", "/api/v1/tokens", json={"name": name, "role": role, "aws_keys": True})
-    assert made["aws_access_key_id"].startswith("PWAK") and len(made["aws_access_key_id"]) == 20
-    assert len(made["aws_secret_access_key"]) == 40
-    return made["aws_access_key_id"], made["aws_secret_access_key"]
 
 
 @pytest.fixture
 def ssm(api: Api) -> Any:
     api.clock.current = datetime.now(UTC)  # SigV4 checks the date against the server's clock
     return ssm_client(api, *keys(api, "aws-operator", "operator"))
-
-
-def code_of(error: pytest.ExceptionInfo[ClientError]) -> str:
-    return str(error.value.response["Error"]["Code"])
 
 
 # -- the baseline lifecycle ----------------------------------------------------------------
@@ -340,36 +260,8 @@ def test_malformed_bodies_are_400_never_500(api: Api, ssm: Any) -> None:
 @pytest.fixture
 def http_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A uvicorn server on 127.0.0.1 (SQLite, the wall clock) and its admin token."""
-    import httpx
-    import uvicorn
-
-    from patchwarden.adapters.storage import make_engine, upgrade
-    from patchwarden.server.app import bootstrap_admin, create_app
-    from patchwarden.server.settings import ServerSettings
-
-    url = f"sqlite:///{tmp_path / 'server.db'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    settings = ServerSettings(database_url=url, migrate=False, data_dir=tmp_path / "data")
-    app = create_app(settings)
-    admin = bootstrap_admin(app.state.db, settings)
-    assert admin is not None
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    assert httpx.get(f"{base}/healthz").status_code == 200
-    try:
-        yield base, admin
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with live_server(tmp_path) as served:
+        yield served
 
 
 def test_boto3_and_the_aws_cli_over_http(http_server: tuple[str, str]) -> None:

@@ -5,5 +5,12 @@ changed (docs/aws-api.md).
 
 - :mod:`.protocol` — errors, the operation registry, the context, parameters, paging;
 - :mod:`.endpoint` — the route: verify, authorise, dispatch, render;
-- :mod:`.baselines` — the patch baseline and patch group operations.
+- :mod:`.baselines` — the patch baseline and patch group operations;
+- :mod:`.nodes` — managed nodes, their tags, activations, deregistration;
+- :mod:`.patch_state` — patch states, Patch compliance, available patches;
+- :mod:`.commands` — Run Command: send, list, invocations, cancel.
 """
+
+from patchwarden.server.aws_api import commands as commands  # registers its operations
+from patchwarden.server.aws_api import nodes as nodes  # registers its operations
+from patchwarden.server.aws_api import patch_state as patch_state  # registers its operations

@@ -298,6 +298,7 @@ def describe_patch_baselines(ctx: Context, params: Params) -> dict[str, Any]:
     chosen = filters(params, ("NAME_PREFIX", "OWNER", "OPERATING_SYSTEM"))
     found = [Found(b.id, b.document, b) for b in reads.baselines(ctx.session)]
     found += [f for f in map(_predefined, sorted(PREDEFINED)) if f is not None]
+    found = [b for b in found if b.operating_system in AWS_SYSTEMS]  # no ALPINE in AWS's model
     for f in chosen:
         if f.key == "NAME_PREFIX":
             found = [b for b in found if any(b.name.startswith(v) for v in f.values)]
@@ -313,6 +314,17 @@ def describe_patch_baselines(ctx: Context, params: Params) -> dict[str, Any]:
     if token:
         out["NextToken"] = token
     return out
+
+
+AWS_SYSTEMS = frozenset(
+    {
+        "WINDOWS", "AMAZON_LINUX", "AMAZON_LINUX_2", "AMAZON_LINUX_2022", "AMAZON_LINUX_2023",
+        "UBUNTU", "REDHAT_ENTERPRISE_LINUX", "SUSE", "CENTOS", "ORACLE_LINUX", "DEBIAN",
+        "MACOS", "RASPBIAN", "ROCKY_LINUX", "ALMA_LINUX",
+    }
+)  # fmt: skip
+"""The OperatingSystem values of SSM's model: a listing through the AWS API leaves out
+Patchwarden's own (Alpine), which AWS clients would not know."""
 
 
 @operation("GetDefaultPatchBaseline", "viewer")
