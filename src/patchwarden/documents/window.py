@@ -49,6 +49,18 @@ class TargetSpec(StrictModel):
     Values: list[str] = Field(min_length=1, max_length=50)
 
 
+class RegisteredTarget(StrictModel):
+    """A registered window target (AWS's RegisterTargetWithMaintenanceWindow): one
+    selector with its own id, named by tasks' ``WindowTargetIds``."""
+
+    WindowTargetId: str = Field(pattern=r"^[a-zA-Z0-9_.\-]{1,36}$")
+    Targets: list[TargetSpec] = Field(min_length=1, max_length=5)
+    ResourceType: Literal["INSTANCE"] = "INSTANCE"
+    Name: str | None = Field(default=None, pattern=_NAME.pattern)
+    Description: str | None = Field(default=None, min_length=1, max_length=128)
+    OwnerInformation: str | None = Field(default=None, min_length=1, max_length=128)
+
+
 class Hook(StrictModel):
     """A command document run on each node of a wave before (or after) the task's own."""
 
@@ -91,6 +103,9 @@ class TaskSpec(StrictModel):
     (AUTOMATION, ``TaskArn`` names a Runbook)."""
 
     Name: str
+    WindowTaskId: str | None = Field(default=None, pattern=r"^[a-zA-Z0-9_.\-]{1,36}$")
+    """The task's id as the AWS API shows it (its own when registered there)."""
+    Description: str | None = Field(default=None, min_length=1, max_length=128)
     TaskType: Literal["RUN_COMMAND", "AUTOMATION"] = "RUN_COMMAND"
     TaskArn: str = Field(default="AWS-RunPatchBaseline", min_length=1, max_length=1600)
     Priority: int = Field(default=1, ge=0)
@@ -99,6 +114,9 @@ class TaskSpec(StrictModel):
     CutoffBehavior: Literal["CONTINUE_TASK", "CANCEL_TASK"] = "CONTINUE_TASK"
     Targets: list[TargetSpec] | None = Field(default=None, max_length=5)
     """``None``: the window's targets; ``[]`` (AUTOMATION only): targetless, one execution."""
+    WindowTargetIds: list[str] | None = Field(default=None, min_length=1, max_length=5)
+    """Registered window targets (``spec.WindowTargets``) instead of ``Targets``: their
+    nodes' waves run one target after another."""
     TaskInvocationParameters: InvocationSpec
     PauseBetweenWavesSeconds: int = Field(default=0, ge=0, le=86_400)
     PreHook: Hook | None = None
@@ -146,6 +164,8 @@ class TaskSpec(StrictModel):
     @model_validator(mode="after")
     def _limits(self) -> TaskSpec:
         try:
+            if self.WindowTargetIds is not None and self.Targets is not None:
+                raise InputError("WindowTargetIds: give either Targets or WindowTargetIds")
             if self.MaxConcurrency is not None:
                 waves.check_concurrency(self.MaxConcurrency)
             if self.MaxErrors is not None:
@@ -221,8 +241,11 @@ class WindowSpec(StrictModel):
     StartDate: str | None = None
     EndDate: str | None = None
     Enabled: bool = True
-    Targets: list[TargetSpec] = Field(min_length=1, max_length=5)
-    Tasks: list[TaskSpec] = Field(min_length=1, max_length=20)
+    Targets: list[TargetSpec] = Field(default_factory=list, max_length=5)
+    """The window's own selector (empty: none; tasks then name registered targets or
+    their own Targets)."""
+    WindowTargets: list[RegisteredTarget] = Field(default_factory=list, max_length=100)
+    Tasks: list[TaskSpec] = Field(default_factory=list, max_length=20)
 
     @field_validator("StartDate", "EndDate", mode="before")
     @classmethod
@@ -236,7 +259,24 @@ class WindowSpec(StrictModel):
         for name in names:
             if names.count(name) > 1:
                 raise ValueError(f"Tasks: task name {name!r} is given twice")
+        ids = [t.WindowTaskId for t in self.Tasks if t.WindowTaskId]
+        if len(set(ids)) != len(ids):
+            raise ValueError("Tasks: a WindowTaskId is given twice")
+        registered = [t.WindowTargetId for t in self.WindowTargets]
+        if len(set(registered)) != len(registered):
+            raise ValueError("WindowTargets: a WindowTargetId is given twice")
+        for task in self.Tasks:
+            for target_id in task.WindowTargetIds or []:
+                if target_id not in registered:
+                    raise ValueError(
+                        f"Tasks: task {task.Name!r} names WindowTargetId {target_id!r}, "
+                        "which is not in WindowTargets"
+                    )
         return self
+
+    def registered(self, target_id: str) -> RegisteredTarget:
+        """The registered target ``target_id`` (validated to exist)."""
+        return next(t for t in self.WindowTargets if t.WindowTargetId == target_id)
 
 
 def parse_date(text: str | None, field: str) -> datetime | None:
@@ -286,6 +326,8 @@ class WindowDocument:
     def to_json(self) -> dict[str, Any]:
         """The document as stored (and served back)."""
         spec = self.spec.model_dump(mode="json", exclude_none=True)
+        if not spec["WindowTargets"]:  # documents without registered targets stay as they were
+            del spec["WindowTargets"]
         return stored(KIND, self.name, spec, self.description)
 
 

@@ -22,7 +22,7 @@ from patchwarden.pipeline.windows.ports import (
     WindowRepository,
 )
 from patchwarden.pipeline.windows.records import NewWindow, WindowRecord
-from patchwarden.pipeline.windows.start import resolve
+from patchwarden.pipeline.windows.start import window_nodes
 
 SAMPLE_ID = "00000000-0000-4000-8000-000000000000"
 """What the pseudo-parameters stand for while the parameters are checked."""
@@ -77,7 +77,8 @@ def check_runbooks(runbooks: RunbookCatalog, doc: WindowDocument) -> None:
 
 def check_targets(targets: TargetResolver, doc: WindowDocument) -> None:
     """With ``AllowUnassociatedTargets: false`` (the default), the node ids a task names
-    (``Targets: [{Key: InstanceIds, …}]``) must be nodes the window's own Targets select now."""
+    (``Targets: [{Key: InstanceIds, …}]``) must be nodes the window's own Targets or its
+    registered targets (``WindowTargets``) select now."""
     if doc.spec.AllowUnassociatedTargets:
         return
     named = [
@@ -89,8 +90,9 @@ def check_targets(targets: TargetResolver, doc: WindowDocument) -> None:
     ]
     if not named:
         return
-    selected = {n.id for n in resolve(targets, doc.spec.Targets)}
-    every = [(t.Key, t.Values) for t in doc.spec.Targets] == [("InstanceIds", ["*"])]
+    selected = {n.id for n in window_nodes(targets, doc.spec)}
+    selectors = [doc.spec.Targets, *(t.Targets for t in doc.spec.WindowTargets)]
+    every = any([(t.Key, t.Values) for t in sel] == [("InstanceIds", ["*"])] for sel in selectors)
     for index, value in named:
         if value == "*" and not every:
             raise InputError(

@@ -8,9 +8,11 @@ changed (docs/aws-api.md).
 - :mod:`.baselines` — the patch baseline and patch group operations;
 - :mod:`.nodes` — managed nodes, their tags, activations, deregistration;
 - :mod:`.patch_state` — patch states, Patch compliance, available patches;
-- :mod:`.commands` — Run Command: send, list, invocations, cancel.
+- :mod:`.commands` — Run Command: send, list, invocations, cancel;
+- :mod:`.windows` — maintenance windows, their targets, tasks, executions and schedule.
 """
 
 from patchwarden.server.aws_api import commands as commands  # registers its operations
 from patchwarden.server.aws_api import nodes as nodes  # registers its operations
 from patchwarden.server.aws_api import patch_state as patch_state  # registers its operations
+from patchwarden.server.aws_api import windows as windows  # registers its operations
