@@ -369,3 +369,26 @@ def test_the_server_checks_what_botocore_would(api: Api) -> None:
             call(**kw)
         assert code_of(refused) == code, kw
     assert api.ok("GET", f"/api/v1/nodes/{node.id}")["tags"] == {}
+
+
+def test_a_paginator_over_two_hundred_sixty_nodes(api: Api, clients: dict[str, Any]) -> None:
+    fleet = api.activation(registration_limit=260)
+    for i in range(260):
+        api.register(fleet, tags={"Patch Group": "web" if i % 2 else "db"}, name=f"n-{i:03d}")
+    native = [n["node_id"] for n in api.ok("GET", "/api/v1/nodes")]
+    pages = list(
+        clients["viewer"]
+        .get_paginator("describe_instance_information")
+        .paginate(PaginationConfig={"PageSize": 50})
+    )
+    assert [len(p["InstanceInformationList"]) for p in pages] == [50] * 5 + [10]
+    assert _ids([i for p in pages for i in p["InstanceInformationList"]]) == native
+    web = (
+        clients["viewer"]
+        .get_paginator("describe_instance_information")
+        .paginate(
+            Filters=[{"Key": "tag:Patch Group", "Values": ["web"]}],
+            PaginationConfig={"PageSize": 50},
+        )
+    )
+    assert sum(len(p["InstanceInformationList"]) for p in web) == 130

@@ -12,6 +12,7 @@ changed (docs/aws-api.md).
 - :mod:`.windows` — maintenance windows, their targets, tasks, executions and schedule.
 """
 
+from patchwarden.server.aws_api import baselines as baselines  # registers its operations
 from patchwarden.server.aws_api import commands as commands  # registers its operations
 from patchwarden.server.aws_api import nodes as nodes  # registers its operations
 from patchwarden.server.aws_api import patch_state as patch_state  # registers its operations

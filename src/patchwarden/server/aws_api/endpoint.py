@@ -24,7 +24,6 @@ from starlette.concurrency import run_in_threadpool
 from patchwarden.adapters.aws.sigv4 import SignatureError, verify
 from patchwarden.adapters.storage.aws_keys import KeyOwner, key_lookup
 from patchwarden.server import auth
-from patchwarden.server.aws_api import baselines as baselines  # registers its operations
 from patchwarden.server.aws_api.protocol import OPERATIONS, TARGET_PREFIX, AwsError, Context
 from patchwarden.server.db import connected, database, is_unavailable, settings
 from patchwarden.server.refusals import AUTH, claimed, source_of
