@@ -4,8 +4,6 @@ real apt, on loopback; only ``--endpoint-url`` and the credentials say it is not
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,9 +12,13 @@ import pytest
 from fleet_processes import AgentProcess, Server, wait_for
 from sandbox import SECURITY_UPDATES, NodeFactory
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "server"))
+pytest.importorskip("boto3")
+from aws_helpers import aws_cli as ok
+from aws_helpers import run_aws as aws
+
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 AWS = Path(sys.executable).with_name("aws")
-REGION = "eu-west-3"
 APPROVE_ALL = {
     "PatchRules": [
         {
@@ -25,30 +27,6 @@ APPROVE_ALL = {
         }
     ]
 }
-
-
-def aws(base: str, key: str, secret: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """``aws ssm ARGS`` against the server, isolated from any AWS configuration here."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "AWS_ACCESS_KEY_ID": key,
-        "AWS_SECRET_ACCESS_KEY": secret,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_MAX_ATTEMPTS": "1",
-    }
-    argv = [str(AWS), "ssm", *args, "--endpoint-url", f"{base}/aws/ssm", "--region", REGION]
-    return subprocess.run(
-        [*argv, "--output", "json"], env=env, capture_output=True, text=True, timeout=120
-    )
-
-
-def ok(base: str, key: str, secret: str, *args: str) -> Any:
-    out = aws(base, key, secret, *args)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout) if out.stdout.strip() else {}
 
 
 @pytest.mark.skipif(not AWS.exists(), reason="the AWS CLI is not installed (pip install awscli)")

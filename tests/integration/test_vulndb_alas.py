@@ -6,12 +6,11 @@ assessment of Amazon Linux inventories against what was stored."""
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from vulndb_helpers import DATA, FeedServer, Resource, feed_server, run_cli
+from vulndb_helpers import DATA, FeedServer, Resource, db, downloader, feed_server, run_cli
 
 from patchwarden.adapters.feeds import FEEDS
 from patchwarden.adapters.http import HttpDownloader
@@ -22,7 +21,7 @@ from patchwarden.errors import AdapterError
 from patchwarden.pipeline import dbupdate
 from patchwarden.pipeline.assess import assess
 
-__all__ = ["feed_server"]  # the fixture, re-exported for pytest
+__all__ = ["db", "downloader", "feed_server"]  # the fixtures, re-exported for pytest
 
 ALAS = DATA / "alas"
 CDN = "https://cdn.amazonlinux.com"
@@ -73,20 +72,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PATCHWARDEN_NOW", "2026-11-27T12:00:00Z")
     monkeypatch.delenv("PATCHWARDEN_DB_MAX_AGE", raising=False)
     return path
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[SqliteVulnDb]:
-    store = SqliteVulnDb(tmp_path / "home" / "vulndb.sqlite")
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def downloader() -> Iterator[HttpDownloader]:
-    client = HttpDownloader(timeout=10)
-    yield client
-    client.close()
 
 
 def inventory(os: OsInfo, *installed: tuple[str, str, str]) -> Inventory:

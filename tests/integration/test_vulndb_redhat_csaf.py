@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import zstandard
-from vulndb_helpers import DATA, FeedServer, Resource, feed_server, run_cli
+from vulndb_helpers import DATA, FeedServer, Resource, db, downloader, feed_server, run_cli
 
 from patchwarden.adapters.feeds import FEEDS, FeedSpec, classify
 from patchwarden.adapters.http import HttpDownloader
@@ -26,7 +25,7 @@ from patchwarden.errors import AdapterError
 from patchwarden.pipeline import dbupdate
 from patchwarden.pipeline.assess import assess
 
-__all__ = ["feed_server"]  # the fixture, re-exported for pytest
+__all__ = ["db", "downloader", "feed_server"]  # the fixtures, re-exported for pytest
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 VEX = DATA / "redhat-csaf"
@@ -61,20 +60,6 @@ def served(feed_server: FeedServer) -> FeedServer:
         }
     )
     return feed_server
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[SqliteVulnDb]:
-    store = SqliteVulnDb(tmp_path / "home" / "vulndb.sqlite")
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def downloader() -> Iterator[HttpDownloader]:
-    client = HttpDownloader(timeout=10)
-    yield client
-    client.close()
 
 
 def redhat(server: FeedServer, path: str = f"{BASE}/archive_latest.txt") -> FeedSpec:

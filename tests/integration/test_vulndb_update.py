@@ -7,12 +7,11 @@ The real downloader (httpx) and the real parsers and database; only the URLs poi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from vulndb_helpers import DATA, FeedServer, Resource, feed_server, osv_zip
+from vulndb_helpers import DATA, FeedServer, Resource, db, downloader, feed_server, osv_zip
 
 from patchwarden.adapters.feeds import FEEDS
 from patchwarden.adapters.http import HttpDownloader
@@ -20,7 +19,7 @@ from patchwarden.adapters.vulndb import SqliteVulnDb
 from patchwarden.errors import AdapterError, InputError
 from patchwarden.pipeline import dbupdate
 
-__all__ = ["feed_server"]  # the fixture, re-exported for pytest
+__all__ = ["db", "downloader", "feed_server"]  # the fixtures, re-exported for pytest
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 TRACKER = (DATA / "debian-tracker" / "tracker-vunnel.json").read_bytes()
@@ -40,20 +39,6 @@ def served(feed_server: FeedServer, tmp_path: Path) -> FeedServer:
         }
     )
     return feed_server
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[SqliteVulnDb]:
-    store = SqliteVulnDb(tmp_path / "home" / "vulndb.sqlite")
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def downloader() -> Iterator[HttpDownloader]:
-    client = HttpDownloader(timeout=10)
-    yield client
-    client.close()
 
 
 def feeds(server: FeedServer, tracker: str = "/tracker/data/json") -> list:  # type: ignore[type-arg]

@@ -14,12 +14,15 @@ import base64
 import hashlib
 import threading
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from patchwarden.adapters.http import HttpDownloader
+from patchwarden.adapters.vulndb import SqliteVulnDb
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "feeds"
 FIXED_NOW = "2026-11-27T12:00:00+00:00"
@@ -107,6 +110,22 @@ def feed_server() -> Iterable[FeedServer]:
     yield state
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[SqliteVulnDb]:
+    """A vulnerability database under the test's home (closed after the test)."""
+    store = SqliteVulnDb(tmp_path / "home" / "vulndb.sqlite")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def downloader() -> Iterator[HttpDownloader]:
+    """The real downloader (httpx), closed after the test."""
+    client = HttpDownloader(timeout=10)
+    yield client
+    client.close()
 
 
 def osv_zip(dest: Path, names: Sequence[str]) -> Path:

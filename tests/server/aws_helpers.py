@@ -161,9 +161,9 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
         thread.join(timeout=30)
 
 
-def aws_cli(base: str, key: str, secret: str, *args: str) -> Any:
-    """``aws ssm ARGS --output json`` against the server at ``base``: its JSON answer
-    (skips the test when the AWS CLI is not installed)."""
+def run_aws(base: str, key: str, secret: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``aws ssm ARGS --output json`` against the server at ``base``, isolated from any AWS
+    configuration of the machine (skips the test when the AWS CLI is not installed)."""
     aws = Path(sys.executable).with_name("aws")
     if not aws.exists():
         pytest.skip("the AWS CLI is not installed (pip install awscli)")
@@ -177,7 +177,7 @@ def aws_cli(base: str, key: str, secret: str, *args: str) -> Any:
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_MAX_ATTEMPTS": "1",
     }
-    out = subprocess.run(
+    return subprocess.run(
         [
             *(str(aws), "ssm", *args),
             *("--endpoint-url", f"{base}/aws/ssm", "--region", REGION, "--output", "json"),
@@ -188,5 +188,10 @@ def aws_cli(base: str, key: str, secret: str, *args: str) -> Any:
         timeout=120,
         check=False,
     )
+
+
+def aws_cli(base: str, key: str, secret: str, *args: str) -> Any:
+    """:func:`run_aws` that must succeed: its JSON answer (``{}`` for none)."""
+    out = run_aws(base, key, secret, *args)
     assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
+    return json.loads(out.stdout) if out.stdout.strip() else {}

@@ -5,7 +5,6 @@ against botocore's own ``ssm`` model."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ import pytest
 boto3 = pytest.importorskip("boto3")
 from aws_helpers import (  # noqa: E402
     REGION,
+    aws_cli,
     code_of,
     isolate_aws_config,
     keys,
@@ -303,39 +303,7 @@ def test_boto3_and_the_aws_cli_over_http(http_server: tuple[str, str]) -> None:
     assert made_by_cli.returncode == 0, made_by_cli.stderr
     printed = json.loads(made_by_cli.stdout)
     key, secret = printed["aws_access_key_id"], printed["aws_secret_access_key"]
-    aws = Path(sys.executable).with_name("aws")
-    if not aws.exists():
-        pytest.skip("the AWS CLI is not installed (pip install awscli)")
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "AWS_ACCESS_KEY_ID": key,
-        "AWS_SECRET_ACCESS_KEY": secret,
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_MAX_ATTEMPTS": "1",
-    }
-    out = subprocess.run(
-        [
-            str(aws),
-            "ssm",
-            "describe-patch-baselines",
-            "--endpoint-url",
-            f"{base}/aws/ssm",
-            "--region",
-            REGION,
-            "--output",
-            "json",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    listed = json.loads(out.stdout)["BaselineIdentities"]
+    listed = aws_cli(base, key, secret, "describe-patch-baselines")["BaselineIdentities"]
     assert listed[0] == {
         "BaselineId": baseline_id,
         "BaselineName": "web-security",
