@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -21,11 +20,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from deploy_helpers import Poller, free_ports
 from image_builds import make_mirror, require_image_builds
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -36,47 +35,6 @@ SITE_PACKAGE = REPO / "examples/deployments/support/site-package.py"
 MIRROR_TOOL = REPO / "examples/images/support/local-mirror.py"
 CLI = [sys.executable, "-m", "patchwarden"]
 EPOCH = "1735689600"
-
-
-def _free_ports(count: int) -> list[int]:
-    """``count`` consecutive free ports on 127.0.0.1 (the runc deployer's slots)."""
-    for base in range(21000, 60000, 97):
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                s.bind(("127.0.0.1", port))
-                sockets.append(s)
-            return list(range(base, base + count))
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no free ports")
-
-
-@dataclass
-class Poller:
-    """A client that polls the service all along: every response body, every failure."""
-
-    url: str
-    bodies: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                with urllib.request.urlopen(self.url, timeout=5) as response:
-                    self.bodies.append(response.read().decode().strip())
-            except (urllib.error.URLError, OSError) as exc:
-                self.failures.append(str(exc))
-            time.sleep(0.02)
-
-    def seen(self) -> list[str]:
-        """The distinct bodies, in the order they first appeared."""
-        return list(dict.fromkeys(self.bodies))
 
 
 @pytest.fixture
@@ -100,7 +58,7 @@ def world(tmp_path: Path) -> Iterator[dict[str, object]]:
         ],
         check=True,
     )
-    router, *slots = _free_ports(5)
+    router, *slots = free_ports(5)
     docs = tmp_path / "docs"
     docs.mkdir()
     text = (

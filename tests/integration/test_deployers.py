@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from deploy_helpers import free_ports
 
 from patchwarden.adapters.deployers.command import CommandDeployer, CommandRouter
 from patchwarden.adapters.deployers.health import CommandProbe, HttpProbe
@@ -63,29 +64,6 @@ def require_tools() -> None:
         if os.environ.get("CI"):
             pytest.fail("; ".join(problems) + " (make test prepares them)", pytrace=False)
         pytest.skip("; ".join(problems))
-
-
-def free_ports(count: int) -> int:
-    """A base port such that ``base … base+count-1`` are free on 127.0.0.1 right now."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + count > 65535:
-            continue
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free ports")
 
 
 def get(address: str, path: str = "/", timeout: float = 2.0) -> str:
@@ -160,7 +138,7 @@ def _cleanup_runc(deployer: RuncDeployer) -> None:
 
 @pytest.fixture
 def deployer(tmp_path: Path, images: Images) -> Iterator[RuncDeployer]:
-    deployer = RuncDeployer(tmp_path / "runc-state", base_port=free_ports(2), stop_timeout=1.0)
+    deployer = RuncDeployer(tmp_path / "runc-state", base_port=free_ports(2)[0], stop_timeout=1.0)
     try:
         yield deployer
     finally:
@@ -169,7 +147,7 @@ def deployer(tmp_path: Path, images: Images) -> Iterator[RuncDeployer]:
 
 @pytest.fixture
 def router(tmp_path: Path, images: Images) -> Iterator[NginxRouter]:
-    router = NginxRouter(tmp_path / "nginx", f"127.0.0.1:{free_ports(1)}")
+    router = NginxRouter(tmp_path / "nginx", f"127.0.0.1:{free_ports(1)[0]}")
     try:
         yield router
     finally:
@@ -366,7 +344,7 @@ def test_http_probe_times_out() -> None:
 
 @pytest.fixture
 def hook_env(tmp_path: Path, images: Images) -> Iterator[dict[str, str]]:
-    env = {"HOOK_STATE_DIR": str(tmp_path / "hooks"), "HOOK_BASE_PORT": str(free_ports(2))}
+    env = {"HOOK_STATE_DIR": str(tmp_path / "hooks"), "HOOK_BASE_PORT": str(free_ports(2)[0])}
     try:
         yield env
     finally:

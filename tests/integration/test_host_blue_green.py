@@ -14,12 +14,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from deploy_helpers import Poller
 from fleet_processes import AgentProcess, Server, free_port, wait_for
 from sandbox import SECURITY_UPDATES, NodeFactory
 
@@ -27,25 +27,6 @@ from patchwarden.adapters.deployers.nginx import NginxRouter
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 ENDED = ("Succeeded", "Failed", "Stopped")
-
-
-@dataclass
-class Poller:
-    """A client that polls the router all along: every response body, every failure."""
-
-    url: str
-    bodies: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                with urllib.request.urlopen(self.url, timeout=5) as response:
-                    self.bodies.append(response.read().decode().strip())
-            except (urllib.error.URLError, OSError) as exc:
-                self.failures.append(str(exc))
-            time.sleep(0.02)
 
 
 def _service(www: Path, body: str, port: int) -> subprocess.Popen[bytes]:
