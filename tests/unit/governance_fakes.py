@@ -166,6 +166,10 @@ class FakeResults:
             if r == rule and x.compliance in ("COMPLIANT", "NON_COMPLIANT")
         )
 
+    def forget(self, resource_ids: Collection[str]) -> None:
+        for key in [k for k in self.w.latest if k[1] in resource_ids]:
+            del self.w.latest[key]
+
 
 class FakeNodes:
     """NodeDirectory (snapshots carry the tags only) and TagEditor."""

@@ -15,8 +15,10 @@ from patchwarden.cli.common import printable
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 
 
-def add_connection_options(p: argparse.ArgumentParser) -> None:
-    """``--server`` and ``--token``."""
+def add_connection_options(
+    p: argparse.ArgumentParser, formats: tuple[str, ...] = ("table", "json")
+) -> None:
+    """``--server``, ``--token`` and ``--format`` (one of ``formats``)."""
     p.add_argument(
         "--server",
         metavar="URL",
@@ -24,7 +26,7 @@ def add_connection_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--token", metavar="TOKEN", help="API token (env PATCHWARDEN_TOKEN)")
     p.add_argument(
-        "--format", "-o", choices=("table", "json"), default="table", help="output format"
+        "--format", "-o", choices=formats, default="table", help="output format"
     )
 
 

@@ -105,8 +105,42 @@ def _conformance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _responsibility(args: argparse.Namespace) -> int:
+    import sys
+
+    from patchwarden.cli.api import ServerApi, print_json
+    from patchwarden.render.responsibility import html, text
+    from patchwarden.render.table import terminal_width
+
+    data = ServerApi(args).call("GET", "/api/v1/responsibility")
+    if args.format == "json":
+        print_json(data)
+    elif args.format == "html":
+        sys.stdout.write(html(data))
+    else:
+        sys.stdout.write(printable_lines(text(data, terminal_width(), everything=args.all)))
+    return 0
+
+
+def printable_lines(value: str) -> str:
+    """``value`` with each line's non-printable characters escaped."""
+    return "".join(printable(line) + "\n" for line in value.splitlines())
+
+
 def register(sub: Any) -> None:
-    """Add ``rules``, ``remediation`` and ``conformance``."""
+    """Add ``rules``, ``remediation``, ``conformance`` and ``responsibility``."""
+    resp = sub.add_parser(
+        "responsibility", help="who patches what (OS, runtime, application), and is it done"
+    )
+    psub = resp.add_subparsers(dest="responsibility_action", metavar="ACTION", required=True)
+    report = psub.add_parser(
+        "report",
+        help="per resource kind: the owner and state of each layer; resources needing attention",
+    )
+    report.add_argument("--all", action="store_true", help="list every resource's checks")
+    add_connection_options(report, formats=("table", "json", "html"))
+    report.set_defaults(handler=_responsibility)
+
     rules = sub.add_parser("rules", help="compliance rules on the server")
     rsub = rules.add_subparsers(dest="rules_action", metavar="ACTION", required=True)
     evaluate = rsub.add_parser("evaluate", help="evaluate every rule (or NAME) on every node now")

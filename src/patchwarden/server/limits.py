@@ -83,6 +83,7 @@ LIMITS: tuple[tuple[frozenset[str], re.Pattern[str], int], ...] = (
     ),
     (frozenset({"PUT", "PATCH"}), re.compile(r"/api/v1/agent/inventory/?"), INVENTORY_LIMIT),
     (frozenset({"PUT"}), re.compile(r"/api/v1/agent/images/?"), IMAGE_RECORD_LIMIT),
+    (frozenset({"PUT"}), re.compile(r"/api/v1/resources/sources/[^/]+/?"), INVENTORY_LIMIT),
     (frozenset({"POST"}), re.compile(r"/aws/ssm/?"), DOCUMENT_LIMIT),  # SigV4, no bearer
     (
         frozenset({"POST", "PUT", "PATCH"}),

@@ -34,7 +34,7 @@ class EvaluationRow(Base):
     __tablename__ = "gov_evaluations"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     rule: Mapped[str] = mapped_column(String(128))
-    resource_id: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str] = mapped_column(String(512))
     compliance: Mapped[str] = mapped_column(String(20))
     annotation: Mapped[str] = mapped_column(String(256), default="")
     trigger: Mapped[str] = mapped_column(String(24))
@@ -47,7 +47,7 @@ class ResourceComplianceRow(Base):
 
     __tablename__ = "gov_resource_compliance"
     rule: Mapped[str] = mapped_column(String(128), primary_key=True)
-    resource_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(512), primary_key=True)
     compliance: Mapped[str] = mapped_column(String(20), index=True)
     annotation: Mapped[str] = mapped_column(String(256), default="")
     evaluated_at: Mapped[datetime]
@@ -113,7 +113,7 @@ class RemediationStateRow(Base):
 
     __tablename__ = "gov_remediation_states"
     rule: Mapped[str] = mapped_column(String(128), primary_key=True)
-    resource_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(512), primary_key=True)
     phase: Mapped[str] = mapped_column(String(16), index=True)
     state: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
@@ -125,7 +125,7 @@ class RemediationExecutionRow(Base):
     __tablename__ = "gov_remediation_executions"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     rule: Mapped[str] = mapped_column(String(128), index=True)
-    resource_id: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str] = mapped_column(String(512))
     execution_id: Mapped[str | None] = mapped_column(String(36), index=True)
     manual: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -140,7 +140,7 @@ class RemediationExceptionRow(Base):
 
     __tablename__ = "gov_remediation_exceptions"
     rule: Mapped[str] = mapped_column(String(128), primary_key=True)
-    resource_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(512), primary_key=True)
     reason: Mapped[str] = mapped_column(String(1024))
     manual: Mapped[bool] = mapped_column(Boolean, default=False)
     expires_at: Mapped[datetime | None]

@@ -337,3 +337,4 @@ from patchwarden.adapters.storage import event_tables as event_tables  # noqa: E
 from patchwarden.adapters.storage import findings as findings  # noqa: E402
 from patchwarden.adapters.storage import governance_tables as governance_tables  # noqa: E402
 from patchwarden.adapters.storage import image_tables as image_tables  # noqa: E402
+from patchwarden.adapters.storage import resource_tables as resource_tables  # noqa: E402

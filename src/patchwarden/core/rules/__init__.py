@@ -19,13 +19,15 @@ from patchwarden.core.rules.model import (
     FindingFact,
     NodeSnapshot,
     PatchFact,
+    ResourceSnapshot,
     RuleType,
 )
 from patchwarden.core.rules.params import ParamSpec, validate_params
+from patchwarden.core.rules.resources import RESOURCE_RULES
 from patchwarden.errors import InputError
 
-RULE_TYPES: dict[str, RuleType] = {rule.identifier: rule for rule in MANAGED}
-"""identifier → managed rule type."""
+RULE_TYPES: dict[str, RuleType] = {rule.identifier: rule for rule in (*MANAGED, *RESOURCE_RULES)}
+"""identifier → managed rule type (the node rules, then those of imported resources)."""
 
 
 def with_custom(
@@ -49,15 +51,23 @@ def with_custom(
 
 
 def evaluate(
-    rule: Rule, node: NodeSnapshot, now: datetime, registry: Mapping[str, RuleType] = RULE_TYPES
+    rule: Rule,
+    subject: NodeSnapshot | ResourceSnapshot,
+    now: datetime,
+    registry: Mapping[str, RuleType] = RULE_TYPES,
 ) -> Evaluation:
-    """The verdict of ``rule`` on ``node``: NOT_APPLICABLE out of scope, else the type's."""
-    if not rule.in_scope(node):
+    """The verdict of ``rule`` on a node or an imported resource: NOT_APPLICABLE out of
+    scope, else the type's."""
+    if not rule.in_scope(subject):
         return Evaluation(ComplianceType.NOT_APPLICABLE, "out of the rule's scope")
     rule_type = registry.get(rule.type)
     if rule_type is None:
         return Evaluation(ComplianceType.INSUFFICIENT_DATA, f"unknown rule type {rule.type!r}")
-    return rule_type.evaluate(node, rule.parameters, now)
+    if isinstance(subject, NodeSnapshot):
+        return rule_type.evaluate(subject, rule.parameters, now)
+    if rule_type.evaluate_resource is None:
+        return Evaluation(ComplianceType.NOT_APPLICABLE, "this rule judges managed nodes")
+    return rule_type.evaluate_resource(subject, rule.parameters, now)
 
 
 __all__ = [
@@ -69,6 +79,7 @@ __all__ = [
     "NodeSnapshot",
     "ParamSpec",
     "PatchFact",
+    "ResourceSnapshot",
     "Rule",
     "RuleType",
     "evaluate",

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from patchwarden.core.rules.model import NodeSnapshot, RuleType
+from patchwarden.core.rules.model import NodeSnapshot, ResourceSnapshot, RuleType
 from patchwarden.core.rules.params import validate_params
 from patchwarden.errors import InputError
 
@@ -52,7 +52,7 @@ class Rule:
         """How often the periodic trigger fires, ``None`` when not periodic."""
         return FREQUENCIES[self.frequency] if self.frequency else None
 
-    def in_scope(self, node: NodeSnapshot) -> bool:
+    def in_scope(self, node: NodeSnapshot | ResourceSnapshot) -> bool:
         """Whether the rule applies to this resource (type and tag filters)."""
         if node.resource_type not in self.resource_types:
             return False
@@ -71,14 +71,15 @@ def _mapping(value: object, where: str) -> Mapping[str, object]:
 
 
 def _scope(
-    raw: Mapping[str, object], where: str
+    raw: Mapping[str, object], where: str, judged: tuple[str, ...]
 ) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """ResourceTypes (a subset of the types the rule type judges, default all) and Tags."""
     unknown = sorted(set(raw) - {"ResourceTypes", "Tags"})
     if unknown:
         raise InputError(f"{where}.{unknown[0]}: unknown field")
-    types = raw.get("ResourceTypes", list(RESOURCE_TYPES))
-    if not isinstance(types, list) or not types or any(t not in RESOURCE_TYPES for t in types):
-        raise InputError(f"{where}.ResourceTypes: must be a list of {', '.join(RESOURCE_TYPES)}")
+    types = raw.get("ResourceTypes", list(judged))
+    if not isinstance(types, list) or not types or any(t not in judged for t in types):
+        raise InputError(f"{where}.ResourceTypes: must be a list of {', '.join(judged)}")
     tags: dict[str, tuple[str, ...]] = {}
     for key, values in _mapping(raw.get("Tags"), f"{where}.Tags").items():
         if isinstance(values, str):
@@ -131,7 +132,9 @@ def parse_rule(
         _mapping(body.get("Parameters"), f"{where}.Parameters"),
         f"{where}.Parameters",
     )
-    types, tags = _scope(_mapping(body.get("Scope"), f"{where}.Scope"), f"{where}.Scope")
+    types, tags = _scope(
+        _mapping(body.get("Scope"), f"{where}.Scope"), f"{where}.Scope", rule_type.resource_types
+    )
     on_change, frequency = _trigger(
         _mapping(body.get("Trigger"), f"{where}.Trigger"), f"{where}.Trigger"
     )

@@ -1,6 +1,8 @@
 """The values rule evaluation works on (reference §8.1), all frozen and I/O free.
 
 - :class:`NodeSnapshot` — what the server knows about one node at evaluation time.
+- :class:`ResourceSnapshot` — a resource Patchwarden does not manage but imports (an AWS
+  RDS instance, a Lambda function…): its type, tags and attributes.
 - :class:`Evaluation` — one rule's verdict on one resource, with an annotation.
 - :class:`RuleType` — a registered rule type: a parameter schema and a pure ``evaluate``.
 """
@@ -93,7 +95,34 @@ class NodeSnapshot:
     resource_type: str = "Node"
 
 
+@dataclass(frozen=True)
+class ResourceSnapshot:
+    """An imported resource as the rules see it (``resource_type`` as AWS Config names it,
+    e.g. ``AWS::RDS::DBInstance``).
+
+    ``attributes`` hold JSON values; which keys a type carries is the importer's contract,
+    written in :mod:`patchwarden.core.responsibility.kinds`.  ``first_seen`` is when
+    Patchwarden first imported it; ``observed_at`` when the import that carried these
+    attributes ran.
+    """
+
+    resource_id: str
+    resource_type: str
+    name: str = ""
+    source: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    attributes: Mapping[str, object] = field(default_factory=dict)
+    first_seen: datetime | None = None
+    observed_at: datetime | None = None
+
+
 Evaluator = Callable[[NodeSnapshot, Mapping[str, object], datetime], Evaluation]
+ResourceEvaluator = Callable[[ResourceSnapshot, Mapping[str, object], datetime], Evaluation]
+
+
+def not_a_node(node: NodeSnapshot, params: Mapping[str, object], now: datetime) -> Evaluation:
+    """The node evaluator of a rule type that judges imported resources only."""
+    return Evaluation(ComplianceType.NOT_APPLICABLE, "this rule judges imported resources")
 
 
 @dataclass(frozen=True)
@@ -108,3 +137,5 @@ class RuleType:
     parameters: tuple[ParamSpec, ...]
     evaluate: Evaluator
     resource_types: tuple[str, ...] = ("Node",)
+    evaluate_resource: ResourceEvaluator | None = None
+    """The evaluator of imported resources (types other than ``Node``)."""

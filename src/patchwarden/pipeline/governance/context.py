@@ -4,10 +4,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol, TypeVar
 
+from patchwarden.core.rules import ResourceSnapshot
+from patchwarden.errors import InputError
 from patchwarden.pipeline.events import NO_EVENTS, Events
 from patchwarden.pipeline.governance.ports import (
     AuditLog,
@@ -17,6 +20,7 @@ from patchwarden.pipeline.governance.ports import (
     ExecutionStore,
     NodeDirectory,
     RemediationStore,
+    ResourceStore,
     ResultStore,
     RuleCatalog,
     TagEditor,
@@ -65,6 +69,30 @@ class Governance:
     outbox: Outbox
     events: Events = NO_EVENTS
     """Application events (``remediation.*``), bound to the transaction."""
+    resources: ResourceStore = field(default_factory=lambda: NO_RESOURCES)
+    """Imported resources (none where the shell keeps none)."""
+
+
+class _NoResources:
+    """The resource store of a shell that keeps no imported resources."""
+
+    def of_source(self, source: str) -> dict[str, ResourceSnapshot]:
+        return {}
+
+    def put(self, resource: ResourceSnapshot) -> None:
+        raise InputError("imported resources are kept by the fleet server only")
+
+    def delete(self, resource_ids: Collection[str]) -> None:
+        return None
+
+    def all(self) -> list[ResourceSnapshot]:
+        return []
+
+    def sources(self) -> dict[str, tuple[int, datetime]]:
+        return {}
+
+
+NO_RESOURCES: ResourceStore = _NoResources()
 
 
 class UnitOfWork(Protocol):

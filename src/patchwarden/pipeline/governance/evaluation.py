@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from patchwarden.core.rules import (
     ComplianceType,
     Evaluation,
     NodeSnapshot,
+    ResourceSnapshot,
     Rule,
     RuleType,
     evaluate,
@@ -33,29 +34,45 @@ def record(
 
 
 def run(
-    gov: Governance, rules: Iterable[Rule], node_ids: Iterable[str], trigger: str, at: datetime
+    gov: Governance,
+    rules: Iterable[Rule],
+    node_ids: Iterable[str],
+    trigger: str,
+    at: datetime,
+    resources: Sequence[ResourceSnapshot] = (),
 ) -> Counter[str]:
-    """Evaluate ``rules`` on the nodes ``node_ids``; counts per compliance type."""
+    """Evaluate ``rules`` on the nodes ``node_ids`` and the imported ``resources``; each
+    rule judges only the resource types it names.  Counts per compliance type."""
     counts: Counter[str] = Counter()
     registry = active()
     snapshots = [snap for snap in map(gov.nodes.snapshot, node_ids) if snap is not None]
+    subjects: list[NodeSnapshot | ResourceSnapshot] = [*snapshots, *resources]
     for rule in rules:
-        for snap in snapshots:
-            verdict = _safely(rule, snap, at, registry)
-            record(gov, rule.name, snap.node_id, verdict, trigger, at)
+        for subject in subjects:
+            if subject.resource_type not in rule.resource_types:
+                continue
+            verdict = _safely(rule, subject, at, registry)
+            record(gov, rule.name, _ident(subject), verdict, trigger, at)
             counts[verdict.compliance.value] += 1
     return counts
 
 
+def _ident(subject: NodeSnapshot | ResourceSnapshot) -> str:
+    return subject.node_id if isinstance(subject, NodeSnapshot) else subject.resource_id
+
+
 def _safely(
-    rule: Rule, snap: NodeSnapshot, at: datetime, registry: Mapping[str, RuleType]
+    rule: Rule,
+    subject: NodeSnapshot | ResourceSnapshot,
+    at: datetime,
+    registry: Mapping[str, RuleType],
 ) -> Evaluation:
     """A rule type that raises (a custom plugin's bug) yields INSUFFICIENT_DATA, never a
     failed request: the agent reporting a change must not pay for it."""
     try:
-        return evaluate(rule, snap, at, registry)
+        return evaluate(rule, subject, at, registry)
     except Exception as exc:
-        log.warning("rule %s failed on %s: %s", rule.name, snap.node_id, exc)
+        log.warning("rule %s failed on %s: %s", rule.name, _ident(subject), exc)
         return Evaluation(ComplianceType.INSUFFICIENT_DATA, f"the rule failed: {exc}")
 
 
@@ -68,19 +85,31 @@ def changed(gov: Governance, node_id: str, at: datetime) -> None:
         run(gov, triggered, [node_id], "ConfigurationChange", at)
 
 
+def imported(gov: Governance, resources: Sequence[ResourceSnapshot], at: datetime) -> None:
+    """The change trigger of imported resources: an import added or changed them."""
+    triggered = [rule for rule in catalog.rules(gov.catalog) if rule.on_change]
+    if triggered and resources:
+        run(gov, triggered, [], "ConfigurationChange", at, resources)
+
+
+def everything(gov: Governance, rules: Sequence[Rule], trigger: str, at: datetime) -> Counter[str]:
+    """``rules`` on every active node and every imported resource."""
+    return run(gov, rules, gov.nodes.active(), trigger, at, gov.resources.all())
+
+
 def created(gov: Governance, names: Iterable[str], at: datetime) -> None:
-    """Rules just created or changed: evaluated once on every active node (as Config does
-    when a rule is created)."""
+    """Rules just created or changed: evaluated once on every active node and imported
+    resource (as Config does when a rule is created)."""
     wanted = set(names)
     rules = [rule for rule in catalog.rules(gov.catalog) if rule.name in wanted]
     if rules:
-        run(gov, rules, gov.nodes.active(), "Created", at)
+        everything(gov, rules, "Created", at)
 
 
 def on_demand(gov: Governance, at: datetime, name: str | None = None) -> Counter[str]:
-    """``rules evaluate [NAME]``: every rule (or one) on every active node."""
+    """``rules evaluate [NAME]``: every rule (or one) on every active node and resource."""
     rules = [rule for rule in catalog.rules(gov.catalog) if name is None or rule.name == name]
-    return run(gov, rules, gov.nodes.active(), "OnDemand", at)
+    return everything(gov, rules, "OnDemand", at)
 
 
 def periodic(gov: Governance, at: datetime) -> Counter[str]:
@@ -95,4 +124,4 @@ def periodic(gov: Governance, at: datetime) -> Counter[str]:
             due.append(rule)
     if not due:
         return Counter()
-    return run(gov, due, gov.nodes.active(), "ScheduledNotification", at)
+    return everything(gov, due, "ScheduledNotification", at)

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from patchwarden.core.remediation import Phase, RecordException, RemediationState
-from patchwarden.core.rules import Evaluation, NodeSnapshot
+from patchwarden.core.rules import Evaluation, NodeSnapshot, ResourceSnapshot
 from patchwarden.core.runbook import Execution
 from patchwarden.core.runbook.destinations import Destinations, WebhookTarget
 from patchwarden.pipeline.governance.records import (
@@ -143,6 +143,34 @@ class ResultStore(Protocol):
 
     def verdicts(self, rule: str) -> int:
         """Resources whose latest result of ``rule`` is COMPLIANT or NON_COMPLIANT."""
+        ...
+
+    def forget(self, resource_ids: Collection[str]) -> None:
+        """Drop the latest results of resources that are gone (every evaluation stays)."""
+        ...
+
+
+class ResourceStore(Protocol):
+    """Imported resources (what each source's latest import described)."""
+
+    def of_source(self, source: str) -> dict[str, ResourceSnapshot]:
+        """Resource id → the stored resource, of one source."""
+        ...
+
+    def put(self, resource: ResourceSnapshot) -> None:
+        """Create or replace one resource."""
+        ...
+
+    def delete(self, resource_ids: Collection[str]) -> None:
+        """Remove resources."""
+        ...
+
+    def all(self) -> list[ResourceSnapshot]:
+        """Every imported resource, by id."""
+        ...
+
+    def sources(self) -> dict[str, tuple[int, datetime]]:
+        """Source → how many resources it holds and when it was last imported."""
         ...
 
 

@@ -14,6 +14,7 @@ from patchwarden.adapters.storage.governance.documents import SqlDocuments
 from patchwarden.adapters.storage.governance.executions import SqlExecutions
 from patchwarden.adapters.storage.governance.fleet import SqlCommandResults, SqlNodes, SqlTags
 from patchwarden.adapters.storage.governance.remediations import SqlRemediations
+from patchwarden.adapters.storage.governance.resources import SqlResources
 from patchwarden.adapters.storage.governance.results import SqlResults
 from patchwarden.adapters.storage.tables import Node
 from patchwarden.errors import InputError, PatchwardenError
@@ -75,6 +76,7 @@ def bind(session: Session, outbox: Outbox) -> Governance:
         audit=SqlAuditLog(session),
         outbox=outbox,
         events=SqlEvents(session),
+        resources=SqlResources(session),
     )
 
 

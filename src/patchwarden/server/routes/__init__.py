@@ -21,6 +21,7 @@ from patchwarden.server.routes.node_facts import router as node_facts_router
 from patchwarden.server.routes.nodes import router as nodes_router
 from patchwarden.server.routes.patch_groups import router as patch_groups_router
 from patchwarden.server.routes.register import router as register_router
+from patchwarden.server.routes.resources import router as resources_router
 from patchwarden.server.routes.suppressions import router as suppressions_router
 from patchwarden.server.routes.tokens import router as tokens_router
 
@@ -44,4 +45,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     image_agent_router,
     deployments_router,
     suppressions_router,
+    resources_router,
 )

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from patchwarden.adapters.storage.governance_tables import EvaluationRow, ResourceComplianceRow
@@ -62,3 +63,12 @@ class SqlResults:
             )
         )
         return int(count or 0)
+
+    def forget(self, resource_ids: Collection[str]) -> None:
+        """Drop the latest results of resources that are gone (every evaluation stays)."""
+        if resource_ids:
+            self.session.execute(
+                delete(ResourceComplianceRow).where(
+                    ResourceComplianceRow.resource_id.in_(list(resource_ids))
+                )
+            )

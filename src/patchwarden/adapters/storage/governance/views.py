@@ -20,6 +20,7 @@ from patchwarden.adapters.storage.governance_tables import (
     RuleRow,
     RunbookRow,
 )
+from patchwarden.adapters.storage.resource_tables import ResourceRow
 from patchwarden.adapters.storage.tables import Node
 from patchwarden.core.conformance import score
 from patchwarden.core.rules import ComplianceType
@@ -95,8 +96,9 @@ class PackScoreView:
 
 
 def results(session: Session, rule: str | None = None) -> Results:
-    """rule → resource → latest compliance (active nodes only)."""
+    """rule → resource → latest compliance (active nodes and imported resources only)."""
     alive = set(session.scalars(select(Node.id).where(Node.deregistered_at.is_(None))))
+    alive.update(session.scalars(select(ResourceRow.resource_id)))
     query = select(ResourceComplianceRow)
     if rule is not None:
         query = query.where(ResourceComplianceRow.rule == rule)
