@@ -259,3 +259,23 @@ def test_bad_imports_are_refused_whole(api: Api) -> None:
     # nothing was half-written
     (kept,) = api.ok("GET", "/api/v1/resources")["resources"]
     assert kept["resource_id"] == OLD_LAMBDA and kept["attributes"]["runtime"] == "python3.9"
+
+
+def test_an_import_of_some_types_leaves_the_others(api: Api) -> None:
+    """A connector that could read only some services names the types it covers: the
+    server replaces those and keeps the rest (an AccessDenied on RDS wipes no database)."""
+    put(api, ACCOUNT_RESOURCES)
+    url = f"/api/v1/resources/sources/{SOURCE}"
+    answer = api.ok(
+        "PUT",
+        url,
+        json={
+            "resources": [lam(NEW_LAMBDA, "python3.12")],
+            "resource_types": ["AWS::Lambda::Function"],
+        },
+    )
+    assert (answer["updated"], answer["removed"], answer["resources"]) == (1, 1, 1)
+    held = {r["resource_id"] for r in api.ok("GET", "/api/v1/resources")["resources"]}
+    assert RDS_ARN in held and OLD_LAMBDA not in held and len(held) == 6
+    stray = {"resources": [rds([], [])], "resource_types": ["AWS::Lambda::Function"]}
+    assert error_of(api.call("PUT", url, json=stray))[0] == 400

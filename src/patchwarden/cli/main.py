@@ -27,6 +27,7 @@ def _command_groups() -> list[Registrar]:
     the modules define options only and import their work inside the handlers)."""
     from patchwarden.cli import (
         agent,
+        aws,
         component,
         db,
         demo,
@@ -50,6 +51,7 @@ def _command_groups() -> list[Registrar]:
         fleet.register,
         window.register,
         governance.register,
+        aws.register,
         demo.register,
     ]
 

@@ -1,11 +1,12 @@
-"""Imported resources: a source (``aws:ACCOUNT:REGION``…) sends its whole snapshot; what
-it no longer lists is gone.  Added and changed resources are evaluated by the rules that
-judge their types, in the transaction of the import."""
+"""Imported resources: a source (``aws:ACCOUNT:REGION``…) sends its whole snapshot — of
+every type, or of the types it names (an import that could read only some services) — and
+what it no longer lists of those types is gone.  Added and changed resources are evaluated
+by the rules that judge their types, in the transaction of the import."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -44,8 +45,10 @@ def import_source(
     incoming: Sequence[ResourceSnapshot],
     actor: str,
     at: datetime,
+    types: Collection[str] | None = None,
 ) -> ImportResult:
-    """Replace what ``source`` holds with ``incoming`` (audited ``resources.import``)."""
+    """Replace what ``source`` holds (of ``types``, default all) with ``incoming``
+    (audited ``resources.import``)."""
     if not SOURCE.match(source):
         raise InputError(
             f"source: letters, digits and :._- only, at most 128 characters, got {source!r}"
@@ -56,7 +59,15 @@ def import_source(
     )
     if duplicate is not None:
         raise InputError(f"resources: {duplicate!r} is listed twice")
-    before = gov.resources.of_source(source)
+    if types is not None:
+        stray = sorted({r.resource_type for r in incoming} - set(types))
+        if stray:
+            raise InputError(f"resources: {stray[0]} is not among resource_types")
+    before = {
+        rid: r
+        for rid, r in gov.resources.of_source(source).items()
+        if types is None or r.resource_type in types
+    }
     others = {r.resource_id for r in gov.resources.all() if r.source != source}
     taken = sorted(set(ids) & others)
     if taken:
@@ -74,11 +85,12 @@ def import_source(
     gov.results.forget(gone)
     evaluation.imported(gov, changed, at)
     result = ImportResult(source, added, len(changed) - added, len(gone), len(incoming))
-    gov.audit.record(
-        actor,
-        "resources.import",
-        source,
-        at,
-        {"added": result.added, "updated": result.updated, "removed": result.removed},
-    )
+    detail: dict[str, object] = {
+        "added": result.added,
+        "updated": result.updated,
+        "removed": result.removed,
+    }
+    if types is not None:
+        detail["resource_types"] = sorted(types)
+    gov.audit.record(actor, "resources.import", source, at, detail)
     return result

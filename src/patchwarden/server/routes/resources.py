@@ -40,9 +40,13 @@ class ResourceBody(Body):
 
 
 class ImportBody(Body):
-    """``PUT /api/v1/resources/sources/{source}``: everything the source holds now."""
+    """``PUT /api/v1/resources/sources/{source}``: everything the source holds now — of
+    every type, or of ``resource_types`` only (the others are left as they were)."""
 
     resources: list[ResourceBody] = Field(max_length=MAX_RESOURCES)
+    resource_types: list[Annotated[str, Field(pattern=TYPES)]] | None = Field(
+        default=None, max_length=len(AWS_TYPES)
+    )
 
 
 SourcePath = Annotated[str, Path(pattern=SOURCE)]
@@ -60,7 +64,7 @@ def _import(gov: GovernanceDB, source: str, body: ImportBody, actor: str, at: An
         for r in body.resources
     ]
     try:
-        return import_source(gov, source, incoming, actor, at)
+        return import_source(gov, source, incoming, actor, at, body.resource_types)
     except PatchwardenError as exc:
         raise bad_request(str(exc)) from None
 
@@ -69,9 +73,10 @@ def _import(gov: GovernanceDB, source: str, body: ImportBody, actor: str, at: An
 def put_source(
     source: SourcePath, body: ImportBody, who: Operator, gov: GovernanceDB, at: Now
 ) -> dict[str, Any]:
-    """Replace what ``source`` holds (``aws:ACCOUNT:REGION``…): resources it no longer
-    lists are removed; added and changed ones are evaluated by the rules judging their
-    types.  Audited ``resources.import``."""
+    """Replace what ``source`` holds (``aws:ACCOUNT:REGION``…), of every type or of
+    ``resource_types``: resources of those types it no longer lists are removed; added
+    and changed ones are evaluated by the rules judging their types.  Audited
+    ``resources.import``."""
     result = _import(gov, source, body, who.actor, at)
     return {
         "source": result.source,

@@ -26,6 +26,7 @@ NAV = (
     ("/commands", "Commands"),
     ("/windows", "Windows"),
     ("/governance", "Governance"),
+    ("/responsibility", "Responsibility"),
     ("/vulnerabilities", "Vulnerabilities"),
     ("/images", "Images"),
     ("/deployments", "Deployments"),

@@ -9,6 +9,7 @@ from patchwarden.server.web.pages import (
     images,
     nodes,
     overview,
+    responsibility,
     signin,
     vulnerabilities,
     windows,
@@ -22,6 +23,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     windows.router,
     nodes.router,
     governance.router,
+    responsibility.router,
     vulnerabilities.router,
     events.router,
 )
