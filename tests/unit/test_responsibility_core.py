@@ -100,7 +100,8 @@ def test_rds_engine_and_pending_maintenance() -> None:
     assert (
         judge(pending, "AWS::RDS::DBInstance", pending_maintenance=[forced])[0] == "NON_COMPLIANT"
     )
-    assert judge(pending, "AWS::RDS::DBInstance")[0] == "COMPLIANT"
+    assert judge(pending, "AWS::RDS::DBInstance", pending_maintenance=[])[0] == "COMPLIANT"
+    assert judge(pending, "AWS::RDS::DBInstance")[0] == "INSUFFICIENT_DATA"  # not read
 
 
 def test_hosts_images_workloads_and_node_groups() -> None:

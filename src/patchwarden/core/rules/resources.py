@@ -141,6 +141,8 @@ def rds_pending_maintenance_age(
 ) -> Evaluation:
     """No provider maintenance action pending for more than ``MaxDaysPending`` days (since
     Patchwarden first saw it), nor past the date AWS would apply it on its own."""
+    if "pending_maintenance" not in res.attributes:
+        return Evaluation(NODATA, "pending maintenance not known")
     pending = [_map(a) for a in _list(res.attributes.get("pending_maintenance"))]
     if not pending:
         return Evaluation(C, "no pending maintenance")

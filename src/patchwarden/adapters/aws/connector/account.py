@@ -79,4 +79,6 @@ def import_account(clients: Clients, services: Sequence[str], now: datetime) -> 
             continue
         resources.extend(found)
         covered.extend(TYPES[service])
+        warnings.extend(clients.warnings)
+        clients.warnings.clear()
     return Snapshot(source, resources, warnings, failed, covered)

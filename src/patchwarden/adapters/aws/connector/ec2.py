@@ -18,6 +18,7 @@ from patchwarden.adapters.aws.connector.common import (
     tag_map,
 )
 from patchwarden.core.rules.resources import EC2_IMAGE, EC2_INSTANCE
+from patchwarden.errors import AdapterError
 
 LIVE_STATES = ("pending", "running", "shutting-down", "stopping", "stopped")
 PATCH_GROUP_TAGS = ("Patch Group", "PatchGroup")
@@ -87,7 +88,14 @@ def import_ec2(clients: Any, now: datetime) -> list[Resource]:
     """The account's instances (``AWS::EC2::Instance``) and the AMIs they run
     (``AWS::EC2::Image``)."""
     region, found = clients.region, _instances(clients)
-    pings, states = _ssm(clients, [str(i["InstanceId"]) for i, _ in found]) if found else ({}, {})
+    pings: dict[str, str] | None = {}
+    states: dict[str, dict[str, Any]] = {}
+    if found:
+        try:
+            pings, states = _ssm(clients, [str(i["InstanceId"]) for i, _ in found])
+        except AdapterError as exc:  # refused or not offered: the instances still count
+            clients.warnings.append(f"ec2: instances imported without SSM patch state: {exc}")
+            pings = None
     arn_head = f"arn:{partition(region)}:ec2:{region}"
     out: list[Resource] = []
     users: dict[str, list[str]] = {}
@@ -104,8 +112,8 @@ def import_ec2(clients: Any, now: datetime) -> list[Resource]:
             "state": instance.get("State", {}).get("Name"),
             "platform": instance.get("PlatformDetails") or instance.get("Platform") or "Linux/UNIX",
             "patch_group": group,
-            "ssm_managed": ident in pings,
-            "ping_status": pings.get(ident),
+            "ssm_managed": None if pings is None else ident in pings,
+            "ping_status": None if pings is None else pings.get(ident),
         }
         if state is not None:
             attributes["patch"] = _patch_block(state)

@@ -12,6 +12,7 @@ from typing import Any
 
 from patchwarden.adapters.aws.connector.common import Resource, iso, pages, resource, tag_map
 from patchwarden.core.rules.resources import RDS_INSTANCE
+from patchwarden.errors import AdapterError
 
 
 def version_key(version: str) -> tuple[tuple[int, str], ...]:
@@ -61,23 +62,34 @@ def import_rds(clients: Any, now: datetime) -> list[Resource]:
     instances = list(pages(rds, "rds", "describe_db_instances", "DBInstances"))
     if not instances:
         return []
-    pending = _pending(rds)
-    targets: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    pending: dict[str, list[dict[str, Any]]] | None
+    try:
+        pending = _pending(rds)
+    except AdapterError as exc:  # refused or not offered: judged "no data", never "none"
+        clients.warnings.append(f"rds: imported without pending maintenance: {exc}")
+        pending = None
+    targets: dict[tuple[str, str], list[dict[str, Any]] | None] = {}
     out = []
     for db in instances:
         engine, version = str(db.get("Engine", "")), str(db.get("EngineVersion", ""))
         if (engine, version) not in targets:
-            targets[engine, version] = _targets(rds, engine, version)
+            try:
+                targets[engine, version] = _targets(rds, engine, version)
+            except AdapterError as exc:
+                clients.warnings.append(f"rds: {engine} {version}: no upgrade targets: {exc}")
+                targets[engine, version] = None
         arn = str(db["DBInstanceArn"])
-        attributes = {
+        attributes: dict[str, Any] = {
             "engine": engine,
             "engine_version": version,
             "auto_minor_version_upgrade": bool(db.get("AutoMinorVersionUpgrade")),
             "preferred_maintenance_window": db.get("PreferredMaintenanceWindow"),
             "status": db.get("DBInstanceStatus"),
-            "upgrade_targets": targets[engine, version],
-            "pending_maintenance": pending.get(arn, []),
         }
+        if targets[engine, version] is not None:
+            attributes["upgrade_targets"] = targets[engine, version]
+        if pending is not None:
+            attributes["pending_maintenance"] = pending.get(arn, [])
         name = str(db.get("DBInstanceIdentifier") or arn)
         out.append(resource(arn, RDS_INSTANCE, name, tag_map(db.get("TagList")), attributes))
     return out

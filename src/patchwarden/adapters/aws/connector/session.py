@@ -70,6 +70,7 @@ def check_endpoint(url: str | None) -> None:
 def aws_errors(service: str) -> Iterator[None]:
     """botocore's exceptions as one-line :class:`PatchwardenError`\\ s saying what to do."""
     from botocore import exceptions as bx
+    from botocore.parsers import ResponseParserError
 
     try:
         yield
@@ -96,6 +97,8 @@ def aws_errors(service: str) -> Iterator[None]:
         ) from None
     except bx.BotoCoreError as exc:
         raise AdapterError(f"AWS {service}: {exc}") from None
+    except ResponseParserError:  # an endpoint that is not AWS answering garbage
+        raise AdapterError(f"AWS {service}: the endpoint's answer is not AWS's format") from None
 
 
 @dataclass
@@ -108,6 +111,9 @@ class Clients:
     overrides: Mapping[str, Any] = field(default_factory=dict)
     _made: dict[str, Any] = field(default_factory=dict, repr=False)
     _account: str | None = field(default=None, repr=False)
+    warnings: list[str] = field(default_factory=list)
+    """What an importer could not read but worked around (an enrichment call refused:
+    the resources are imported without that data)."""
 
     @property
     def region(self) -> str:
