@@ -23,6 +23,7 @@ from patchwarden.adapters.storage.patch_groups import SqlPatchGroups
 from patchwarden.adapters.storage.queries import baselines as reads
 from patchwarden.core.baseline import DEFAULT_BASELINE_NAMES
 from patchwarden.documents import BaselineDocument
+from patchwarden.documents.ssm_shapes import UPDATABLE_FIELDS, baseline_fields
 from patchwarden.errors import PatchwardenError
 from patchwarden.pipeline.fleet import baselines, patch_groups
 from patchwarden.pipeline.fleet.baseline_resolution import parse_baseline, predefined
@@ -66,21 +67,6 @@ OPERATING_SYSTEMS = (
 PREDEFINED = {name: system for system, name in DEFAULT_BASELINE_NAMES.items()}
 """Predefined baseline name → its OperatingSystem."""
 _ARN = re.compile(r"arn:aws[\w-]*:ssm:[^:]*:[^:]*:patchbaseline/(.+)")
-_BASELINE_FIELDS = (
-    "Name",
-    "OperatingSystem",
-    "Description",
-    "GlobalFilters",
-    "ApprovalRules",
-    "ApprovedPatches",
-    "ApprovedPatchesComplianceLevel",
-    "ApprovedPatchesEnableNonSecurity",
-    "RejectedPatches",
-    "RejectedPatchesAction",
-    "Sources",
-)
-"""The baseline fields of the SSM model a PatchBaseline document's ``spec`` holds."""
-_UPDATABLE = tuple(f for f in _BASELINE_FIELDS if f not in ("Name", "OperatingSystem"))
 
 
 @dataclass(frozen=True)
@@ -134,29 +120,9 @@ def _stored(session: Session, ident: str, what: str) -> StoredBaseline:
     return found.stored
 
 
-def _fields(document: dict[str, Any]) -> dict[str, Any]:
-    """The SSM fields of a PatchBaseline document (its Patchwarden-only settings apart)."""
-    spec = document["spec"]
-    out: dict[str, Any] = {
-        "Name": document["metadata"]["name"],
-        "OperatingSystem": spec["OperatingSystem"],
-        "GlobalFilters": spec.get("GlobalFilters", {"PatchFilters": []}),
-        "ApprovalRules": spec.get("ApprovalRules", {"PatchRules": []}),
-        "ApprovedPatches": spec.get("ApprovedPatches", []),
-        "ApprovedPatchesComplianceLevel": spec.get("ApprovedPatchesComplianceLevel", "UNSPECIFIED"),
-        "ApprovedPatchesEnableNonSecurity": spec.get("ApprovedPatchesEnableNonSecurity", False),
-        "RejectedPatches": spec.get("RejectedPatches", []),
-        "RejectedPatchesAction": spec.get("RejectedPatchesAction", "ALLOW_AS_DEPENDENCY"),
-        "Sources": spec.get("Sources", []),
-    }
-    if spec.get("Description"):
-        out["Description"] = spec["Description"]
-    return out
-
-
 def _baseline(session: Session, found: Found) -> dict[str, Any]:
     """GetPatchBaseline's (and UpdatePatchBaseline's) output."""
-    out = {"BaselineId": found.id, **_fields(found.document)}
+    out = {"BaselineId": found.id, **baseline_fields(found.document)}
     if found.stored is not None:
         detail = reads.baseline_detail(session, found.stored.name)
         out["PatchGroups"] = detail.patch_groups if detail else []
@@ -256,11 +222,11 @@ def update_patch_baseline(ctx: Context, params: Params) -> dict[str, Any]:
     replace = params.get("Replace", False)
     if not isinstance(replace, bool):
         raise AwsError("SerializationException", "Replace: expected a boolean")
-    current = _fields(stored.document)
+    current = baseline_fields(stored.document)
     raw: dict[str, Any] = {"Name": stored.name, "OperatingSystem": stored.operating_system}
     if not replace:
-        raw.update({k: v for k, v in current.items() if k in _UPDATABLE})
-    raw.update({k: params[k] for k in _UPDATABLE if k in params})
+        raw.update({k: v for k, v in current.items() if k in UPDATABLE_FIELDS})
+    raw.update({k: params[k] for k in UPDATABLE_FIELDS if k in params})
     own = stored.document["spec"].get("Patchwarden")
     if own:
         raw["Patchwarden"] = own  # Patchwarden's own settings are not SSM fields: kept
