@@ -14,8 +14,8 @@ from fleet_helpers import Api, FakeClock, Node, bearer, error_of
 from sqlalchemy import Engine, event, select
 
 from patchwarden.adapters.storage.tables import Node as NodeRow
+from patchwarden.server.fleet import claims as claim_module
 from patchwarden.server.fleet.polling import Polling
-from patchwarden.server.routes import agent as agent_routes
 
 
 def polling_of(api: Api) -> Polling:
@@ -93,13 +93,13 @@ def test_rate_control_sends_only_startable_nodes_to_claim(
     nodes = [api.register() for _ in range(6)]
     quiet(api)
     claims: list[str] = []
-    real = agent_routes._claim
+    real = claim_module.claim_one
 
-    def counted(request: Any, node_id: str) -> list[dict[str, Any]]:
+    def counted(db: Any, conf: Any, node_id: str) -> list[dict[str, Any]]:
         claims.append(node_id)
-        return real(request, node_id)
+        return real(db, conf, node_id)
 
-    monkeypatch.setattr(agent_routes, "_claim", counted)
+    monkeypatch.setattr(claim_module, "claim_one", counted)
     api.send(InstanceIds=[n.id for n in nodes], MaxConcurrency="2", MaxErrors="0")
     done: set[str] = set()
     rounds = []

@@ -25,9 +25,7 @@ def add_connection_options(
         help=f"server URL (env PATCHWARDEN_SERVER; default {DEFAULT_SERVER})",
     )
     p.add_argument("--token", metavar="TOKEN", help="API token (env PATCHWARDEN_TOKEN)")
-    p.add_argument(
-        "--format", "-o", choices=formats, default="table", help="output format"
-    )
+    p.add_argument("--format", "-o", choices=formats, default="table", help="output format")
 
 
 class ServerApi:

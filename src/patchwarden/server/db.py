@@ -7,12 +7,13 @@ SQLAlchemy. Other server modules name the session type as :data:`Session` from h
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, TypeVar
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy import exc as sa_exc
@@ -116,14 +117,44 @@ def connected(factory: Callable[[], Session]) -> Session:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def write_session(request: Request) -> Iterator[Session]:
+ROUTE_SESSIONS = 20
+"""Requests that hold a database session at once (of the pool's 30 connections; the rest
+serve the work board's claims and the background loops)."""
+
+
+async def session_slot(request: Request) -> AsyncIterator[None]:
+    """Wait on the event loop, not on a worker thread, for one of :data:`ROUTE_SESSIONS`.
+
+    A sync route's session is opened by its dependency on one worker thread and used by
+    its body on another.  Without this gate a burst of requests (1,000 nodes reporting at
+    once after a batch claim) had every worker thread waiting in the pool for a connection
+    while the 30 requests holding one waited for a thread to run their body — a standstill
+    until the pool's 30 s timeout.  Every request holding a slot has its connection and a
+    thread to spare, and the others wait here, cheaply."""
+    loop = asyncio.get_running_loop()
+    state = request.app.state
+    slots: tuple[asyncio.AbstractEventLoop, anyio.CapacityLimiter] | None = getattr(
+        state, "session_slots", None
+    )
+    if slots is None or slots[0] is not loop:
+        slots = (loop, anyio.CapacityLimiter(ROUTE_SESSIONS))
+        state.session_slots = slots
+    async with slots[1]:
+        yield
+
+
+Slot = Annotated[None, Depends(session_slot, scope="function")]
+"""One of the route sessions (resolved once per request, however many sessions it has)."""
+
+
+def write_session(request: Request, _: Slot) -> Iterator[Session]:
     """A session committed when the handler returns without an error."""
     with connected(database(request).write) as session:
         yield session
         session.commit()
 
 
-def read_session(request: Request) -> Iterator[Session]:
+def read_session(request: Request, _: Slot) -> Iterator[Session]:
     """A read-only session (rolled back at the end)."""
     with connected(database(request).read) as session:
         yield session

@@ -27,6 +27,7 @@ DB_UPDATE_ENV = "PATCHWARDEN_DB_UPDATE_EVERY"
 DB_FEEDS_ENV = "PATCHWARDEN_DB_UPDATE_FEEDS"
 DB_URLS_ENV = "PATCHWARDEN_DB_UPDATE_URLS"
 METRICS_PUBLIC_ENV = "PATCHWARDEN_METRICS_PUBLIC"
+BATCH_CLAIMS_ENV = "PATCHWARDEN_BATCH_CLAIMS"
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,12 @@ def metrics_public_from_env(environ: Mapping[str, str] = os.environ) -> bool:
     if text in ("", "0", "false", "no"):
         return False
     raise InputError(f"{METRICS_PUBLIC_ENV}: 1 or 0, got {text!r}")
+
+
+def batch_claims_from_env(environ: Mapping[str, str] = os.environ) -> bool:
+    """``PATCHWARDEN_BATCH_CLAIMS``: on unless ``0`` (``false``, ``no``) — then every
+    waiting node claims alone, as before batch claims (kept to compare them)."""
+    return environ.get(BATCH_CLAIMS_ENV, "").strip().lower() not in ("0", "false", "no", "off")
 
 
 def public_url_from_env(environ: Mapping[str, str] = os.environ) -> str | None:
@@ -166,6 +173,9 @@ class ServerSettings:
     vulndb_path: Path = field(default_factory=local_settings.vulndb_path)
     """The vulnerability database every inventory upload is assessed against (opened
     read-only per assessment; while the file does not exist nothing is assessed)."""
+    batch_claims: bool = field(default_factory=batch_claims_from_env)
+    """Whether waiting long-polls are handed work by one batch claim per rebuild
+    (``PATCHWARDEN_BATCH_CLAIMS=0`` turns it off: each node claims alone)."""
     metrics_public: bool = field(default_factory=metrics_public_from_env)
     """Whether ``GET /metrics`` answers without a token (``PATCHWARDEN_METRICS_PUBLIC=1``);
     by default it needs a viewer token, as every read of the API does."""

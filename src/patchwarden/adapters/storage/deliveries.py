@@ -28,6 +28,30 @@ def claim(
     return found
 
 
+def claim_many(
+    session: Session,
+    wanted: dict[str, tuple[str, ...]],
+    now: datetime,
+    replica: str,
+    resolve: dispatch.Resolver,
+) -> dict[str, list[tuple[InvocationRecord, CommandRecord]]]:
+    """Node → the invocations it now runs, from one batch claim over the nodes ``wanted``
+    (see :func:`.dispatch.claim_many`)."""
+    started = dispatch.claim_many(session, wanted, now, replica, resolve)
+    commands: dict[str, CommandRecord] = {}
+    found: dict[str, list[tuple[InvocationRecord, CommandRecord]]] = {}
+    for node_id, invs in started.items():
+        for inv in invs:
+            if inv.command_id not in commands:
+                cmd = session.get(Command, inv.command_id)
+                assert cmd is not None
+                commands[inv.command_id] = command_record(cmd)
+            found.setdefault(node_id, []).append(
+                (invocation_record(inv), commands[inv.command_id])
+            )
+    return found
+
+
 def invocation_with_command(
     session: Session, invocation_id: str
 ) -> tuple[InvocationRecord, CommandRecord] | None:

@@ -15,8 +15,15 @@ lets start now (:func:`~patchwarden.core.rollout.allowance`, ramp-up included). 
 sent to the database spends one unit, so a command to 10,000 nodes with MaxConcurrency 50
 sends about 50 nodes per interval to the database rather than every polling node.  Nodes
 with an InProgress invocation always go (their agent is handed it again after a restart;
-its journal decides).  Waiting long-polls park on an event and each rebuild wakes the
-waiting nodes that have work, spending budget the same way.
+its journal decides).
+
+Waiting long-polls park on an event.  Each rebuild hands out work to all of them at once:
+one batch claim (:func:`patchwarden.server.fleet.claims.claim_waiting`) locks each command
+with work for a waiting node once, starts as many of their Pending invocations as rate
+control allows, and the rebuild wakes those nodes with what they were handed — so a
+command to 10,000 waiting nodes is a handful of transactions, not 10,000 that queue on its
+row lock.  A node with an InProgress invocation is woken to claim alone (it is handed it
+again).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -40,6 +47,9 @@ from patchwarden.server.db import Database, Reader
 
 log = logging.getLogger("patchwarden.server")
 T = TypeVar("T")
+Batch = Callable[[dict[str, tuple[str, ...]]], dict[str, list[dict[str, Any]]]]
+"""The batch claim: waiting node → commands with work for it, to node → what it was
+handed (:func:`patchwarden.server.fleet.claims.claim_waiting` bound to a database)."""
 MIN_GAP = 0.1
 """Seconds between two rebuilds at the least (a burst of local commits costs one)."""
 CLAIMS_AT_ONCE = 4
@@ -91,9 +101,11 @@ def snapshot(db: Database) -> Snapshot:
 class WorkBoard:
     """The process's view of which nodes have work, and its waiting long-polls."""
 
-    def __init__(self, reader: Reader, interval: float) -> None:
+    def __init__(self, reader: Reader, interval: float, batch: Batch | None = None) -> None:
         self.reader = reader
         self.interval = interval
+        self.batch = batch
+        self._handed: dict[str, list[dict[str, Any]]] = {}
         self._snap = Snapshot()
         self._budget: dict[str, int] = {}
         self._delivered: set[str] = set()
@@ -154,6 +166,10 @@ class WorkBoard:
             self._claims, self._claims_loop = anyio.CapacityLimiter(CLAIMS_AT_ONCE), loop
         return await anyio.to_thread.run_sync(fn, limiter=self._claims)
 
+    def handed(self, node_id: str) -> list[dict[str, Any]]:
+        """What a batch claim handed ``node_id`` while it waited (once; ``[]``: nothing)."""
+        return self._handed.pop(node_id, [])
+
     def claimed(self, node_id: str) -> None:
         """``node_id`` was just handed invocations (so it has InProgress ones until the next
         rebuild says otherwise)."""
@@ -189,12 +205,40 @@ class WorkBoard:
                 self._dirty = True  # the next poll tries again
                 raise
             self._snap, self._budget, self._delivered = snap, dict(snap.budget), set(snap.delivered)
+            self._handed = {n: got for n, got in self._handed.items() if n in self._events}
+            waiting = {
+                n: snap.pending[n]
+                for n in self._events
+                if n in snap.pending and n not in self._delivered and n not in self._handed
+            }
+            if self.batch is not None and waiting:
+                await self._hand_out(self.batch, waiting)
             for node_id, events in list(self._events.items()):
-                if self._spend(node_id):
+                if node_id not in waiting and self._spend(node_id):
                     for event in events:
                         event.set()
         finally:
             self._building = None
+
+    async def _hand_out(self, batch: Batch, waiting: dict[str, tuple[str, ...]]) -> None:
+        """One batch claim for the waiting nodes; wake those it handed work to.  When it
+        fails, they claim one by one as before (the board's budget applies)."""
+        try:
+            handed = await self.claim(lambda: batch(waiting))
+        except Exception:
+            log.exception("batch claim failed: waiting nodes claim one by one")
+            for node_id in waiting:
+                if self._spend(node_id):
+                    for event in self._events.get(node_id, ()):
+                        event.set()
+            return
+        for node_id, bodies in handed.items():
+            self._delivered.add(node_id)
+            events = self._events.get(node_id)
+            if events:
+                self._handed[node_id] = bodies
+                for event in events:
+                    event.set()
 
     async def _watch(self, kick: asyncio.Event) -> None:
         while self._events:

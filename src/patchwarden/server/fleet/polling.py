@@ -12,6 +12,7 @@ Other replicas' changes arrive through the board's periodic rebuild and the cach
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from fastapi import Request
 
@@ -19,6 +20,7 @@ from patchwarden.adapters.storage.commit_watch import QUIET as QUIET  # re-expor
 from patchwarden.adapters.storage.commit_watch import follow_commits
 from patchwarden.server.db import Database, Reader
 from patchwarden.server.fleet.board import WorkBoard
+from patchwarden.server.fleet.claims import claim_waiting
 from patchwarden.server.fleet.nodecache import NodeCache
 from patchwarden.server.settings import ServerSettings
 
@@ -36,7 +38,8 @@ class Polling:
         """Both, following the commits of ``db``'s write sessions."""
         reader = Reader(db)
         nodes = NodeCache(db, reader, settings.clock, settings.online_seconds)
-        polling = cls(WorkBoard(reader, settings.poll_check_interval), nodes, reader)
+        batch = partial(claim_waiting, db, settings) if settings.batch_claims else None
+        polling = cls(WorkBoard(reader, settings.poll_check_interval, batch), nodes, reader)
         follow_commits(db.write, polling.board.changed, polling.nodes.forget)
         return polling
 

@@ -10,43 +10,20 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from patchwarden.adapters.storage import deliveries
 from patchwarden.adapters.storage.reports import SqlInvocationReports
 from patchwarden.pipeline.fleet import command_records, reports
-from patchwarden.pipeline.fleet.command_records import CommandRecord, InvocationRecord
 from patchwarden.render.json_decode import report_from_dict
 from patchwarden.server import governance
 from patchwarden.server.auth import NodeCaller, refusals
 from patchwarden.server.db import Now, WriteDB, database, settings
 from patchwarden.server.errors import ApiError
-from patchwarden.server.fleet.commands import resolver
-from patchwarden.server.fleet.polling import QUIET, polling
+from patchwarden.server.fleet import claims
+from patchwarden.server.fleet.polling import polling
 from patchwarden.server.outcomes import answered
 from patchwarden.server.refusals import ACCESS, claimed, source_of
 from patchwarden.server.schemas import Body
 
 router = APIRouter(prefix="/api/v1/agent", tags=["agent"])
-
-
-def delivery_body(inv: InvocationRecord, cmd: CommandRecord) -> dict[str, Any]:
-    params = {k: v for k, v in cmd.parameters.items() if k != "BaselineOverride"}
-    return {
-        "invocation_id": inv.id,
-        "command_id": cmd.id,
-        "document_name": cmd.document_name,
-        "parameters": params,
-        "baseline": inv.baseline,
-        "baseline_source": inv.baseline_source,
-        "execution_timeout_seconds": cmd.execution_timeout_seconds,
-    }
-
-
-def _claim(request: Request, node_id: str) -> list[dict[str, Any]]:
-    conf = settings(request)
-    with database(request).write() as session, session.begin():
-        session.info[QUIET] = True  # the board spent this claim's budget already
-        found = deliveries.claim(session, node_id, conf.clock.now(), conf.replica_id, resolver)
-        return [delivery_body(inv, cmd) for inv, cmd in found]
 
 
 @router.get("/commands", response_class=JSONResponse)
@@ -62,16 +39,19 @@ async def poll_commands(
     also wakes waiting polls.  Only a node with work claims, in a write transaction.
     """
     board = polling(request).board
-    deadline = time.monotonic() + min(wait, settings(request).long_poll_seconds)
+    conf, db = settings(request), database(request)
+    deadline = time.monotonic() + min(wait, conf.long_poll_seconds)
     found: list[dict[str, Any]] = []
     if await board.take(who.id):
-        found = await board.claim(lambda: _claim(request, who.id))
+        found = await board.claim(lambda: claims.claim_one(db, conf, who.id))
     while not found:
         left = deadline - time.monotonic()
         if left <= 0 or await request.is_disconnected():
             break
         if await board.wait(who.id, left):
-            found = await board.claim(lambda: _claim(request, who.id))
+            found = board.handed(who.id) or await board.claim(
+                lambda: claims.claim_one(db, conf, who.id)
+            )
     if found:
         board.claimed(who.id)
     return JSONResponse({"invocations": jsonable_encoder(found)})

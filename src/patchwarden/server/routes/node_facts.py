@@ -28,9 +28,9 @@ from patchwarden.server import governance, vulns
 from patchwarden.server.auth import NodeCaller, refusals
 from patchwarden.server.db import Now, database, settings
 from patchwarden.server.errors import ApiError
+from patchwarden.server.fleet.claims import delivery_body
 from patchwarden.server.outcomes import api_error
 from patchwarden.server.refusals import ACCESS, claimed, source_of
-from patchwarden.server.routes.agent import delivery_body
 from patchwarden.server.schemas import BlobQuery, EvaluateRequest, RootFacts
 
 router = APIRouter(prefix="/api/v1/agent", tags=["agent"])
