@@ -212,11 +212,15 @@ def admin_token(url: str) -> str:
 class Server:
     """A server subprocess and its CPU time (from /proc)."""
 
-    def __init__(self, kind: str, url: str = "") -> None:
+    def __init__(self, kind: str, url: str = "", env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         src = str(Path(__file__).resolve().parent)
-        env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        env = {
+            **os.environ,
+            **(env or {}),
+            "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        }
         code = f"import fleet_load; fleet_load.serve({kind!r}, {url!r}, {self.port})"
         self.proc = subprocess.Popen([sys.executable, "-c", code], env=env)
         deadline = time.monotonic() + 30
