@@ -83,7 +83,7 @@ def _layer_cell(layer: Mapping[str, Any], resources: int) -> str:
     if not resources:
         return str(layer["owner"])
     if not layer["checks"]:
-        return f"{layer['owner']} -"
+        return str(layer["owner"])
     for state in ("NON_COMPLIANT", "INSUFFICIENT_DATA"):
         if states.get(state):
             return f"{layer['owner']} {SHORT[state]} {states[state]}/{resources}"
@@ -91,7 +91,7 @@ def _layer_cell(layer: Mapping[str, Any], resources: int) -> str:
     return f"{layer['owner']} {SHORT[worst]}"
 
 
-NAME_WIDTH = 32
+NAME_WIDTH = 24
 """Resource names longer than this are shortened in the middle (ARNs, long ids)."""
 
 
@@ -118,45 +118,46 @@ def _table(rows: Sequence[Sequence[str]], header: Sequence[str], width: int) -> 
 
 
 def text(data: Mapping[str, Any], width: int = 100, everything: bool = False) -> str:
-    """The matrix (one line per kind: the owner and state of each layer), then the
-    resources that need attention (``everything``: all of them), then the sources."""
+    """The matrix (one line per kind: the owner of each layer, with how many resources
+    fail or lack data there), then the resources that need attention (``everything``: all
+    of them) by kind, then the import sources."""
     matrix = [
         (
             kind["kind"],
             *(_layer_cell(layer, kind["resources"]) for layer in kind["layers"]),
             str(kind["resources"]),
-            SHORT[kind["state"]] if kind["resources"] else "-",
         )
         for kind in data["kinds"]
     ]
-    lines = _table(matrix, ("KIND", "OS", "RUNTIME", "APPLICATION", "RES", "STATE"), width)
+    lines = _table(matrix, ("KIND", "OS", "RUNTIME", "APP", "RES"), width)
     shown = [r for r in data["resources"] if everything or r["state"] in ATTENTION]
     if shown:
-        rows: list[tuple[str, ...]] = []
-        for res in shown:
-            for layer in res["layers"]:
-                for check in layer["checks"]:
-                    cells = (
-                        res["kind"],
-                        _short(res["name"] or res["resource_id"]),
-                        layer["layer"],
-                        SHORT.get(check["compliance"], check["compliance"]),
-                        check["annotation"],
-                    )
-                    if (everything or check["compliance"] in ATTENTION) and cells not in rows:
-                        rows.append(cells)
         title = "Resources" if everything else "Needs attention"
         lines += ["", f"{title} ({len(shown)} of {len(data['resources'])} resources):"]
-        lines += _table(rows, ("KIND", "RESOURCE", "LAYER", "STATE", "WHY"), width)
+        rows: list[tuple[str, ...]] = []
+        for kind in data["kinds"]:
+            own = [r for r in shown if r["kind"] == kind["kind"]]
+            if own:
+                rows.append((f"{kind['kind']}:", "", "", ""))
+            for res in own:
+                for layer in res["layers"]:
+                    for check in layer["checks"]:
+                        cells = (
+                            "  " + _short(res["name"] or res["resource_id"]),
+                            layer["layer"],
+                            SHORT.get(check["compliance"], check["compliance"]),
+                            check["annotation"],
+                        )
+                        if (everything or check["compliance"] in ATTENTION) and cells not in rows:
+                            rows.append(cells)
+        lines += _table(rows, ("RESOURCE", "LAYER", "STATE", "WHY"), width)
     elif data["resources"]:
         lines += ["", f"All {len(data['resources'])} resources are compliant or not checked."]
     else:
         lines += ["", "No resources yet: register nodes, build images or run `aws import`."]
     for source in data.get("sources", ()):
-        lines.append(
-            f"source {source['source']}: {source['resources']} resources, "
-            f"imported {source['imported_at']}"
-        )
+        at = str(source["imported_at"])[:16].replace("T", " ")
+        lines.append(f"source {source['source']}: {source['resources']} resources, imported {at}")
     return "\n".join(lines) + "\n"
 
 
