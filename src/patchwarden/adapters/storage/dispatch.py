@@ -170,6 +170,21 @@ def refresh_active(session: Session, now: datetime) -> int:
     return len(ids)
 
 
+def _open(session: Session, command_id: str, now: datetime) -> tuple[Command, Tally, int] | None:
+    """Lock and refresh a command that may start invocations: (the command, its tally, how
+    many Pending invocations rate control lets start now); ``None`` when it is gone, stopped
+    or finished."""
+    cmd = lock_command(session, command_id)
+    if cmd is None:
+        return None
+    values = refresh(session, cmd, now)
+    if cmd.stopped or CommandStatus(cmd.status).terminal:
+        return None
+    ramp_up = cmd.created_by not in PACED_BY_WAVES
+    room = rollout.allowance(values, cmd.concurrency_limit, cmd.error_limit, ramp_up=ramp_up)
+    return cmd, values, room
+
+
 def claim(
     session: Session, node: Node, now: datetime, replica: str, resolve: Resolver
 ) -> list[Invocation]:
@@ -187,21 +202,16 @@ def claim(
     ).all()
     started: list[Invocation] = []
     for inv_id, command_id in pending:
-        cmd = lock_command(session, command_id)
-        if cmd is None:
+        opened = _open(session, command_id, now)
+        if opened is None or opened[2] < 1:
             continue
-        values = refresh(session, cmd, now)
-        if cmd.stopped or CommandStatus(cmd.status).terminal:
-            continue
+        cmd, values, _ = opened
         inv = session.scalar(
             select(Invocation)
             .where(Invocation.id == inv_id, Invocation.status == InvocationStatus.PENDING)
             .with_for_update(skip_locked=True)
         )
-        ramp_up = cmd.created_by not in PACED_BY_WAVES
-        if inv is None or (
-            rollout.allowance(values, cmd.concurrency_limit, cmd.error_limit, ramp_up=ramp_up) < 1
-        ):
+        if inv is None:
             continue
         if inv.baseline is None:
             inv.baseline, inv.baseline_source = resolve(session, node, cmd)
@@ -243,14 +253,10 @@ def claim_many(
     out: dict[str, list[Invocation]] = {}
     for command_id in _lock_order(session, list(by_command)):
         node_ids = by_command[command_id]
-        cmd = lock_command(session, command_id)
-        if cmd is None:
+        opened = _open(session, command_id, now)
+        if opened is None:
             continue
-        values = refresh(session, cmd, now)
-        if cmd.stopped or CommandStatus(cmd.status).terminal:
-            continue
-        ramp_up = cmd.created_by not in PACED_BY_WAVES
-        room = rollout.allowance(values, cmd.concurrency_limit, cmd.error_limit, ramp_up=ramp_up)
+        cmd, values, room = opened
         picked: list[Invocation] = []
         for start in range(0, len(node_ids), CHUNK):
             if len(picked) >= room:
