@@ -116,6 +116,23 @@ fuzz-api: dev-deps postgres
 	PATCHWARDEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) timeout $(FUZZ_TIMEOUT) \
 	  $(BIN)/pytest -q -n 2 -p no:cacheprovider -m fuzz tests/fuzz
 
+## make fuzz-parsers: the parser fuzz tests of `make test` (tests/fuzz/test_parsers_fuzz.py: dpkg,
+## apt, updateinfo, rpm, feeds, documents, schedules, OCI images) with PARSER_EXAMPLES examples
+## each instead of 60; with ATHERIS_SECONDS > 0 and atheris installed (pip install atheris),
+## also atheris on every target for that long (tests/fuzz/atheris_driver.py; the corpus and
+## any crash go to a new /tmp/patchwarden-atheris-* directory; the first crash stops the run).
+PARSER_EXAMPLES ?= 5000
+ATHERIS_SECONDS ?= 0
+.PHONY: fuzz-parsers
+fuzz-parsers: dev-deps
+	PATCHWARDEN_FUZZ_PARSER_EXAMPLES=$(PARSER_EXAMPLES) $(BIN)/pytest -q -n auto -p no:cacheprovider \
+	  tests/fuzz/test_parsers_fuzz.py tests/fuzz/test_parser_regressions.py
+	@if [ "$(ATHERIS_SECONDS)" -gt 0 ]; then \
+	  export PATCHWARDEN_ATHERIS_DIR=$$(mktemp -d /tmp/patchwarden-atheris-XXXXXX); \
+	  for t in $$($(BIN)/python tests/fuzz/atheris_driver.py --list); do \
+	    $(BIN)/python tests/fuzz/atheris_driver.py $$t $(ATHERIS_SECONDS) || exit 1; \
+	  done; fi
+
 ## make screenshot: docs/images/console-overview.png (README): the overview of `patchwarden
 ## demo`'s fleet in Debian's headless chromium, 1280×800 (tests/web/screenshot.py).
 screenshot: dev-deps debian-deps

@@ -75,7 +75,7 @@ def _pack_parameters(raw: object, given: Mapping[str, object], where: str) -> di
         if not isinstance(body, Mapping) or set(body) - {"Type", "Default", "Description"}:
             raise InputError(f"{where}.{name}: must be {{Type, Default, Description}}")
         kind = body.get("Type", "String")
-        if kind not in _TYPES:
+        if not isinstance(kind, str) or kind not in _TYPES:
             raise InputError(f"{where}.{name}.Type: must be one of {', '.join(_TYPES)}")
         value = given.get(str(name), body.get("Default"))
         if value is None:

@@ -221,7 +221,13 @@ def parse_text(text: str, source: str, *, json_only: bool = False) -> list[Any]:
         if depth > MAX_DEPTH:
             raise InputError(f"{source}: nested more than {MAX_DEPTH} levels deep")
         return [value]
-    loader = _BoundedLoader(text)
+    try:
+        loader = _BoundedLoader(text)  # refuses control characters at once
+    except yaml.reader.ReaderError as exc:
+        problem = str(exc).splitlines()[0]
+        raise InputError(
+            f"{source}: invalid YAML at character {exc.position + 1}: {problem}"
+        ) from None
     try:
         documents = []
         while loader.check_data():  # type: ignore[no-untyped-call]

@@ -83,10 +83,11 @@ def _record(feed: str, path: Path, item: Any) -> Advisory | str:
     if str(cve.get("vulnStatus", "")).lower() == "rejected":
         return _REJECTED
     vector, score = _metric(cve.get("metrics"))
+    descriptions = cve.get("descriptions")
     summary = next(
         (
             str(d.get("value", ""))
-            for d in cve.get("descriptions") or []
+            for d in (descriptions if isinstance(descriptions, list) else [])
             if isinstance(d, dict) and d.get("lang") == "en"
         ),
         "",
@@ -110,7 +111,8 @@ def _metric(metrics: Any) -> tuple[str, float | None]:
     if not isinstance(metrics, dict):
         return "", None
     for key in METRICS:
-        entries = [m for m in metrics.get(key) or [] if isinstance(m, dict)]
+        listed = metrics.get(key)
+        entries = [m for m in listed if isinstance(m, dict)] if isinstance(listed, list) else []
         entries.sort(key=lambda m: m.get("type") != "Primary")
         for entry in entries:
             data = entry.get("cvssData")

@@ -57,7 +57,7 @@ def _starts_with(path: Path, magic: bytes) -> bool:
 def _zip(path: Path, tally: Tally, feed: str) -> Iterator[Advisory]:
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:  # a member name not UTF-8
         raise feed_error(feed, path, f"not a readable zip ({exc})") from None
     with archive:
         for info in archive.infolist():
@@ -157,7 +157,11 @@ def _ranges(ranges: object, error: Error) -> list[tuple[tuple[str, str], ...]]:
 
 
 def _cvss(severity: Sequence[Any]) -> str:
-    found = {s.get("type"): s.get("score") for s in reversed(severity) if isinstance(s, dict)}
+    found = {
+        s["type"]: s.get("score")
+        for s in reversed(severity)
+        if isinstance(s, dict) and isinstance(s.get("type"), str)
+    }
     for kind in _CVSS_PREFERENCE:
         if isinstance(found.get(kind), str) and found[kind]:
             return str(found[kind])

@@ -244,7 +244,11 @@ def apply_layer(files: LayerFiles, stream: Readable, label: str, digest: str | N
     hashing = _Hashing(stream)
     try:
         with _decompressed(hashing, label) as plain:
-            with tarfile.open(fileobj=plain, mode="r|*") as tar:
+            try:
+                tar = tarfile.open(fileobj=plain, mode="r|*")  # noqa: SIM115 (with below)
+            except TypeError:  # tarfile's stream reader on a gzip header cut short: ord(b"")
+                raise InputError(f"{label}: not a readable layer (truncated gzip header)") from None
+            with tar:
                 files.apply(_members(tar))
             hashing.drain()
     except (EnvironmentProblem, InputError) as exc:

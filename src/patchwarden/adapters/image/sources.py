@@ -47,7 +47,7 @@ class LayoutDir:
         """A small blob (manifest, index, config), checked against its digest."""
         try:
             data = _small(self.base / blob_path(digest))
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL or a lone surrogate in the digest
             raise InputError(f"{self.label}: missing blob {digest}") from None
         check_digest(data, digest, f"{self.label}: blob {digest}")
         return data
@@ -57,7 +57,7 @@ class LayoutDir:
         """A layer blob as a stream."""
         try:
             fh = (self.base / blob_path(digest)).open("rb")
-        except OSError:
+        except (OSError, ValueError):
             raise InputError(f"{self.label}: missing blob {digest}") from None
         with fh:
             yield fh

@@ -122,7 +122,7 @@ def parse_rule(
     if unknown:
         raise InputError(f"{where}.{unknown[0]}: unknown field")
     kind = body.get("Type")
-    if kind not in registry:
+    if not isinstance(kind, str) or kind not in registry:
         raise InputError(
             f"{where}.Type: must be one of {', '.join(sorted(registry))}, got {kind!r}"
         )

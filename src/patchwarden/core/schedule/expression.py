@@ -59,7 +59,10 @@ class Schedule:
         if self.interval is not None:
             base = anchor.replace(microsecond=0)
             steps = 0 if base > floor else (floor - base) // self.interval + 1
-            found: datetime | None = base + steps * self.interval
+            try:
+                found: datetime | None = base + steps * self.interval
+            except OverflowError:  # the next run would come after the year 9999: none
+                found = None
         elif self.at is not None:
             found = to_utc(self.at, tz)
             found = found if found is not None and found > floor else None

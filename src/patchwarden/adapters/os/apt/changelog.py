@@ -166,7 +166,7 @@ def newest_entry_date(text: str) -> datetime | None:
         return None
     try:
         return parsedate_to_datetime(match.group(1).strip()).astimezone(UTC)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

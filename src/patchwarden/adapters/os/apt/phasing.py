@@ -103,4 +103,4 @@ class Phasing:
 def percentage(fields: dict[str, str]) -> int:
     """A version's ``Phased-Update-Percentage`` (100 when absent or unreadable)."""
     raw = fields.get("Phased-Update-Percentage", "").strip()
-    return min(int(raw), 100) if raw.isdigit() else 100
+    return min(int(raw), 100) if raw.isascii() and raw.isdigit() else 100  # not "²"

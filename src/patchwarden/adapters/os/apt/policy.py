@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 
 from patchwarden.core.model import Origin
+from patchwarden.errors import EnvironmentProblem
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,12 @@ class Pin:
 
 def _field_match(pattern: str, value: str) -> bool:
     if len(pattern) > 1 and pattern.startswith("/") and pattern.endswith("/"):
-        return re.search(pattern[1:-1], value) is not None
+        try:
+            return re.search(pattern[1:-1], value) is not None
+        except re.error as exc:  # apt too refuses it: "Regex compilation error"
+            raise EnvironmentProblem(
+                f"apt preferences: invalid regular expression {pattern!r}: {exc}"
+            ) from None
     if any(c in pattern for c in "*?["):
         return fnmatch.fnmatchcase(value, pattern)
     return pattern == value

@@ -42,7 +42,7 @@ def parse_repomd(text: bytes | str, source: str = "repomd.xml") -> dict[str, Met
     """
     try:
         root = ElementTree.fromstring(text)
-    except ElementTree.ParseError as exc:
+    except (ElementTree.ParseError, LookupError, ValueError) as exc:  # an unknown encoding, UTF-7
         raise EnvironmentProblem(f"corrupt repository metadata {source}: {exc}") from exc
     if root.tag.rsplit("}", 1)[-1] != "repomd":
         raise EnvironmentProblem(f"{source}: not a repomd.xml document")

@@ -93,6 +93,11 @@ def _run_rpm(runner: Runner, argv: list[str]) -> RunResult:
         ) from exc
 
 
+def _number(text: str) -> bool:
+    """Whether ``int(text)`` reads ``text`` (ASCII digits: ``"²".isdigit()`` is true too)."""
+    return text.isascii() and text.isdigit()
+
+
 def installed(runner: Runner, root: str, dbpath: str) -> list[RpmHeader]:
     """Every package in the database except the ``gpg-pubkey`` pseudo-packages."""
     result = _rpm(runner, root, dbpath, "-qa", "--qf", _QUERY_FORMAT)
@@ -108,12 +113,12 @@ def installed(runner: Runner, root: str, dbpath: str) -> list[RpmHeader]:
         headers.append(
             RpmHeader(
                 name=name,
-                epoch=int(epoch) if epoch.isdigit() else 0,
+                epoch=int(epoch) if _number(epoch) else 0,
                 version=version,
                 release=release,
                 arch=arch,
                 sourcerpm="" if sourcerpm == "(none)" else sourcerpm,
-                installtime=int(installtime) if installtime.isdigit() else 0,
+                installtime=int(installtime) if _number(installtime) else 0,
             )
         )
     return headers
@@ -131,6 +136,6 @@ def providers(
     result = _run_rpm(runner, dnfcmd.providers_argv(root, dbpath, wanted))
     for line in result.stdout.splitlines():  # exit status 1: some capability is missing
         name, sep, installtime = line.partition("\t")
-        if sep and installtime.isdigit():
+        if sep and _number(installtime):
             found[name] = max(found.get(name, 0), int(installtime))
     return found

@@ -147,7 +147,7 @@ def iter_notices(
             elif event == "end" and tag == "update":
                 yield _notice(elem)
                 root.clear()  # drop what was read: memory stays flat
-    except (ElementTree.ParseError, EOFError, OSError) as exc:
+    except (ElementTree.ParseError, EOFError, OSError, LookupError, ValueError) as exc:  # encoding
         raise EnvironmentProblem(
             f"corrupt update metadata {source}: {exc} (a truncated download or a broken "
             "repository; patchwarden scan --refresh fetches it again)"

@@ -82,8 +82,11 @@ def parse_patch(elem: ElementTree.Element) -> Patch:
     created: datetime | None = None
     issued = elem.find("issue-date")
     stamp = issued.get("time_t", "") if issued is not None else ""
-    if stamp.isdigit() and int(stamp) > 0:
-        created = datetime.fromtimestamp(int(stamp), UTC)
+    if stamp.isascii() and stamp.isdigit() and int(stamp) > 0:  # "²".isdigit() too
+        try:
+            created = datetime.fromtimestamp(int(stamp), UTC)
+        except (OverflowError, OSError, ValueError):  # beyond what datetime holds: no date
+            created = None
     cves: list[str] = []
     bugs: list[str] = []
     for issue in elem.iterfind("issue-list/issue"):
