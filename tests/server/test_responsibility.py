@@ -279,3 +279,9 @@ def test_an_import_of_some_types_leaves_the_others(api: Api) -> None:
     assert RDS_ARN in held and OLD_LAMBDA not in held and len(held) == 6
     stray = {"resources": [rds([], [])], "resource_types": ["AWS::Lambda::Function"]}
     assert error_of(api.call("PUT", url, json=stray))[0] == 400
+
+
+def test_a_node_is_shown_by_its_name(api: Api) -> None:
+    tagged, named = api.register(tags={"Name": "web-1"}), api.register(name="db-2")
+    names = {r["resource_id"]: r["name"] for r in report(api)["resources"]}
+    assert names[tagged.id] == "web-1" and names[named.id] == "db-2"

@@ -126,7 +126,7 @@ def checks_for(
 
 def _ident(subject: Subject) -> tuple[str, str, str, str]:
     if isinstance(subject, NodeSnapshot):
-        name = subject.tags.get("Name", "")
+        name = subject.tags.get("Name") or subject.name
         return subject.node_id, subject.resource_type, name, "patchwarden"
     return subject.resource_id, subject.resource_type, subject.name, subject.source
 

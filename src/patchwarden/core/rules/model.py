@@ -93,6 +93,8 @@ class NodeSnapshot:
     baseline_name: str = ""
     baseline_is_default: bool = True
     resource_type: str = "Node"
+    name: str = ""
+    """The node's name (its registration name or hostname), for people reading results."""
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,7 @@ class SqlNodes:
             findings=self._findings(node.id),
             baseline_name=baseline_name,
             baseline_is_default=not source.startswith("PatchGroup:"),
+            name=node.name or node.hostname or "",
         )
 
     def _findings(self, node_id: str) -> tuple[FindingFact, ...] | None:
