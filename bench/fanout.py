@@ -11,8 +11,9 @@ every node is waiting, one ``AWS-RunPatchBaseline`` Scan goes to all of them:
 - **100 %**: ``MaxConcurrency 100%``, each node reports Success at once (SSM's ramp-up, 1 →
   3 → 7 → …, runs at the server's speed): the time until every node has its invocation;
 - **10 %**: ``MaxConcurrency 10%``, each node works ``--work`` seconds before reporting:
-  the time until every invocation has finished, against the nodes' own bound
-  (``nodes / (10 % of nodes) * work``).
+  the time until every invocation has finished, against the nodes' own bound (the same
+  rollout with a server that takes no time: SSM's ramp-up, then MaxConcurrency at a time,
+  :func:`ideal`).
 
 Prints a Markdown table.  Not a test: nothing asserts on time.  Usage::
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import heapq
 import json
 import math
 import random
@@ -141,6 +143,25 @@ async def fan_out(
     return run
 
 
+def ideal(count: int, limit: int, work: float) -> float:
+    """When the last of ``count`` nodes that each work ``work`` seconds finishes if the
+    server took no time at all: SSM's ramp-up (:func:`patchwarden.core.rollout.ramp`)
+    and MaxConcurrency ``limit`` are the only bounds — the nodes' bound."""
+    from patchwarden.core.rollout import ramp
+
+    ends: list[float] = []
+    started = answered = 0
+    now = 0.0
+    while answered < count:
+        room = min(limit - (started - answered), ramp(answered) - started, count - started)
+        for _ in range(max(0, room)):
+            heapq.heappush(ends, now + work)
+            started += 1
+        now = heapq.heappop(ends)
+        answered += 1
+    return now
+
+
 def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for backend in args.backends.split(","):
@@ -158,7 +179,8 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
                                               work, args.patience))  # fmt: skip
                         finally:
                             server.stop()
-                        bound = (count / max(1, math.ceil(count * 0.1))) * work if work else 0.0
+                        limit = math.ceil(count * int(concurrency.rstrip("%")) / 100)
+                        bound = ideal(count, limit, work) if work else 0.0
                         row = {
                             "backend": backend,
                             "nodes": count,
