@@ -46,9 +46,7 @@ def claim_many(
                 cmd = session.get(Command, inv.command_id)
                 assert cmd is not None
                 commands[inv.command_id] = command_record(cmd)
-            found.setdefault(node_id, []).append(
-                (invocation_record(inv), commands[inv.command_id])
-            )
+            found.setdefault(node_id, []).append((invocation_record(inv), commands[inv.command_id]))
     return found
 
 
