@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import subprocess
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,7 +36,12 @@ def moto_url() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    url = f"http://{host}:{port}"
+    # moto keeps its accounts in the process: another test of this worker may have seeded it
+    reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(reset, timeout=10) as answer:
+        assert answer.status == 200
+    yield url
     server.stop()
 
 
