@@ -66,7 +66,6 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,10 +77,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cluster import Cluster
 from fleet_load import (
     HTTP_ERRORS,
-    PG_URL,
     Conn,
     admin_token,
     aio,
+    database,
     register_nodes,
 )
 
@@ -98,40 +97,6 @@ QUIET_LOOPS = {
 }
 ROOT = Path(__file__).resolve().parents[1]
 PATCHWARDEN = str(Path(sys.executable).with_name("patchwarden"))
-
-
-@contextlib.contextmanager
-def database(backend: str = "postgresql") -> Iterator[str]:
-    """``fleet_load.database`` for PostgreSQL, whose admin connection survives a restart of
-    the cluster (``pool_pre_ping``): a fresh migrated schema, dropped afterwards."""
-    import uuid
-
-    from sqlalchemy import create_engine, text
-
-    from patchwarden.adapters.storage import make_engine, upgrade
-
-    assert backend == "postgresql"
-    schema = f"pw_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    url = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    try:
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-    finally:
-        for _ in range(10):  # the cluster may still be coming back
-            try:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-                break
-            except Exception:
-                admin.dispose()
-                time.sleep(1)
-        admin.dispose()
 
 
 def log(msg: str) -> None:

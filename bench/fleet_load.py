@@ -133,7 +133,8 @@ def database(backend: str) -> Iterator[str]:
             shutil.rmtree(tmp, ignore_errors=True)
         return
     schema = f"pw_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    # pool_pre_ping: the admin connection survives a restart of the cluster (bench/chaos.py)
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in PG_URL else "?"
@@ -144,8 +145,14 @@ def database(backend: str) -> Iterator[str]:
         engine.dispose()
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        for _ in range(10):  # the cluster may still be coming back
+            try:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                break
+            except Exception:
+                admin.dispose()
+                time.sleep(1)
         admin.dispose()
 
 

@@ -14,7 +14,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from patchwarden.core.responsibility.kinds import KINDS, Layer, Owner, ResourceKind, owner
+from patchwarden.core.responsibility.kinds import (
+    BY_TYPE,
+    KINDS,
+    Layer,
+    Owner,
+    ResourceKind,
+    owner,
+)
 from patchwarden.core.rules import (
     RULE_TYPES,
     Evaluation,
@@ -164,14 +171,14 @@ def build(
 ) -> Report:
     """The report over ``subjects`` (nodes, images, imported resources) with the
     operator's ``rules``; every kind is listed, with or without resources."""
-    by_type = {t: kind for kind in KINDS for t in kind.resource_types}
     checks = checks_for(rules, registry)
     rows = []
     for subject in subjects:
-        kind = by_type.get(subject.resource_type)
+        kind = BY_TYPE.get(subject.resource_type)
         if kind is not None:
             rows.append(judge(subject, kind, checks, now, registry))
-    rows.sort(key=lambda r: ([k.name for k in KINDS].index(r.kind), r.name or r.resource_id))
+    order = {kind.name: i for i, kind in enumerate(KINDS)}
+    rows.sort(key=lambda r: (order[r.kind], r.name or r.resource_id))
     kinds = []
     for kind in KINDS:
         own = [r for r in rows if r.kind == kind.name]
