@@ -31,6 +31,7 @@ import math
 import random
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ class Run:
 
 
 async def fan_out(
-    server: Server, creds: list[str], token: str, wait: float, concurrency: str, work: float,
+    port: int, creds: list[str], token: str, wait: float, concurrency: str, work: float,
     patience: float,
 ) -> Run:  # fmt: skip
     run = Run()
@@ -78,7 +79,7 @@ async def fan_out(
     async def node(cred: str) -> None:
         nonlocal waiting
         await asyncio.sleep(random.uniform(0, min(wait, 2.0)))
-        conn = Conn(server.port)
+        conn = Conn(port)
         first = True
         while not done.is_set():
             if first:
@@ -119,7 +120,7 @@ async def fan_out(
     t0 = time.perf_counter()
     async with _client(1, timeout=300) as client:
         r = await client.post(
-            server.base + "/api/v1/commands",
+            f"http://127.0.0.1:{port}/api/v1/commands",
             headers={"Authorization": f"Bearer {token}"},
             json={
                 "DocumentName": "AWS-RunPatchBaseline",
@@ -162,6 +163,24 @@ def ideal(count: int, limit: int, work: float) -> float:
     return now
 
 
+@contextlib.contextmanager
+def serving(url: str, env: dict[str, str], replicas: int) -> Iterator[int]:
+    """The port of one server process (``replicas`` 0) or of nginx in front of
+    ``replicas`` ``patchwarden server`` processes (``bench/cluster.py``, each node always
+    to the same replica)."""
+    if not replicas:
+        server = Server("fleet", url, env)
+        try:
+            yield server.port
+        finally:
+            server.stop()
+        return
+    from cluster import Cluster
+
+    with Cluster(url, replicas, env=env, migrate=False, balance="hash") as cluster:
+        yield cluster.port
+
+
 def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for backend in args.backends.split(","):
@@ -173,16 +192,14 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
                     for concurrency, work in [(c, 0.0 if c == "100%" else args.work)
                                               for c in args.concurrency.split(",")]:  # fmt: skip
                         env = {"PATCHWARDEN_BATCH_CLAIMS": batch}
-                        server = Server("fleet", url, env)
-                        try:
-                            run = aio(fan_out(server, creds, token, args.wait, concurrency,
+                        with serving(url, env, args.replicas) as port:
+                            run = aio(fan_out(port, creds, token, args.wait, concurrency,
                                               work, args.patience))  # fmt: skip
-                        finally:
-                            server.stop()
                         limit = math.ceil(count * int(concurrency.rstrip("%")) / 100)
                         bound = ideal(count, limit, work) if work else 0.0
                         row = {
                             "backend": backend,
+                            "replicas": args.replicas,
                             "nodes": count,
                             "claims": "batch" if batch == "1" else "one by one",
                             "concurrency": concurrency,
@@ -206,19 +223,25 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"Long-poll wait {args.wait:g} s; each node reports at once (100 %) or after "
         f"{args.work:g} s of work (10 %); gave up after {args.patience:g} s.",
         "",
-        "| backend | nodes | claims | MaxConcurrency | reached | p50 s | all reached, s "
-        "| all finished, s | nodes' bound, s |",
-        "|---|---:|---|---|---:|---:|---:|---:|---:|",
+        "| backend | server | nodes | claims | MaxConcurrency | reached | p50 s "
+        "| all reached, s | all finished, s | nodes' bound, s |",
+        "|---|---|---:|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         finish = f"{r['finish_all']:.1f}" if not r["gave_up"] else f"> {args.patience:g}"
         bound = f"{r['bound']:.1f}" if r["bound"] else "-"
         lines.append(
-            f"| {r['backend']} | {r['nodes']:,} | {r['claims']} | {r['concurrency']} "
+            f"| {r['backend']} | {served(r['replicas'])} | {r['nodes']:,} | {r['claims']} "
+            f"| {r['concurrency']} "
             f"| {r['reached']:,} | {r['reach_p50']:.1f} | {r['reach_all']:.1f} | {finish} "
             f"| {bound} |"
         )
     return "\n".join(lines)
+
+
+def served(replicas: int) -> str:
+    """The server column: one process, or replicas behind nginx."""
+    return "1 process" if not replicas else f"{replicas} replicas, nginx"
 
 
 def main() -> int:
@@ -230,6 +253,10 @@ def main() -> int:
     parser.add_argument("--patience", type=float, default=120.0, help="give up after (s)")
     parser.add_argument("--claims", default="batch,one", help="batch, one (by one) or both")
     parser.add_argument("--concurrency", default="100%,10%", help="MaxConcurrency values")
+    parser.add_argument(
+        "--replicas", type=int, default=0,
+        help="0: one server process; N: N `patchwarden server` replicas behind nginx",
+    )  # fmt: skip
     args = parser.parse_args()
     print(table(measure(args), args))
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -32,6 +33,7 @@ from patchwarden.server.aws_api.endpoint import router as aws_router
 from patchwarden.server.db import Database, Session
 from patchwarden.server.fleet import node_files
 from patchwarden.server.fleet.agent_update import open_bundles
+from patchwarden.server.fleet.fastpoll import FastPoll
 from patchwarden.server.fleet.nodecache import CHECKIN_SECONDS, NodeCache
 from patchwarden.server.fleet.polling import Polling
 from patchwarden.server.limits import EdgeLimits
@@ -48,6 +50,15 @@ from patchwarden.server.windows import scheduler
 
 log = logging.getLogger("patchwarden.server")
 BOOTSTRAP_TOKEN_NAME = "initial-admin"
+NO_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI).parameters
+    else {}
+)
+"""FastAPI's own OpenTelemetry instrumentation (FastAPI 0.16x) off: the server exports
+Prometheus metrics (/metrics), and the check whether a tracer is configured read the
+environment on every request — a sixth of the event loop's time under 10,000 polling
+nodes."""
 SWEEP_SECONDS = 5.0
 """How often each replica applies timeouts to commands nobody is polling for."""
 
@@ -144,6 +155,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # /docs and /redoc: apidocs.install, served without a CDN
         redoc_url=None,
+        **NO_TELEMETRY,
     )
     app.state.db = db
     app.state.settings = conf
@@ -152,6 +164,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.state.bundles = open_bundles(conf.data_dir / "bundles")  # the node bundles it serves
     errors.install(app)
     openapi.install(app)  # the error statuses the routes really answer, 400 not 422
+    app.add_middleware(FastPoll)  # the agents' long-poll without routing and injection
     app.add_middleware(EdgeLimits)  # sizes, NUL and nesting before anything parses a body
     app.add_middleware(metrics.PollTimer, histogram=observed.polls)  # the long-poll's time
     governance_routers = (governance_router, conformance_router, remediations_router)

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from patchwarden.adapters.storage.secrets import verify
 from patchwarden.adapters.storage.tokens import TOKEN_PREFIX, find_token
 from patchwarden.adapters.storage.tokens import make_token as make_token  # re-exported
-from patchwarden.server.db import database, settings
+from patchwarden.server.db import database
 from patchwarden.server.errors import ApiError
 from patchwarden.server.fleet.nodecache import KnownNode
 from patchwarden.server.fleet.polling import polling
@@ -138,9 +137,7 @@ async def node(request: Request) -> Principal:
     """The node behind the request's credential (from the process's node cache: no
     database read once the node is known, :mod:`patchwarden.server.fleet.nodecache`)."""
     ident, found = await node_credential(request)
-    cache = polling(request).nodes
-    if cache.checked_in(ident, found, settings(request).clock.now()):  # every request is a ping
-        await run_in_threadpool(cache.flush_checkins)
+    await polling(request).nodes.check_in(ident, found)
     return Principal("node", ident, found.name, "node")
 
 

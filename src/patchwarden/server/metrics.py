@@ -38,11 +38,10 @@ from patchwarden.core.vuln import FindingStatus, Severity
 from patchwarden.core.windows import Status as WindowStatus
 from patchwarden.pipeline.fleet.compliance import UNREPORTED
 from patchwarden.server.db import Database, connected
+from patchwarden.server.fleet.polling import POLL_PATH
 from patchwarden.server.settings import ServerSettings
 from patchwarden.server.windows.scheduler import Beat
 
-POLL_PATH = "/api/v1/agent/commands"
-"""The agent long-poll (:func:`patchwarden.server.routes.agent.poll_commands`)."""
 POLL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 """Seconds: an idle poll answers in milliseconds when it does not wait, and after up to
 ``long_poll_seconds`` (20 by default, at most 60) when it does."""

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from patchwarden.adapters.storage import events
@@ -69,10 +69,10 @@ def lock_command(session: Session, command_id: str, *, wait: bool = True) -> Com
     return session.scalar(query.with_for_update(skip_locked=not wait))
 
 
-def _expire(session: Session, cmd: Command, now: datetime) -> None:
-    """Apply :func:`rollout.expire` to the invocations that can have run out of time (SQL
-    picks them: Pending once the delivery timeout has passed, running ones started before
-    the execution timeout)."""
+def _due(cmd: Command, now: datetime) -> list[ColumnElement[bool]]:
+    """Which of ``cmd``'s invocations can have run out of time by ``now`` (no condition:
+    none can — Pending ones before the delivery timeout, running ones before the execution
+    timeout has passed since the command was sent)."""
     due = []
     if now >= cmd.requested_at + timedelta(seconds=cmd.timeout_seconds):
         due.append(Invocation.status == InvocationStatus.PENDING)
@@ -80,6 +80,13 @@ def _expire(session: Session, cmd: Command, now: datetime) -> None:
     if cmd.requested_at <= cutoff:  # else nothing has run that long: no query
         started = or_(Invocation.started_at <= cutoff, Invocation.started_at.is_(None))
         due.append(and_(Invocation.status.in_(RUNNING), started))
+    return due
+
+
+def _expire(session: Session, cmd: Command, now: datetime) -> None:
+    """Apply :func:`rollout.expire` to the invocations that can have run out of time (SQL
+    picks them: :func:`_due`)."""
+    due = _due(cmd, now)
     if not due:
         return
     due_rows = select(Invocation).where(Invocation.command_id == cmd.id, or_(*due))
@@ -127,6 +134,49 @@ def refresh(session: Session, cmd: Command, now: datetime) -> Tally:
         )
         events.record(session, finished)
     return values
+
+
+def settle(session: Session, cmd: Command, now: datetime, invocation_id: str) -> None:
+    """Roll ``cmd`` up after its invocation ``invocation_id`` ended in this transaction
+    (a node's report; the command row locked): what :func:`refresh` would write, without
+    its tally while other invocations of the command are still Pending or running and
+    nothing else can have changed the status — no timeout due, no cancel or stop, MaxErrors
+    not reached.  Then the command stays In Progress and only its counts move, so a burst
+    of reports from a command to 10,000 nodes does not tally 10,000 invocations per report.
+    Otherwise (the last one, an error over the limit, a timeout due): :func:`refresh`."""
+    inv = session.get(Invocation, invocation_id)
+    assert inv is not None
+    ended = _value(inv)
+    if (
+        CommandStatus(cmd.status).terminal
+        or cmd.stopped
+        or cmd.cancel_requested
+        or not ended.status.terminal
+        or cmd.error_count + ended.is_error > cmd.error_limit
+        or _due(cmd, now)
+        or not _others_active(session, cmd.id, invocation_id)
+    ):
+        refresh(session, cmd, now)
+        return
+    cmd.status, cmd.status_details = CommandStatus.IN_PROGRESS.value, Details.IN_PROGRESS.value
+    cmd.completed_count += 1
+    cmd.error_count += ended.is_error
+    cmd.delivery_timed_out_count += ended.details == Details.DELIVERY_TIMED_OUT
+
+
+def _others_active(session: Session, command_id: str, invocation_id: str) -> bool:
+    """Whether an invocation of the command other than ``invocation_id`` is not final."""
+    active = [s.value for s in InvocationStatus if not s.terminal]
+    found = session.scalar(
+        select(Invocation.id)
+        .where(
+            Invocation.command_id == command_id,
+            Invocation.status.in_(active),
+            Invocation.id != invocation_id,
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def _started(values: Tally, count: int = 1) -> Tally:

@@ -23,6 +23,8 @@ class SqlInvocationReports:
 
     def __init__(self, session: Session) -> None:
         self._session = session
+        self._ended: dict[str, str] = {}
+        """Command → its invocation finished in this transaction."""
 
     def _row(self, invocation_id: str) -> Invocation:
         row = self._session.get(Invocation, invocation_id)
@@ -46,6 +48,7 @@ class SqlInvocationReports:
         row.response_code = result.response_code
         row.finished_at = result.finished_at
         row.started_at = result.started_at
+        self._ended[row.command_id] = row.id
 
     def save_compliance(self, node_id: str, report: ComplianceReport, at: datetime) -> None:
         """Replace the node's patch compliance."""
@@ -67,7 +70,10 @@ class SqlInvocationReports:
     def roll_up(self, command_id: str, at: datetime) -> str:
         """Refresh the command unless another transaction holds it; its status."""
         cmd = dispatch.lock_command(self._session, command_id, wait=False)
-        if cmd is not None:
+        ended = self._ended.get(command_id)
+        if cmd is not None and ended is not None:
+            dispatch.settle(self._session, cmd, at, ended)
+        elif cmd is not None:
             dispatch.refresh(self._session, cmd, at)
         else:  # busy: its rollup as it stands (its holder's successor or the sweep rolls up)
             cmd = self._session.get(Command, command_id)

@@ -52,6 +52,11 @@ Batch = Callable[[dict[str, tuple[str, ...]]], dict[str, list[dict[str, Any]]]]
 handed (:func:`patchwarden.server.fleet.claims.claim_waiting` bound to a database)."""
 MIN_GAP = 0.1
 """Seconds between two rebuilds at the least (a burst of local commits costs one)."""
+COST_GAP = 2.0
+"""... and at least this many times the last snapshot's time: under load (10,000 polling
+connections on one interpreter) a snapshot takes longer, and back-to-back rebuilds would
+keep a reader thread competing for the interpreter with the polls, reports and claims
+they serve."""
 CLAIMS_AT_ONCE = 4
 """Claim transactions one process runs at the same time."""
 BURST = 16
@@ -105,7 +110,8 @@ class WorkBoard:
         self.reader = reader
         self.interval = interval
         self.batch = batch
-        self._handed: dict[str, list[dict[str, Any]]] = {}
+        self._handed: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        """Node → (when, what) a batch claim handed it, until its poll takes it."""
         self._snap = Snapshot()
         self._budget: dict[str, int] = {}
         self._delivered: set[str] = set()
@@ -117,6 +123,10 @@ class WorkBoard:
         self._kick: asyncio.Event | None = None
         self._claims: anyio.CapacityLimiter | None = None
         self._claims_loop: asyncio.AbstractEventLoop | None = None
+        self._handing: asyncio.Task[None] | None = None
+        self._cost = 0.0
+        """Seconds the last snapshot took."""
+        self._deferred = False
 
     def changed(self) -> None:
         """This process committed a change to commands or invocations (any thread): the
@@ -128,12 +138,22 @@ class WorkBoard:
             with contextlib.suppress(RuntimeError):  # its loop has just closed
                 watcher.get_loop().call_soon_threadsafe(kick.set)
 
-    async def take(self, node_id: str) -> bool:
-        """Whether ``node_id`` should claim now (spends a unit of its command's budget)."""
+    async def take(self, node_id: str, *, will_wait: bool = False) -> bool:
+        """Whether ``node_id`` should claim now (spends a unit of its command's budget).
+
+        With batch claims, a node that ``will_wait`` for work anyway does not claim alone:
+        it is left to the batch of the next rebuild, brought forward (at most a gap away),
+        so a fleet re-polling during a fan-out does not queue single claims on the
+        command's row lock.  A node with an InProgress invocation still claims (it is
+        handed it again)."""
         for _ in range(2):  # a commit during a rebuild already under way needs one more
             if not self._dirty and time.monotonic() - self._built < self.interval:
                 break
             await self._rebuild()
+        if will_wait and self.batch is not None and node_id not in self._delivered:
+            if any(self._budget.get(c, 0) > 0 for c in self._snap.pending.get(node_id, ())):
+                self.changed()
+            return False
         return self._spend(node_id)
 
     async def wait(self, node_id: str, timeout: float) -> bool:
@@ -144,6 +164,8 @@ class WorkBoard:
         loop = asyncio.get_running_loop()
         if self._watcher is None or self._watcher.done() or self._watcher.get_loop() is not loop:
             self._kick = asyncio.Event()
+            if self._dirty:
+                self._kick.set()
             self._watcher = asyncio.create_task(self._watch(self._kick))
         try:
             with contextlib.suppress(TimeoutError):
@@ -167,8 +189,11 @@ class WorkBoard:
         return await anyio.to_thread.run_sync(fn, limiter=self._claims)
 
     def handed(self, node_id: str) -> list[dict[str, Any]]:
-        """What a batch claim handed ``node_id`` while it waited (once; ``[]``: nothing)."""
-        return self._handed.pop(node_id, [])
+        """What a batch claim handed ``node_id`` (once; ``[]``: nothing).  Kept for a node
+        whose long-poll had just ended when the batch came back, so its next poll takes it
+        without a claim; dropped once a snapshot taken after it no longer shows the node
+        with an InProgress invocation (reported, or handed again by another replica)."""
+        return self._handed.pop(node_id, (0.0, []))[1]
 
     def claimed(self, node_id: str) -> None:
         """``node_id`` was just handed invocations (so it has InProgress ones until the next
@@ -194,25 +219,28 @@ class WorkBoard:
 
     async def _build(self) -> None:
         try:
-            gap = MIN_GAP - (time.monotonic() - self._built)
+            gap = max(MIN_GAP, COST_GAP * self._cost) - (time.monotonic() - self._built)
             if gap > 0:
                 await asyncio.sleep(gap)
             self._dirty = False
-            self._built = time.monotonic()
+            self._built = started = time.monotonic()
             try:
                 snap = await self.reader.run(snapshot)
             except BaseException:
                 self._dirty = True  # the next poll tries again
                 raise
+            self._cost = time.monotonic() - started
             self._snap, self._budget, self._delivered = snap, dict(snap.budget), set(snap.delivered)
-            self._handed = {n: got for n, got in self._handed.items() if n in self._events}
+            self._handed = {
+                n: got for n, got in self._handed.items() if got[0] > started or n in snap.delivered
+            }
             waiting = {
                 n: snap.pending[n]
                 for n in self._events
                 if n in snap.pending and n not in self._delivered and n not in self._handed
             }
             if self.batch is not None and waiting:
-                await self._hand_out(self.batch, waiting)
+                self._start_hand_out(self.batch, waiting)
             for node_id, events in list(self._events.items()):
                 if node_id not in waiting and self._spend(node_id):
                     for event in events:
@@ -220,11 +248,26 @@ class WorkBoard:
         finally:
             self._building = None
 
+    def _start_hand_out(self, batch: Batch, waiting: dict[str, tuple[str, ...]]) -> None:
+        """Hand out to ``waiting`` in the background, one batch at a time: polls arriving
+        meanwhile go on (they wait or take the new snapshot's budget) instead of queueing
+        behind the batch; a rebuild during a batch leaves its waiting nodes to the rebuild
+        that follows it."""
+        busy = self._handing
+        if busy is not None and not busy.done() and busy.get_loop() is asyncio.get_running_loop():
+            self._deferred = True
+            return
+        self._handing = asyncio.ensure_future(self._hand_out(batch, waiting))
+
     async def _hand_out(self, batch: Batch, waiting: dict[str, tuple[str, ...]]) -> None:
         """One batch claim for the waiting nodes; wake those it handed work to.  When it
-        fails, they claim one by one as before (the board's budget applies)."""
+        fails, they claim one by one as before (the board's budget applies).  The batch has
+        a worker thread of its own: neither the claims of single polls nor the sync routes
+        (a burst of reports) make it queue for one."""
         try:
-            handed = await self.claim(lambda: batch(waiting))
+            handed = await anyio.to_thread.run_sync(
+                lambda: batch(waiting), limiter=anyio.CapacityLimiter(1)
+            )
         except Exception:
             log.exception("batch claim failed: waiting nodes claim one by one")
             for node_id in waiting:
@@ -232,13 +275,16 @@ class WorkBoard:
                     for event in self._events.get(node_id, ()):
                         event.set()
             return
+        finally:
+            if self._deferred:
+                self._deferred = False
+                self.changed()
+        at = time.monotonic()
         for node_id, bodies in handed.items():
             self._delivered.add(node_id)
-            events = self._events.get(node_id)
-            if events:
-                self._handed[node_id] = bodies
-                for event in events:
-                    event.set()
+            self._handed[node_id] = (at, bodies)
+            for event in self._events.get(node_id, ()):
+                event.set()
 
     async def _watch(self, kick: asyncio.Event) -> None:
         while self._events:

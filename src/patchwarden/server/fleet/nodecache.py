@@ -32,6 +32,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import anyio.to_thread
+
 from patchwarden.adapters.storage.credentials import (
     credentials_changed_since,
     node_credential,
@@ -115,6 +117,12 @@ class NodeCache:
         with self._lock:
             self._checkins[node_id] = at
         return urgent
+
+    async def check_in(self, node_id: str, found: KnownNode) -> None:
+        """Every request of an authenticated node is a ping: :meth:`checked_in` now, and
+        written at once (on a worker thread) when it is urgent."""
+        if self.checked_in(node_id, found, self.clock.now()):
+            await anyio.to_thread.run_sync(self.flush_checkins)
 
     def flush_checkins(self) -> int:
         """Write the recorded check-ins in one statement; how many.  Then the refusals'

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
@@ -18,7 +16,7 @@ from patchwarden.server.auth import NodeCaller, refusals
 from patchwarden.server.db import Now, WriteDB, database, settings
 from patchwarden.server.errors import ApiError
 from patchwarden.server.fleet import claims
-from patchwarden.server.fleet.polling import polling
+from patchwarden.server.fleet.polling import next_work, polling
 from patchwarden.server.outcomes import answered
 from patchwarden.server.refusals import ACCESS, claimed, source_of
 from patchwarden.server.schemas import Body
@@ -38,23 +36,15 @@ async def poll_commands(
     node cache and "any work?" from its work board (:mod:`patchwarden.server.fleet.board`), which
     also wakes waiting polls.  Only a node with work claims, in a write transaction.
     """
-    board = polling(request).board
     conf, db = settings(request), database(request)
-    deadline = time.monotonic() + min(wait, conf.long_poll_seconds)
-    found: list[dict[str, Any]] = []
-    if await board.take(who.id):
-        found = await board.claim(lambda: claims.claim_one(db, conf, who.id))
-    while not found:
-        left = deadline - time.monotonic()
-        if left <= 0 or await request.is_disconnected():
-            break
-        if await board.wait(who.id, left):
-            found = board.handed(who.id) or await board.claim(
-                lambda: claims.claim_one(db, conf, who.id)
-            )
-    if found:
-        board.claimed(who.id)
-    return JSONResponse({"invocations": jsonable_encoder(found)})
+    found = await next_work(
+        polling(request).board,
+        who.id,
+        min(wait, conf.long_poll_seconds),
+        lambda: claims.claim_one(db, conf, who.id),
+        request.is_disconnected,
+    )
+    return JSONResponse({"invocations": found})
 
 
 class ReportedResult(Body):
