@@ -7,13 +7,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 
 from patchwarden.adapters.storage.reports import SqlInvocationReports
 from patchwarden.pipeline.fleet import command_records, reports
 from patchwarden.render.json_decode import report_from_dict
 from patchwarden.server import governance
 from patchwarden.server.auth import NodeCaller, refusals
-from patchwarden.server.db import Now, WriteDB, database, settings
+from patchwarden.server.db import Slot, connected, database, settings
 from patchwarden.server.errors import ApiError
 from patchwarden.server.fleet import claims
 from patchwarden.server.fleet.polling import next_work, polling
@@ -57,31 +58,44 @@ class ReportedResult(Body):
 
 
 @router.post("/invocations/{invocation_id}", response_model=None)
-def report_result(
+async def report_result(
     request: Request,
     invocation_id: str,
     body: ReportedResult,
     who: NodeCaller,
-    session: WriteDB,
-    at: Now,
+    _: Slot,
 ) -> dict[str, Any]:
     """Record the final status, output and compliance report of the caller's invocation.
     Reporting again is harmless: the first final status stays.  The command's rollup is
     refreshed here unless another transaction holds the command (a claim or a report of
     another node): then that command's next claim, report or sweep rolls it up.  Another
-    node's invocation is refused 403 and recorded as ``access.refused``."""
-    report = None if body.report is None else report_from_dict(body.report)  # 400 if malformed
-    result = command_records.ReportedResult(body.status, body.response_code, body.output, report)
+    node's invocation is refused 403 and recorded as ``access.refused``.
+
+    The report is one transaction on one worker thread (not a thread per dependency):
+    every node of a fleet-wide command reports within seconds, and under that load each
+    hop to a worker thread waited for the interpreter."""
+    db, at = database(request), settings(request).clock.now()
+
+    def record() -> command_records.ReportOutcome:
+        report = None if body.report is None else report_from_dict(body.report)  # 400
+        result = command_records.ReportedResult(
+            body.status, body.response_code, body.output, report
+        )
+        with connected(db.write) as session:
+            with answered():
+                outcome = reports.report_result(
+                    SqlInvocationReports(session),
+                    who.id,
+                    invocation_id,
+                    result,
+                    at,
+                    lambda: governance.changed(session, who.id, at),  # change-triggered rules
+                )
+            session.commit()
+            return outcome
+
     try:
-        with answered():
-            outcome = reports.report_result(
-                SqlInvocationReports(session),
-                who.id,
-                invocation_id,
-                result,
-                at,
-                lambda: governance.changed(session, who.id, at),  # change-triggered rules
-            )
+        outcome = await run_in_threadpool(record)
     except ApiError as exc:
         if exc.status == 403:  # another node's invocation
             refusals(request).refused(
