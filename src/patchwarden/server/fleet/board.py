@@ -17,13 +17,16 @@ sends about 50 nodes per interval to the database rather than every polling node
 with an InProgress invocation always go (their agent is handed it again after a restart;
 its journal decides).
 
-Waiting long-polls park on an event.  Each rebuild hands out work to all of them at once:
+Waiting long-polls park on a future.  Each rebuild hands out work to all of them at once:
 one batch claim (:func:`patchwarden.server.fleet.claims.claim_waiting`) locks each command
 with work for a waiting node once, starts as many of their Pending invocations as rate
 control allows, and the rebuild wakes those nodes with what they were handed — so a
 command to 10,000 waiting nodes is a handful of transactions, not 10,000 that queue on its
 row lock.  A node with an InProgress invocation is woken to claim alone (it is handed it
-again).
+again).  The batch runs in the background, one at a time, so polls never wait for it; what
+it hands a node whose poll has just ended is kept for that node's next poll
+(:meth:`WorkBoard.handed`); and a node that will wait anyway leaves its claim to the next
+batch (:meth:`WorkBoard.take`).
 """
 
 from __future__ import annotations
@@ -118,7 +121,8 @@ class WorkBoard:
         self._built = float("-inf")
         self._dirty = True
         self._building: asyncio.Future[None] | None = None
-        self._events: dict[str, set[asyncio.Event]] = {}
+        self._events: dict[str, set[asyncio.Future[bool]]] = {}
+        """Node → the futures its waiting long-polls park on (True: woken for work)."""
         self._watcher: asyncio.Task[None] | None = None
         self._kick: asyncio.Event | None = None
         self._claims: anyio.CapacityLimiter | None = None
@@ -159,22 +163,22 @@ class WorkBoard:
     async def wait(self, node_id: str, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds until a rebuild finds work for ``node_id`` (and
         spends its budget); whether it did."""
-        event = asyncio.Event()
-        self._events.setdefault(node_id, set()).add(event)
         loop = asyncio.get_running_loop()
+        parked: asyncio.Future[bool] = loop.create_future()
+        self._events.setdefault(node_id, set()).add(parked)
         if self._watcher is None or self._watcher.done() or self._watcher.get_loop() is not loop:
             self._kick = asyncio.Event()
             if self._dirty:
                 self._kick.set()
             self._watcher = asyncio.create_task(self._watch(self._kick))
+        timer = loop.call_later(timeout, _settle, parked, False)  # lighter than wait_for
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout)
-            return event.is_set()
+            return await parked
         finally:
+            timer.cancel()
             mine = self._events.get(node_id)
             if mine is not None:
-                mine.discard(event)
+                mine.discard(parked)
                 if not mine:
                     del self._events[node_id]
 
@@ -243,8 +247,8 @@ class WorkBoard:
                 self._start_hand_out(self.batch, waiting)
             for node_id, events in list(self._events.items()):
                 if node_id not in waiting and self._spend(node_id):
-                    for event in events:
-                        event.set()
+                    for parked in events:
+                        _settle(parked, True)
         finally:
             self._building = None
 
@@ -272,8 +276,8 @@ class WorkBoard:
             log.exception("batch claim failed: waiting nodes claim one by one")
             for node_id in waiting:
                 if self._spend(node_id):
-                    for event in self._events.get(node_id, ()):
-                        event.set()
+                    for parked in self._events.get(node_id, ()):
+                        _settle(parked, True)
             return
         finally:
             if self._deferred:
@@ -283,8 +287,8 @@ class WorkBoard:
         for node_id, bodies in handed.items():
             self._delivered.add(node_id)
             self._handed[node_id] = (at, bodies)
-            for event in self._events.get(node_id, ()):
-                event.set()
+            for parked in self._events.get(node_id, ()):
+                _settle(parked, True)
 
     async def _watch(self, kick: asyncio.Event) -> None:
         while self._events:
@@ -297,3 +301,9 @@ class WorkBoard:
                 await self._rebuild()
             except Exception:  # the next tick retries; waiters still end at their deadline
                 log.exception("work board rebuild failed")
+
+
+def _settle(parked: asyncio.Future[bool], woken: bool) -> None:
+    """End a parked long-poll's wait: ``woken`` for work, or its time is up."""
+    if not parked.done():
+        parked.set_result(woken)
