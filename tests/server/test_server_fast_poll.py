@@ -109,6 +109,23 @@ def stored(api: Api, command_id: str, fields: list[str]) -> dict[str, Any]:
         return {f: getattr(row, f) for f in fields}
 
 
+def test_a_node_the_cache_cannot_look_up_is_answered_by_the_route(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database unavailable while a node's credential is loaded: 503 from the route's
+    handlers, never an error escaping the middleware."""
+    node = api.register()
+    seen = spy(monkeypatch)
+
+    async def known(*_: Any) -> None:
+        raise unavailable()
+
+    monkeypatch.setattr(api.client.app.state.polling.nodes, "known", known)
+    r = node.call("GET", POLL, params={"wait": 0})
+    assert error_of(r) == (503, "unavailable")
+    assert seen == []
+
+
 def rolled_up(api: Api, command_id: str) -> dict[str, Any]:
     """What a full refresh writes for the command, from its invocations as they are."""
     invs = api.ok("GET", f"/api/v1/commands/{command_id}")["invocations"]

@@ -12,7 +12,8 @@ the same long-poll (:func:`patchwarden.server.fleet.polling.next_work`).
 Anything else goes on to the route, which answers as always: no or a malformed
 credential, an operator token, an unknown or deregistered node (the route refuses and
 records it), another query parameter, a ``wait`` it does not read as a plain number up
-to 60.  An error while polling (the database unavailable during a claim) is answered by
+to 60, a node the cache could not look up (the database unavailable: the route answers
+503).  An error while polling (the database unavailable during a claim) is answered by
 the app's own exception handlers.  The middleware sits inside
 :class:`~patchwarden.server.limits.EdgeLimits` (URL checks, throttled sources) and
 :class:`~patchwarden.server.metrics.PollTimer`, so both still apply.
@@ -20,6 +21,7 @@ the app's own exception handlers.  The middleware sits inside
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
@@ -53,7 +55,8 @@ class FastPoll:
         polls: Polling = state.polling
         found = None
         if wait is not None and credential is not None:
-            found = await polls.nodes.known(*credential)
+            with contextlib.suppress(Exception):  # the route tries again and answers (503)
+                found = await polls.nodes.known(*credential)
         if wait is None or credential is None or found is None or found.deregistered:
             await self.app(scope, receive, send)  # the route answers (and refuses)
             return
