@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from patchwarden.adapters.storage import dispatch
@@ -103,20 +104,26 @@ class SqlCommands:
         )
         self._session.add(row)
         self._session.flush()
+        pinned: list[dict[str, Any]] = []
+        unpinned: list[dict[str, Any]] = []  # baseline NULL: resolved at delivery
         for seq, spec in enumerate(invocations):
-            inv = Invocation(
-                id=new_uuid(),
-                command_id=row.id,
-                node_id=spec.node_id,
-                seq=seq,
-                status=InvocationStatus.PENDING,
-                status_details=Details.PENDING,
-                created_at=at,
-            )
-            if spec.pinned:  # else NULL: resolved at delivery
-                inv.baseline, inv.baseline_source = spec.baseline, spec.baseline_source
-            self._session.add(inv)
-        self._session.flush()
+            values = {
+                "id": new_uuid(),
+                "command_id": row.id,
+                "node_id": spec.node_id,
+                "seq": seq,
+                "status": InvocationStatus.PENDING.value,
+                "status_details": Details.PENDING.value,
+                "created_at": at,
+            }
+            if spec.pinned:
+                values.update(baseline=spec.baseline, baseline_source=spec.baseline_source)
+                pinned.append(values)
+            else:
+                unpinned.append(values)
+        for rows in (pinned, unpinned):  # one multi-row INSERT each, not an object per row
+            if rows:
+                self._session.execute(insert(Invocation), rows)
         dispatch.refresh(self._session, row, at)
         return command_record(row)
 
