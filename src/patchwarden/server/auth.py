@@ -22,7 +22,6 @@ from fastapi import Depends, Request
 from patchwarden.adapters.storage.secrets import verify
 from patchwarden.adapters.storage.tokens import TOKEN_PREFIX, find_token
 from patchwarden.adapters.storage.tokens import make_token as make_token  # re-exported
-from patchwarden.server.credentials import bearer_parts
 from patchwarden.server.db import database
 from patchwarden.server.errors import ApiError
 from patchwarden.server.fleet.nodecache import KnownNode
@@ -71,10 +70,14 @@ def refuse(
 
 def bearer(request: Request) -> tuple[str, str]:
     """(id, secret) of the ``Authorization: Bearer`` header; 401 when absent or malformed."""
-    parts = bearer_parts(request.headers.get("authorization", ""))
-    if parts is None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or "." not in value:
         raise refuse(request, "anonymous", _unauthenticated())
-    return parts
+    ident, _, secret = value.strip().partition(".")
+    if not ident or not secret:
+        raise refuse(request, "anonymous", _unauthenticated())
+    return ident, secret
 
 
 def operator(request: Request) -> Principal:
