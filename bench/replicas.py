@@ -156,6 +156,16 @@ def run(args: argparse.Namespace, results: dict[str, dict[str, Row]]) -> None:
                 )
 
 
+def _cells(label: str, row: Row, seconds: float) -> str:
+    """A table row's common cells (unclosed): rate, latency, errors, the CPU of the replicas
+    over ``seconds``, nginx's and the generator's."""
+    r = row.result
+    return (
+        f"| {label} | {r.rate:.0f} | {r.pct(0.5):.1f} | {r.pct(0.99):.1f} | {r.errors} "
+        f"| {r.cpu / seconds * 100:.0f} | {row.nginx_cpu:.0f} | {row.generator_cpu:.0f}"
+    )
+
+
 def report(results: dict[str, dict[str, Row]], args: argparse.Namespace) -> str:
     load = os.getloadavg()
     lines = [
@@ -176,12 +186,7 @@ def report(results: dict[str, dict[str, Row]], args: argparse.Namespace) -> str:
             if "saturation" not in rows:
                 continue
             row = rows["saturation"]
-            r = row.result
-            lines.append(
-                f"| {label} | {r.rate:.0f} | {r.pct(0.5):.1f} | {r.pct(0.99):.1f} | {r.errors} "
-                f"| {r.cpu / r.elapsed * 100:.0f} | {row.nginx_cpu:.0f} "
-                f"| {row.generator_cpu:.0f} |"
-            )
+            lines.append(_cells(label, row, row.result.elapsed) + " |")
         lines.append("")
     if "target" in args.scenarios:
         lines += [
@@ -198,11 +203,9 @@ def report(results: dict[str, dict[str, Row]], args: argparse.Namespace) -> str:
                 continue
             row = rows["target"]
             r = row.result
-            drained = r.extra.get("drained_s", r.elapsed)
+            lag = r.extra.get("generator_max_lag_ms", 0)
             lines.append(
-                f"| {label} | {r.rate:.0f} | {r.pct(0.5):.1f} | {r.pct(0.99):.1f} | {r.errors} "
-                f"| {r.cpu / drained * 100:.0f} | {row.nginx_cpu:.0f} "
-                f"| {row.generator_cpu:.0f} | {r.extra.get('generator_max_lag_ms', 0):.0f} |"
+                _cells(label, row, r.extra.get("drained_s", r.elapsed)) + f" | {lag:.0f} |"
             )
     return "\n".join(lines) + "\n"
 

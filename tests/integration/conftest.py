@@ -150,16 +150,7 @@ def fleet_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'server.db'}"
         return
-    from fleet_processes import pg_schema
+    from fleet_processes import pg_schema_or_skip
 
-    schema = pg_schema()
-    try:
-        url = schema.__enter__()
-    except Exception as exc:  # unreachable PostgreSQL
-        if "CI" in os.environ:
-            raise
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    try:
+    with pg_schema_or_skip() as url:
         yield url
-    finally:
-        schema.__exit__(None, None, None)

@@ -49,6 +49,41 @@ def pg_schema() -> Iterator[str]:
         admin.dispose()
 
 
+@contextmanager
+def pg_schema_or_skip() -> Iterator[str]:
+    """:func:`pg_schema`, skipping the test when PostgreSQL cannot be reached (never under
+    ``CI``, where that is a failure); a failure of the test itself is never a skip."""
+    import pytest
+
+    schema = pg_schema()
+    try:
+        url = schema.__enter__()
+    except Exception as exc:  # unreachable PostgreSQL
+        if "CI" in os.environ:
+            raise
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    try:
+        yield url
+    finally:
+        schema.__exit__(None, None, None)
+
+
+def register_over_http(base_url: str, activation: dict[str, Any], facts: dict[str, Any]) -> str:
+    """Register a node with ``activation`` through ``POST /api/v1/register``; its
+    credential."""
+    r = httpx.post(
+        f"{base_url}/api/v1/register",
+        json={
+            "activation_id": activation["activation_id"],
+            "activation_code": activation["activation_code"],
+            "facts": facts,
+        },
+    )
+    assert r.status_code == 201, r.text
+    credential: str = r.json()["credential"]
+    return credential
+
+
 def wait_for(what: str, check: Callable[[], Any], patience: float = PATIENCE) -> Any:
     """Poll ``check`` until it returns something truthy."""
     deadline = time.monotonic() + patience

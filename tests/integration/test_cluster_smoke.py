@@ -4,7 +4,6 @@ the other, and gets its invocation exactly once."""
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections import Counter
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fleet_processes import pg_schema, wait_for
+from fleet_processes import pg_schema_or_skip, register_over_http, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from cluster import Cluster
@@ -25,19 +24,12 @@ NODES = 3
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    try:
-        schema = pg_schema()
-        url = schema.__enter__()
-    except Exception as exc:
-        if "CI" in os.environ:
-            raise
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    try:
-        # nginx is a test dependency (Debian: nginx-light or nginx): not skipped when missing
-        with Cluster(url, 2, home=tmp_path / "cluster", log_level="info") as running:
-            yield running
-    finally:
-        schema.__exit__(None, None, None)
+    # nginx is a test dependency (Debian: nginx-light or nginx): not skipped when missing
+    with (
+        pg_schema_or_skip() as url,
+        Cluster(url, 2, home=tmp_path / "cluster", log_level="info") as running,
+    ):
+        yield running
 
 
 def admin_token(db_url: str) -> str:
@@ -57,18 +49,12 @@ def test_nodes_polling_either_replica_get_their_invocation_once(cluster: Cluster
     token = admin_token(cluster.db_url)
     admin = httpx.Client(base_url=cluster.url, headers={"Authorization": f"Bearer {token}"})
     activation = admin.post("/api/v1/activations", json={"registration_limit": NODES}).json()
-    creds = []
-    for i in range(NODES):
-        r = httpx.post(
-            f"{cluster.url}/api/v1/register",
-            json={
-                "activation_id": activation["activation_id"],
-                "activation_code": activation["activation_code"],
-                "facts": {"operating_system": "DEBIAN", "hostname": f"smoke-{i}"},
-            },
+    creds = [
+        register_over_http(
+            cluster.url, activation, {"operating_system": "DEBIAN", "hostname": f"smoke-{i}"}
         )
-        assert r.status_code == 201, r.text
-        creds.append(r.json()["credential"])
+        for i in range(NODES)
+    ]
     sent = admin.post(
         "/api/v1/commands",
         json={

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fleet_processes import Server, pg_schema, wait_for
+from fleet_processes import Server, pg_schema_or_skip, register_over_http, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 NODES = 12
@@ -20,21 +20,14 @@ CONCURRENCY = 4
 
 @pytest.fixture
 def replicas(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
-    try:
-        schema = pg_schema()
-        url = schema.__enter__()
-    except Exception as exc:
-        if "CI" in __import__("os").environ:
-            raise
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    a = Server(tmp_path / "a", url)
-    b = Server(tmp_path / "b", url)
-    try:
-        yield a, b
-    finally:
-        a.stop()
-        b.stop()
-        schema.__exit__(None, None, None)
+    with pg_schema_or_skip() as url:
+        a = Server(tmp_path / "a", url)
+        b = Server(tmp_path / "b", url)
+        try:
+            yield a, b
+        finally:
+            a.stop()
+            b.stop()
 
 
 def test_two_replicas_share_the_work_without_duplicates(replicas: tuple[Server, Server]) -> None:
@@ -42,17 +35,12 @@ def test_two_replicas_share_the_work_without_duplicates(replicas: tuple[Server, 
     assert a.admin_token and not b.admin_token  # one bootstrap token for the shared database
     admin = a.api(a.admin_token)
     activation = admin.post("/api/v1/activations", json={"registration_limit": NODES}).json()
-    creds = []
-    for i in range(NODES):
-        r = httpx.post(
-            f"{(a, b)[i % 2].url}/api/v1/register",
-            json={
-                "activation_id": activation["activation_id"],
-                "activation_code": activation["activation_code"],
-                "facts": {"operating_system": "DEBIAN", "hostname": f"n{i}"},
-            },
+    creds = [
+        register_over_http(
+            (a, b)[i % 2].url, activation, {"operating_system": "DEBIAN", "hostname": f"n{i}"}
         )
-        creds.append(r.json()["credential"])
+        for i in range(NODES)
+    ]
     sent = b.api(a.admin_token).post(
         "/api/v1/commands",
         json={

@@ -4,7 +4,6 @@ time gets exactly one execution and every wave exactly one command."""
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fleet_processes import Server, pg_schema, wait_for
+from fleet_processes import Server, pg_schema_or_skip, register_over_http, wait_for
 from sqlalchemy import create_engine, text
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -25,21 +24,14 @@ def replicas(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, Server, Server]]:
     monkeypatch.setenv("PATCHWARDEN_SCHEDULER_INTERVAL", "1")
-    try:
-        schema = pg_schema()
-        url = schema.__enter__()
-    except Exception as exc:
-        if "CI" in os.environ:
-            raise
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    a = Server(tmp_path / "a", url)
-    b = Server(tmp_path / "b", url)
-    try:
-        yield url, a, b
-    finally:
-        a.stop()
-        b.stop()
-        schema.__exit__(None, None, None)
+    with pg_schema_or_skip() as url:
+        a = Server(tmp_path / "a", url)
+        b = Server(tmp_path / "b", url)
+        try:
+            yield url, a, b
+        finally:
+            a.stop()
+            b.stop()
 
 
 def _window(name: str, when: datetime) -> dict[str, Any]:
@@ -74,22 +66,15 @@ def test_each_scheduled_time_runs_once_across_replicas(
     api = a.api(a.admin_token)
     activation = api.post("/api/v1/activations", json={"registration_limit": 4}).json()
     for i in range(4):  # registered nodes that never poll: the waves wait for them
-        r = api.post(
-            "/api/v1/register",
-            json={
-                "activation_id": activation["activation_id"],
-                "activation_code": activation["activation_code"],
-                "facts": {
-                    "hostname": f"n{i}",
-                    "os_id": "debian",
-                    "os_version": "12",
-                    "operating_system": "DEBIAN",
-                    "product": "Debian12",
-                    "agent_version": "t",
-                },
-            },
-        )
-        assert r.status_code == 201, r.text
+        facts = {
+            "hostname": f"n{i}",
+            "os_id": "debian",
+            "os_version": "12",
+            "operating_system": "DEBIAN",
+            "product": "Debian12",
+            "agent_version": "t",
+        }
+        register_over_http(a.url, activation, facts)
     when = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
     docs = [_window(f"race-{i}", when) for i in range(WINDOWS)]
     assert api.post("/api/v1/apply", json=docs).status_code == 200

@@ -22,6 +22,7 @@ from fastapi import Depends, Request
 from patchwarden.adapters.storage.secrets import verify
 from patchwarden.adapters.storage.tokens import TOKEN_PREFIX, find_token
 from patchwarden.adapters.storage.tokens import make_token as make_token  # re-exported
+from patchwarden.server.credentials import bearer_parts
 from patchwarden.server.db import database
 from patchwarden.server.errors import ApiError
 from patchwarden.server.fleet.nodecache import KnownNode
@@ -70,14 +71,10 @@ def refuse(
 
 def bearer(request: Request) -> tuple[str, str]:
     """(id, secret) of the ``Authorization: Bearer`` header; 401 when absent or malformed."""
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or "." not in value:
+    parts = bearer_parts(request.headers.get("authorization", ""))
+    if parts is None:
         raise refuse(request, "anonymous", _unauthenticated())
-    ident, _, secret = value.strip().partition(".")
-    if not ident or not secret:
-        raise refuse(request, "anonymous", _unauthenticated())
-    return ident, secret
+    return parts
 
 
 def operator(request: Request) -> Principal:

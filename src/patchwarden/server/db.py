@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, TypeVar
@@ -147,11 +148,19 @@ Slot = Annotated[None, Depends(session_slot, scope="function")]
 """One of the route sessions (resolved once per request, however many sessions it has)."""
 
 
-def write_session(request: Request, _: Slot) -> Iterator[Session]:
-    """A session committed when the handler returns without an error."""
-    with connected(database(request).write) as session:
+@contextmanager
+def committed(db: Database) -> Iterator[Session]:
+    """A write session (:func:`connected`), committed when the block ends without an
+    error."""
+    with connected(db.write) as session:
         yield session
         session.commit()
+
+
+def write_session(request: Request, _: Slot) -> Iterator[Session]:
+    """A session committed when the handler returns without an error."""
+    with committed(database(request)) as session:
+        yield session
 
 
 def read_session(request: Request, _: Slot) -> Iterator[Session]:

@@ -37,6 +37,8 @@ sends one command per wave and its waves are the ramp-up already."""
 
 
 RUNNING = (InvocationStatus.IN_PROGRESS.value, InvocationStatus.DELAYED.value)
+NOT_FINAL = (*ACTIVE, InvocationStatus.DELAYED.value)
+"""Statuses of invocations not over yet (Pending, InProgress, Delayed)."""
 
 
 def _value(inv: Invocation) -> rollout.Invocation:
@@ -166,12 +168,11 @@ def settle(session: Session, cmd: Command, now: datetime, invocation_id: str) ->
 
 def _others_active(session: Session, command_id: str, invocation_id: str) -> bool:
     """Whether an invocation of the command other than ``invocation_id`` is not final."""
-    active = [s.value for s in InvocationStatus if not s.terminal]
     found = session.scalar(
         select(Invocation.id)
         .where(
             Invocation.command_id == command_id,
-            Invocation.status.in_(active),
+            Invocation.status.in_(NOT_FINAL),
             Invocation.id != invocation_id,
         )
         .limit(1)

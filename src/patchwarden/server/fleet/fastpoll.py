@@ -22,14 +22,15 @@ the app's own exception handlers.  The middleware sits inside
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from patchwarden.adapters.storage.tokens import TOKEN_PREFIX
+from patchwarden.server.credentials import bearer_parts
 from patchwarden.server.fleet import claims
 from patchwarden.server.fleet.polling import POLL_PATH, Polling, next_work
 
@@ -75,7 +76,7 @@ class FastPoll:
         except Exception as exc:
             await _handled(scope["app"], request, exc, receive, send)
             return
-        await _json(send, {"invocations": work})
+        await JSONResponse({"invocations": work})(scope, receive, send)
 
 
 def _wait(query: bytes) -> float | None:
@@ -93,21 +94,9 @@ def _bearer(headers: list[tuple[bytes, bytes]]) -> tuple[str, str] | None:
     """(node id, secret) of a node's bearer credential; None: the route decides."""
     for name, value in headers:
         if name == b"authorization":
-            scheme, _, rest = value.decode("latin-1").partition(" ")
-            ident, _, secret = rest.strip().partition(".")
-            if scheme.lower() != "bearer" or not ident or not secret:
-                return None
-            return None if ident.startswith(TOKEN_PREFIX) else (ident, secret)
+            parts = bearer_parts(value.decode("latin-1"))
+            return None if parts is None or parts[0].startswith(TOKEN_PREFIX) else parts
     return None
-
-
-async def _json(send: Send, content: dict[str, Any]) -> None:
-    """A 200 answer, encoded as the route's JSONResponse encodes it."""
-    body = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    raw = body.encode("utf-8")
-    headers = [(b"content-length", str(len(raw)).encode()), (b"content-type", b"application/json")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": raw})
 
 
 async def _handled(

@@ -14,7 +14,7 @@ from patchwarden.pipeline.fleet import command_records, reports
 from patchwarden.render.json_decode import report_from_dict
 from patchwarden.server import governance
 from patchwarden.server.auth import NodeCaller, refusals
-from patchwarden.server.db import Slot, connected, database, settings
+from patchwarden.server.db import Slot, committed, database, settings
 from patchwarden.server.errors import ApiError
 from patchwarden.server.fleet import claims
 from patchwarden.server.fleet.polling import next_work, polling
@@ -81,18 +81,15 @@ async def report_result(
         result = command_records.ReportedResult(
             body.status, body.response_code, body.output, report
         )
-        with connected(db.write) as session:
-            with answered():
-                outcome = reports.report_result(
-                    SqlInvocationReports(session),
-                    who.id,
-                    invocation_id,
-                    result,
-                    at,
-                    lambda: governance.changed(session, who.id, at),  # change-triggered rules
-                )
-            session.commit()
-            return outcome
+        with committed(db) as session, answered():
+            return reports.report_result(
+                SqlInvocationReports(session),
+                who.id,
+                invocation_id,
+                result,
+                at,
+                lambda: governance.changed(session, who.id, at),  # change-triggered rules
+            )
 
     try:
         outcome = await run_in_threadpool(record)
