@@ -41,6 +41,16 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+CONFLICTS = frozenset({"40P01", "40001"})
+"""SQLSTATEs of a transaction PostgreSQL ended to break a deadlock (``40P01``) or a
+serialization conflict (``40001``): rolled back whole, it may simply run again."""
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` ended its transaction for one of the :data:`CONFLICTS`."""
+    return isinstance(exc, sa_exc.DBAPIError) and getattr(exc.orig, "sqlstate", None) in CONFLICTS
+
+
 @dataclass
 class Database:
     """Engine plus session factories: ``write`` (SQLite: BEGIN IMMEDIATE) and ``read``."""

@@ -210,7 +210,8 @@ class RemediationStore(Protocol):
     """The remediation state per (rule, resource), its exceptions and its runs."""
 
     def state(self, rule: str, resource_id: str) -> RemediationState | None:
-        """The stored state (``None``: never tracked)."""
+        """The stored state (``None``: never tracked), held against concurrent changes until
+        the transaction ends (it is read to be changed)."""
         ...
 
     def save(self, rule: str, resource_id: str, state: RemediationState, at: datetime) -> None:

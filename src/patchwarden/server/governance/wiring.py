@@ -20,13 +20,15 @@ from patchwarden.adapters.storage.tables import Node
 from patchwarden.errors import InputError, PatchwardenError
 from patchwarden.pipeline.governance.context import Governance, Outbox
 from patchwarden.pipeline.governance.records import CommandRequest, Notification, SentCommand
-from patchwarden.server.db import Database, Session
+from patchwarden.server.db import DATABASE_ERRORS, Database, Session, is_conflict
 from patchwarden.server.errors import ApiError
 from patchwarden.server.fleet import commands
 from patchwarden.server.fleet.baselines import resolve
 from patchwarden.server.fleet.command_schema import SendCommand
 
 T = TypeVar("T")
+CONFLICT_ATTEMPTS = 3
+"""Times a governance transaction runs when PostgreSQL keeps ending it in a deadlock."""
 
 
 class ServerCommandSender:
@@ -92,8 +94,19 @@ class SessionUnitOfWork:
         self.db = db
 
     def run(self, work: Callable[[Governance], T]) -> tuple[T, tuple[Notification, ...]]:
-        """``work`` in a transaction of its own; its webhooks once it committed."""
-        outbox = Outbox()
-        with self.db.write() as session, session.begin():
-            result = work(bind(session, outbox))
-        return result, outbox.drain()
+        """``work`` in a transaction of its own; its webhooks once it committed.
+
+        A transaction PostgreSQL ends to break a deadlock (the tick and a report's
+        evaluation lock a node's states in different orders) runs again, up to
+        :data:`CONFLICT_ATTEMPTS` times: nothing of it was kept or sent."""
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            outbox = Outbox()
+            try:
+                with self.db.write() as session, session.begin():
+                    result = work(bind(session, outbox))
+            except DATABASE_ERRORS as exc:
+                if attempt == CONFLICT_ATTEMPTS or not is_conflict(exc):
+                    raise
+                continue
+            return result, outbox.drain()
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -34,8 +34,14 @@ class SqlRemediations:
         self.session = session
 
     def state(self, rule: str, resource_id: str) -> RemediationState | None:
-        """The stored state (``None``: never tracked)."""
-        row = self.session.get(RemediationStateRow, (rule, resource_id))
+        """The stored state (``None``: never tracked), locked until the transaction ends.
+
+        Every caller changes it (read, step the machine, save): a concurrent change — the
+        tick starting a run while a report's evaluation observes the node — waits for the
+        other transaction and steps from its outcome instead of overwriting it."""
+        row = self.session.get(
+            RemediationStateRow, (rule, resource_id), populate_existing=True, with_for_update=True
+        )
         return state_from_json(row.state) if row else None
 
     def save(self, rule: str, resource_id: str, state: RemediationState, at: datetime) -> None:
