@@ -68,17 +68,19 @@ def pg_schema_or_skip() -> Iterator[str]:
         schema.__exit__(None, None, None)
 
 
-def register_over_http(base_url: str, activation: dict[str, Any], facts: dict[str, Any]) -> str:
-    """Register a node with ``activation`` through ``POST /api/v1/register``; its
-    credential."""
-    r = httpx.post(
-        f"{base_url}/api/v1/register",
-        json={
-            "activation_id": activation["activation_id"],
-            "activation_code": activation["activation_code"],
-            "facts": facts,
-        },
-    )
+def register_over_http(
+    base_url: str, activation: dict[str, Any], facts: dict[str, Any], name: str | None = None
+) -> str:
+    """Register a node with ``activation`` (and ``name``) through ``POST /api/v1/register``;
+    its credential."""
+    body = {
+        "activation_id": activation["activation_id"],
+        "activation_code": activation["activation_code"],
+        "facts": facts,
+    }
+    if name is not None:
+        body["name"] = name
+    r = httpx.post(f"{base_url}/api/v1/register", json=body)
     assert r.status_code == 201, r.text
     credential: str = r.json()["credential"]
     return credential

@@ -10,9 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import httpx
 import pytest
-from fleet_processes import PG_BASE_URL, Server, exe, free_port
+from fleet_processes import PG_BASE_URL, Server, exe, free_port, register_over_http
 from vulndb_helpers import DATA
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -121,16 +120,7 @@ def test_client_messages(tmp_path: Path) -> None:
         # node names and facts from agents are escaped in tables, exact in JSON
         act = json.loads(pw("activation", "create", "-o", "json", server=url, token=admin).stdout)
         hostile = "web\x1b[31m-1"
-        registered = httpx.post(
-            f"{url}/api/v1/register",
-            json={
-                "activation_id": act["activation_id"],
-                "activation_code": act["activation_code"],
-                "name": hostile,
-                "facts": {"hostname": "h\x1b]0;pwned\x07"},
-            },
-        )
-        assert registered.status_code < 300, registered.text
+        register_over_http(url, act, {"hostname": "h\x1b]0;pwned\x07"}, name=hostile)
         table = pw("get", "nodes", server=url, token=admin)
         assert table.returncode == 0, table.stderr
         assert "\x1b" not in table.stdout and "\x07" not in table.stdout

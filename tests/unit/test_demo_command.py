@@ -153,14 +153,20 @@ def test_the_readiness_check_says_what_is_missing() -> None:
     assert empty.problems(expected) == [
         "1 of 2 nodes online",
         "compliance not as expected on db-1",
-        "no findings",
+        "findings not assessed on web-1, db-1",
         "window demo-web-patching not scheduled",
         "conformance pack patching-essentials not scored",
     ]
     online = {i: {**n, "ping_status": "Online"} for i, n in nodes.items()}
     window = {"name": "demo-web-patching", "next_execution_time": "2026-12-06T04:30:00Z"}
-    ready = Snapshot(online, expected, 3, {"HIGH": 3}, window, {"score": 50.0})
+    everyone = frozenset(expected)
+    ready = Snapshot(online, expected, 3, {"HIGH": 3}, window, {"score": 50.0}, everyone)
     assert ready.problems(expected) == []
+    assessed_clean = Snapshot(online, expected, 0, {}, window, {"score": 50.0}, everyone)
+    assert assessed_clean.problems(expected) == ["no findings"]
+    # the first node's findings are in, not yet the second's: the console would show half
+    half = Snapshot(online, expected, 2, {"HIGH": 2}, window, {"score": 50.0}, frozenset({"mi-1"}))
+    assert half.problems(expected) == ["findings not assessed on db-1"]
 
 
 def test_the_window_first_runs_minutes_ahead_on_a_whole_minute() -> None:

@@ -199,6 +199,8 @@ class Snapshot:
     """Severity → ACTIVE findings."""
     window: dict[str, Any] | None
     pack: dict[str, Any] | None
+    assessed: frozenset[str] = frozenset()
+    """Nodes whose inventory the server has assessed for vulnerabilities."""
 
     def problems(self, expected: Mapping[str, str]) -> list[str]:
         """What is not there yet, given each node's expected compliance (empty: ready)."""
@@ -213,7 +215,12 @@ class Snapshot:
         ]
         if wrong or set(self.compliance.values()) != {"COMPLIANT", "NON_COMPLIANT"}:
             found.append(f"compliance not as expected on {', '.join(wrong) or 'the fleet'}")
-        if not self.findings:
+        unassessed = [
+            self.nodes[i]["name"] for i in expected if i in self.nodes and i not in self.assessed
+        ]
+        if unassessed:
+            found.append(f"findings not assessed on {', '.join(unassessed)}")
+        elif not self.findings:
             found.append("no findings")
         if not self.window or not self.window.get("next_execution_time"):
             found.append(f"window {WINDOW} not scheduled")
@@ -229,6 +236,11 @@ def snapshot(api: Api) -> Snapshot:
     findings = api.call("GET", "/api/v1/findings", status="ACTIVE")
     windows = {w["name"]: w for w in api.call("GET", "/api/v1/windows")}
     packs = {p["name"]: p for p in api.call("GET", "/api/v1/conformance-packs")["packs"]}
+    assessed = frozenset(
+        node_id
+        for node_id in nodes
+        if api.call("GET", f"/api/v1/nodes/{node_id}/findings").get("assessed_at")
+    )
     return Snapshot(
         nodes,
         compliance,
@@ -236,6 +248,7 @@ def snapshot(api: Api) -> Snapshot:
         {k: int(v) for k, v in findings["counts"].items() if v},
         windows.get(WINDOW),
         packs.get(PACK),
+        assessed,
     )
 
 
