@@ -68,8 +68,11 @@ class SqlExecutions:
         return self.session.get(RunbookExecutionRow, execution_id)
 
     def get(self, execution_id: str, *, lock: bool = False) -> StoredExecution | None:
-        """An execution (``lock``: its row locked until the transaction ends)."""
-        row = self.session.get(RunbookExecutionRow, execution_id, with_for_update=lock or None)
+        """An execution (``lock``: its row locked until the transaction ends, and read
+        again under the lock even when this session had loaded it)."""
+        row = self.session.get(
+            RunbookExecutionRow, execution_id, populate_existing=lock, with_for_update=lock or None
+        )
         if row is None:
             return None
         execution = execution_from_json(row.state)
