@@ -17,7 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -154,3 +154,22 @@ def fleet_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
     with pg_schema_or_skip() as url:
         yield url
+
+
+LOG_TAIL = 40
+"""Lines of each server and agent log a failed test shows."""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test shows the end of the logs its server and agent processes wrote under
+    its ``tmp_path`` (a timeout in CI says what the processes were doing)."""
+    report: pytest.TestReport = yield
+    tmp = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.failed and call.when == "call" and isinstance(tmp, Path):
+        for log in sorted([*tmp.rglob("server-*.log"), *tmp.rglob("agent-*.log")]):
+            lines = log.read_text(errors="replace").splitlines()[-LOG_TAIL:]
+            report.sections.append((f"{log.relative_to(tmp)} (last lines)", "\n".join(lines)))
+    return report
