@@ -35,7 +35,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
@@ -71,12 +71,9 @@ from patchwarden.pipeline.fleet.images import (
 from patchwarden.pipeline.image_build import resolve_parent
 from patchwarden.pipeline.image_lifecycle import run_lifecycle
 from patchwarden.pipeline.image_staleness import Judge, plan_rebuilds, reassess
-from patchwarden.server.db import Database
+from patchwarden.server.db import Database, Session
 from patchwarden.server.fleet.commands import fleet
 from patchwarden.server.settings import ServerSettings
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
 log = logging.getLogger("patchwarden.server.images")
 

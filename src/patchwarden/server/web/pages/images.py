@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,7 @@ from patchwarden.errors import InputError, PatchwardenError
 from patchwarden.pipeline.image_lifecycle import find_image
 from patchwarden.server.auth import Principal
 from patchwarden.server.db import ReadDB, Settings, database
+from patchwarden.server.db import Session as DbSession
 from patchwarden.server.db import settings as settings_of
 from patchwarden.server.errors import ApiError
 from patchwarden.server.images import judging, stored_documents
@@ -42,9 +43,6 @@ from patchwarden.server.routes import images as image_routes
 from patchwarden.server.settings import ServerSettings
 from patchwarden.server.web.render import ago, page
 from patchwarden.server.web.session import ConsoleError, Session, current, form_of
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session as DbSession
 
 router = APIRouter(include_in_schema=False)
 
