@@ -17,8 +17,9 @@ from patchwarden.adapters.storage.image_tables import (
     ImagePipelineState,
     ImageRow,
 )
-from patchwarden.adapters.storage.tables import Node
+from patchwarden.adapters.storage.tables import Invocation, Node
 from patchwarden.core.imagebuild import ImageRecord
+from patchwarden.pipeline.fleet.image_round import Build
 
 VERSIONED = ("Component", "ImageRecipe")
 """Kinds stored per semantic version (immutable: the same version cannot change)."""
@@ -178,28 +179,31 @@ class SqlPipelineState:
         return row
 
 
-def builders(session: Session, capability: str) -> list[tuple[str, datetime | None]]:
-    """(node id, last seen) of every registered node that says it has ``capability``."""
-    rows = session.execute(
-        select(Node.id, Node.last_seen_at, Node.capabilities).where(Node.deregistered_at.is_(None))
-    )
-    return [(node, seen) for node, seen, caps in rows if capability in (caps or [])]
+class SqlBuilds:
+    """The builder nodes and the builds in progress (:class:`~patchwarden.pipeline.fleet.
+    image_round.Builders`) of one session."""
 
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
-def builds_in_progress(session: Session) -> list[tuple[ImageRecord, str, str, str]]:
-    """(record, build command, its invocation's status, its output) of every image still in
-    progress that has a build command."""
-    from patchwarden.adapters.storage.tables import Invocation
+    def builders(self, capability: str) -> list[tuple[str, datetime | None]]:
+        """(node id, last seen) of every registered node that says it has ``capability``."""
+        rows = self._session.execute(
+            select(Node.id, Node.last_seen_at, Node.capabilities).where(
+                Node.deregistered_at.is_(None)
+            )
+        )
+        return [(node, seen) for node, seen, caps in rows if capability in (caps or [])]
 
-    active = ["PENDING", "BUILDING", "TESTING", "DISTRIBUTING"]
-    rows = list(session.scalars(select(ImageRow).where(ImageRow.status.in_(active))))
-    found = []
-    for row in rows:
-        if not row.command_id:
-            continue
-        query = select(Invocation).where(Invocation.command_id == row.command_id)
-        invocation = session.scalar(query)
-        if invocation is not None:
-            record = from_json(row.record)
-            found.append((record, row.command_id, invocation.status, invocation.output or ""))
-    return found
+    def in_progress(self) -> list[Build]:
+        """Every image still in progress that has a build command, with its invocation's
+        status and output."""
+        active = ["PENDING", "BUILDING", "TESTING", "DISTRIBUTING"]
+        query = select(ImageRow, Invocation.status, Invocation.output).join(
+            Invocation, Invocation.command_id == ImageRow.command_id
+        )
+        rows = self._session.execute(query.where(ImageRow.status.in_(active)))
+        return [
+            Build(from_json(row.record), row.command_id or "", status, output or "")
+            for row, status, output in rows
+        ]
