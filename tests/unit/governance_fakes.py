@@ -54,6 +54,8 @@ class World:
     gone: set[str] = field(default_factory=set)
     """Deregistered nodes."""
     states: dict[Key, tuple[RemediationState, datetime]] = field(default_factory=dict)
+    locked: list[Key] = field(default_factory=list)
+    """Every (rule, resource) whose state was read, in order (the SQL store locks each)."""
     exceptions: dict[Key, dict[str, Any]] = field(default_factory=dict)
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     executions: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -203,6 +205,7 @@ class FakeRemediations:
         self.w = world
 
     def state(self, rule: str, resource_id: str) -> RemediationState | None:
+        self.w.locked.append((rule, resource_id))
         found = self.w.states.get((rule, resource_id))
         return found[0] if found else None
 
@@ -262,6 +265,14 @@ class FakeRemediations:
 
     def run(self, run_id: str) -> RemediationRun | None:
         return self._run(run_id) if run_id in self.w.runs else None
+
+    def runs_of(self, execution_ids: Collection[str]) -> dict[str, RemediationRun]:
+        wanted = set(execution_ids)
+        return {
+            r["execution_id"]: self._run(run_id)
+            for run_id, r in self.w.runs.items()
+            if r["execution_id"] in wanted
+        }
 
     def run_of(self, execution_id: str) -> RemediationRun | None:
         for run_id, r in self.w.runs.items():

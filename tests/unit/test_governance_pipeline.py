@@ -321,3 +321,67 @@ def test_pack_documents_belong_to_their_pack() -> None:
     with pytest.raises(InputError, match="belongs to a standalone document"):
         documents.delete_rule(store, "owned", "p")
     assert documents.delete_rule(store, "owned") and not documents.delete_rule(store, "owned")
+
+
+def _first_locks(world: World) -> list[tuple[str, str]]:
+    """The states locked, each at its first lock, as (resource, rule)."""
+    seen: list[tuple[str, str]] = []
+    for rule, resource in world.locked:
+        if (resource, rule) not in seen:
+            seen.append((resource, rule))
+    return seen
+
+
+def test_evaluations_lock_remediation_states_by_resource_then_rule() -> None:
+    """One lock order for every transaction (PostgreSQL ends one of two transactions that
+    wait for each other): a report's evaluation of its node locks the node's states rule
+    by rule, so an evaluation of many nodes goes node by node, not rule by rule."""
+    world = World(nodes={"mi-2": {}, "mi-1": {}})
+    book(world, "install", INSTALL)
+    for name in ("b-owned", "a-owned"):
+        tag_rule(world, name, Remediation=remediated("install"))
+    gov = governance(world)
+    evaluation.on_demand(gov, at(0))
+    assert _first_locks(world) == [
+        ("mi-1", "a-owned"),
+        ("mi-1", "b-owned"),
+        ("mi-2", "a-owned"),
+        ("mi-2", "b-owned"),
+    ]
+
+
+def test_ended_executions_lock_their_states_by_resource_then_rule() -> None:
+    """Runbook executions that end in one tick feed their remediation states in that same
+    order, whatever order they were started in."""
+    world = World(nodes={"mi-1": {}})
+    book(world, "install", INSTALL)
+    for name in ("b-owned", "a-owned"):
+        tag_rule(world, name, Remediation=remediated("install"))
+    gov = governance(world)
+    evaluation.on_demand(gov, at(0), "b-owned")
+    assert remediation_runs.tick(gov, at(0)) == 1  # b's run starts first
+    evaluation.on_demand(gov, at(1), "a-owned")
+    assert remediation_runs.tick(gov, at(1)) == 1
+    finish_commands(world, "Success")
+    world.locked.clear()
+    assert runbooks.advance(gov, at(2)) == 2
+    assert _first_locks(world) == [("mi-1", "a-owned"), ("mi-1", "b-owned")]
+
+
+def test_webhook_outcomes_lock_their_states_by_resource_then_rule() -> None:
+    world = World(nodes={"mi-1": {}})
+    book(world, "page", NOTIFY)
+    for name in ("b-owned", "a-owned"):
+        tag_rule(world, name, Remediation=remediated("page"))
+    uow = FakeUnitOfWork(world)
+    notifier = FakeNotifier(uow.log, Delivery(error="connection refused"))
+
+    def start(gov: Governance) -> None:  # b's webhook is queued first
+        remediation_runs.start_manual(gov, "b-owned", "mi-1", at(0), "alice")
+        remediation_runs.start_manual(gov, "a-owned", "mi-1", at(0), "alice")
+        world.locked.clear()
+
+    committed(uow, notifier, start, at(0))
+    assert [s for _, s in notifier.sent] and len(notifier.sent) == 2
+    assert [r["status"] for r in world.runs.values()] == ["FAILED", "FAILED"]
+    assert _first_locks(world) == [("mi-1", "a-owned"), ("mi-1", "b-owned")]

@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import partial
 from typing import TypeVar
 
-from patchwarden.pipeline.governance import runbooks
+from patchwarden.pipeline.governance import remediation, runbooks
 from patchwarden.pipeline.governance.context import Governance, UnitOfWork
 from patchwarden.pipeline.governance.ports import Notifier
 from patchwarden.pipeline.governance.records import Delivery, Notification
@@ -36,7 +36,11 @@ def deliver(
 def _report(
     gov: Governance, *, outcomes: Sequence[tuple[Notification, Delivery]], at: datetime
 ) -> None:
-    for notification, delivery in outcomes:
+    """Each outcome to its execution, in :func:`.remediation.lock_order` (an execution's
+    own outcomes in the order they were sent)."""
+    order = remediation.lock_order(gov, list(dict.fromkeys(n.execution_id for n, _ in outcomes)))
+    rank = {execution_id: index for index, execution_id in enumerate(order)}
+    for notification, delivery in sorted(outcomes, key=lambda o: rank[o[0].execution_id]):
         runbooks.delivered(gov, notification, delivery, at)
 
 

@@ -42,13 +42,17 @@ def run(
     resources: Sequence[ResourceSnapshot] = (),
 ) -> Counter[str]:
     """Evaluate ``rules`` on the nodes ``node_ids`` and the imported ``resources``; each
-    rule judges only the resource types it names.  Counts per compliance type."""
+    rule judges only the resource types it names.  Counts per compliance type.
+
+    Resource by resource (by id), then rule by rule (by name): the order every governance
+    transaction changes remediation states in (:func:`.remediation.lock_order`)."""
     counts: Counter[str] = Counter()
     registry = active()
     snapshots = [snap for snap in map(gov.nodes.snapshot, node_ids) if snap is not None]
     subjects: list[NodeSnapshot | ResourceSnapshot] = [*snapshots, *resources]
-    for rule in rules:
-        for subject in subjects:
+    ordered = sorted(rules, key=lambda rule: rule.name)
+    for subject in sorted(subjects, key=_ident):
+        for rule in ordered:
             if subject.resource_type not in rule.resource_types:
                 continue
             verdict = _safely(rule, subject, at, registry)

@@ -263,6 +263,11 @@ class RemediationStore(Protocol):
         """The run a runbook execution belongs to."""
         ...
 
+    def runs_of(self, execution_ids: Collection[str]) -> dict[str, RemediationRun]:
+        """The runs these runbook executions belong to, by execution id (in one read);
+        an execution of no run is absent."""
+        ...
+
 
 class ExecutionStore(Protocol):
     """Runbook executions and their steps."""

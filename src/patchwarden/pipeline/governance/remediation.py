@@ -17,6 +17,26 @@ SYSTEM = "system:remediation"
 """The actor of automatic remediation."""
 
 
+def lock_order(gov: Governance, execution_ids: Sequence[str]) -> list[str]:
+    """``execution_ids`` in the order their ends change remediation states: by resource,
+    then rule.
+
+    Every change of a state locks it until the transaction ends
+    (:meth:`~patchwarden.pipeline.governance.ports.RemediationStore.state`), so two
+    transactions that lock the same states in different orders can wait for each other
+    (PostgreSQL then ends one).  A node's report evaluates its node rule by rule, an
+    evaluation of many resources goes resource by resource (:func:`.evaluation.run`), and
+    runbook executions that end in one transaction end in this order.  Executions of no
+    remediation run change no state: they come first, as given."""
+    runs = gov.remediations.runs_of(execution_ids)
+
+    def key(execution_id: str) -> tuple[bool, str, str]:
+        run = runs.get(execution_id)
+        return (True, run.resource_id, run.rule) if run else (False, "", "")
+
+    return sorted(execution_ids, key=key)
+
+
 def save(
     gov: Governance,
     rule: str,

@@ -82,8 +82,9 @@ def _feed(gov: Governance, stored: StoredExecution, event: Event, at: datetime) 
 
 def advance(gov: Governance, at: datetime) -> int:
     """Advance every active execution (finished commands, compliance reached, webhooks to
-    queue again, timers); the number of executions looked at."""
-    active = gov.executions.claim_active()
+    queue again, timers), in :func:`.remediation.lock_order`; the number of executions
+    looked at."""
+    active = remediation.lock_order(gov, gov.executions.claim_active())
     for execution_id in active:
         stored = _load(gov, execution_id)
         event = effects.check(gov, stored, at)

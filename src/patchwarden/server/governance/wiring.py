@@ -96,9 +96,11 @@ class SessionUnitOfWork:
     def run(self, work: Callable[[Governance], T]) -> tuple[T, tuple[Notification, ...]]:
         """``work`` in a transaction of its own; its webhooks once it committed.
 
-        A transaction PostgreSQL ends to break a deadlock (the tick and a report's
-        evaluation lock a node's states in different orders) runs again, up to
-        :data:`CONFLICT_ATTEMPTS` times: nothing of it was kept or sent."""
+        A transaction PostgreSQL ends to break a deadlock runs again, up to
+        :data:`CONFLICT_ATTEMPTS` times: nothing of it was kept or sent.  States are locked
+        in one order (:func:`patchwarden.pipeline.governance.remediation.lock_order`) except
+        by the remediation phase, which holds the states it claimed while a runbook it
+        starts may re-evaluate a node."""
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             outbox = Outbox()
             try:

@@ -20,6 +20,9 @@ from patchwarden.adapters.storage.secrets import new_uuid
 from patchwarden.core.remediation import Phase, RecordException, RemediationState
 from patchwarden.pipeline.governance.records import RemediationRun, Tracked
 
+CHUNK = 1000
+"""Execution ids per ``IN (…)`` (SQLite and PostgreSQL both take far more parameters)."""
+
 
 def _run(row: RemediationExecutionRow) -> RemediationRun:
     return RemediationRun(
@@ -140,6 +143,18 @@ class SqlRemediations:
         """A run by id."""
         row = self.session.get(RemediationExecutionRow, run_id)
         return _run(row) if row else None
+
+    def runs_of(self, execution_ids: Collection[str]) -> dict[str, RemediationRun]:
+        """The runs these runbook executions belong to, by execution id."""
+        wanted, found = sorted(set(execution_ids)), {}
+        for start in range(0, len(wanted), CHUNK):
+            query = select(RemediationExecutionRow).where(
+                RemediationExecutionRow.execution_id.in_(wanted[start : start + CHUNK])
+            )
+            for row in self.session.scalars(query):
+                assert row.execution_id is not None
+                found[row.execution_id] = _run(row)
+        return found
 
     def run_of(self, execution_id: str) -> RemediationRun | None:
         """The run a runbook execution belongs to."""
