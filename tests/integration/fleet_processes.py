@@ -117,7 +117,7 @@ class Server:
                 "--database-url",
                 db_url,
                 "--log-level",
-                "warning",
+                os.environ.get("PATCHWARDEN_TEST_SERVER_LOG_LEVEL", "warning"),
             ],
             env=env,
             stdout=subprocess.PIPE,

@@ -134,3 +134,41 @@ def test_a_governance_transaction_ended_by_a_deadlock_runs_again(db_url: str) ->
         assert attempts == [1, 2]
     finally:
         db.engine.dispose()
+
+
+def test_the_tick_skips_a_node_whose_states_a_report_holds(db_url: str) -> None:
+    """The remediation phase claims all of a node's states or none of them.  A report
+    evaluating the node holds one (rule by rule); had the tick claimed another rule's state
+    and then re-evaluated the node (a run's ``addTags`` step), each would wait for the
+    other.  The node is left to the next tick, and the tick holds none of its states."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite serialises the writers of its one server process")
+    db = Database.open(make_engine(db_url))
+    try:
+        queued = RemediationState(phase=Phase.QUEUED)
+        with db.write() as session, session.begin():
+            store = SqlRemediations(session)
+            store.save("a-rule", "mi-1", RemediationState(), AT)
+            store.save("b-rule", "mi-1", queued, AT)
+            store.save("b-rule", "mi-2", queued, AT)
+        report = db.write()
+        report.begin()
+        SqlRemediations(report).state("a-rule", "mi-1")  # the report evaluates mi-1
+        try:
+            with db.write() as session, session.begin():
+                claimed = SqlRemediations(session).claim((Phase.QUEUED,))
+                assert [(t.rule, t.resource_id) for t in claimed] == [("b-rule", "mi-2")]
+                with db.write() as other, other.begin():  # mi-1's queued state is free
+                    free = text(
+                        "SELECT rule FROM gov_remediation_states WHERE resource_id = 'mi-1'"
+                        " AND rule = 'b-rule' FOR UPDATE NOWAIT"
+                    )
+                    assert other.execute(free).scalars().all() == ["b-rule"]
+        finally:
+            report.rollback()
+            report.close()
+        with db.write() as session, session.begin():  # the next tick takes it
+            claimed = SqlRemediations(session).claim((Phase.QUEUED,))
+            assert sorted(t.resource_id for t in claimed) == ["mi-1", "mi-2"]
+    finally:
+        db.engine.dispose()

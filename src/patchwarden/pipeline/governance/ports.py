@@ -219,8 +219,9 @@ class RemediationStore(Protocol):
         ...
 
     def claim(self, phases: Collection[Phase]) -> list[Tracked]:
-        """States in ``phases``, oldest change first, locked for this transaction (rows
-        another replica holds are skipped)."""
+        """States in ``phases``, oldest change first, with every state of their resources
+        locked for this transaction; a resource another transaction holds a state of (a
+        replica's tick, a node's report) is skipped, not waited for."""
         ...
 
     def count(self, rule: str, phases: Collection[Phase]) -> int:

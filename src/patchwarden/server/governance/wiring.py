@@ -98,9 +98,8 @@ class SessionUnitOfWork:
 
         A transaction PostgreSQL ends to break a deadlock runs again, up to
         :data:`CONFLICT_ATTEMPTS` times: nothing of it was kept or sent.  States are locked
-        in one order (:func:`patchwarden.pipeline.governance.remediation.lock_order`) except
-        by the remediation phase, which holds the states it claimed while a runbook it
-        starts may re-evaluate a node."""
+        in one order (:func:`patchwarden.pipeline.governance.remediation.lock_order`), so
+        this is left for rows created meanwhile."""
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             outbox = Outbox()
             try:

@@ -8,6 +8,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from patchwarden.adapters.storage.governance.codec import state_from_json, state_to_json
@@ -21,7 +22,9 @@ from patchwarden.core.remediation import Phase, RecordException, RemediationStat
 from patchwarden.pipeline.governance.records import RemediationRun, Tracked
 
 CHUNK = 1000
-"""Execution ids per ``IN (…)`` (SQLite and PostgreSQL both take far more parameters)."""
+"""Ids per ``IN (…)`` (SQLite and PostgreSQL both take far more parameters)."""
+LOCK_NOT_AVAILABLE = "55P03"
+"""PostgreSQL's SQLSTATE for ``NOWAIT`` on a row another transaction holds."""
 
 
 def _run(row: RemediationExecutionRow) -> RemediationRun:
@@ -57,17 +60,57 @@ class SqlRemediations:
         self.session.flush()
 
     def claim(self, phases: Collection[Phase]) -> list[Tracked]:
-        """States in ``phases``, oldest change first, locked (replicas skip each other's)."""
-        query = (
-            select(RemediationStateRow)
-            .where(RemediationStateRow.phase.in_([p.value for p in phases]))
-            .order_by(RemediationStateRow.updated_at)
-            .with_for_update(skip_locked=True)
+        """States in ``phases``, oldest change first, each resource's states all locked
+        (rule by rule); a resource another transaction holds a state of is skipped, never
+        waited for: another replica's tick has it, or a node's report is evaluating it.
+
+        Locking every state of the resource keeps the one lock order (resource, then rule):
+        a run started now may re-evaluate its node (an ``addTags`` step), and that
+        evaluation then waits for no state (a report holding a lower rule's state while
+        waiting for a claimed one would otherwise close a cycle)."""
+        values = [p.value for p in phases]
+        resources = list(
+            self.session.scalars(
+                select(RemediationStateRow.resource_id)
+                .where(RemediationStateRow.phase.in_(values))
+                .distinct()
+                .order_by(RemediationStateRow.resource_id)
+            )
         )
-        return [
-            Tracked(row.rule, row.resource_id, state_from_json(row.state))
-            for row in self.session.scalars(query).all()
-        ]
+        found = self._locked(resources)
+        if found is None:  # one of them is held: resource by resource, skipping those
+            found = [row for r in resources for row in self._locked([r]) or ()]
+        claimed = sorted(
+            (row for row in found if row.phase in values),
+            key=lambda row: (row.updated_at, row.resource_id, row.rule),
+        )
+        return [Tracked(row.rule, row.resource_id, state_from_json(row.state)) for row in claimed]
+
+    def _locked(self, resources: list[str]) -> list[RemediationStateRow] | None:
+        """Every state of ``resources``, locked in (resource, rule) order; None when another
+        transaction holds one of them (nothing stays locked then)."""
+        if self.session.get_bind().dialect.name != "postgresql":  # one writer: no locks
+            return self._rows(resources)
+        try:
+            with self.session.begin_nested():  # a refused lock rolls back to here
+                return self._rows(resources)
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            return None
+
+    def _rows(self, resources: list[str]) -> list[RemediationStateRow]:
+        found: list[RemediationStateRow] = []
+        for start in range(0, len(resources), CHUNK):
+            query = (
+                select(RemediationStateRow)
+                .where(RemediationStateRow.resource_id.in_(resources[start : start + CHUNK]))
+                .order_by(RemediationStateRow.resource_id, RemediationStateRow.rule)
+                .with_for_update(nowait=True)
+                .execution_options(populate_existing=True)
+            )
+            found.extend(self.session.scalars(query))
+        return found
 
     def count(self, rule: str, phases: Collection[Phase]) -> int:
         """(rule, resource) pairs of ``rule`` in ``phases``."""
