@@ -146,21 +146,24 @@ def test_the_tick_skips_a_node_whose_states_a_report_holds(db_url: str) -> None:
     db = Database.open(make_engine(db_url))
     try:
         queued = RemediationState(phase=Phase.QUEUED)
+        nodes = [f"mi-{i}" for i in range(1, 8)]
         with db.write() as session, session.begin():
             store = SqlRemediations(session)
-            store.save("a-rule", "mi-1", RemediationState(), AT)
-            store.save("b-rule", "mi-1", queued, AT)
-            store.save("b-rule", "mi-2", queued, AT)
+            for node in nodes:
+                store.save("a-rule", node, RemediationState(), AT)
+                store.save("b-rule", node, queued, AT)
         report = db.write()
         report.begin()
-        SqlRemediations(report).state("a-rule", "mi-1")  # the report evaluates mi-1
+        SqlRemediations(report).state("a-rule", "mi-3")  # the report evaluates mi-3
         try:
             with db.write() as session, session.begin():
                 claimed = SqlRemediations(session).claim((Phase.QUEUED,))
-                assert [(t.rule, t.resource_id) for t in claimed] == [("b-rule", "mi-2")]
-                with db.write() as other, other.begin():  # mi-1's queued state is free
+                others = [node for node in nodes if node != "mi-3"]
+                assert sorted(t.resource_id for t in claimed) == others
+                assert {t.rule for t in claimed} == {"b-rule"}
+                with db.write() as other, other.begin():  # mi-3's queued state is free
                     free = text(
-                        "SELECT rule FROM gov_remediation_states WHERE resource_id = 'mi-1'"
+                        "SELECT rule FROM gov_remediation_states WHERE resource_id = 'mi-3'"
                         " AND rule = 'b-rule' FOR UPDATE NOWAIT"
                     )
                     assert other.execute(free).scalars().all() == ["b-rule"]
@@ -169,6 +172,6 @@ def test_the_tick_skips_a_node_whose_states_a_report_holds(db_url: str) -> None:
             report.close()
         with db.write() as session, session.begin():  # the next tick takes it
             claimed = SqlRemediations(session).claim((Phase.QUEUED,))
-            assert sorted(t.resource_id for t in claimed) == ["mi-1", "mi-2"]
+            assert sorted(t.resource_id for t in claimed) == nodes
     finally:
         db.engine.dispose()

@@ -77,40 +77,57 @@ class SqlRemediations:
                 .order_by(RemediationStateRow.resource_id)
             )
         )
-        found = self._locked(resources)
-        if found is None:  # one of them is held: resource by resource, skipping those
-            found = [row for r in resources for row in self._locked([r]) or ()]
-        claimed = sorted(
-            (row for row in found if row.phase in values),
-            key=lambda row: (row.updated_at, row.resource_id, row.rule),
-        )
-        return [Tracked(row.rule, row.resource_id, state_from_json(row.state)) for row in claimed]
-
-    def _locked(self, resources: list[str]) -> list[RemediationStateRow] | None:
-        """Every state of ``resources``, locked in (resource, rule) order; None when another
-        transaction holds one of them (nothing stays locked then)."""
-        if self.session.get_bind().dialect.name != "postgresql":  # one writer: no locks
-            return self._rows(resources)
-        try:
-            with self.session.begin_nested():  # a refused lock rolls back to here
-                return self._rows(resources)
-        except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
-                raise
-            return None
-
-    def _rows(self, resources: list[str]) -> list[RemediationStateRow]:
+        free = self._free(resources)
         found: list[RemediationStateRow] = []
-        for start in range(0, len(resources), CHUNK):
+        for start in range(0, len(free), CHUNK):  # locked now: their phases are current
             query = (
                 select(RemediationStateRow)
-                .where(RemediationStateRow.resource_id.in_(resources[start : start + CHUNK]))
-                .order_by(RemediationStateRow.resource_id, RemediationStateRow.rule)
-                .with_for_update(nowait=True)
+                .where(
+                    RemediationStateRow.resource_id.in_(free[start : start + CHUNK]),
+                    RemediationStateRow.phase.in_(values),
+                )
                 .execution_options(populate_existing=True)
             )
             found.extend(self.session.scalars(query))
-        return found
+        claimed = sorted(found, key=lambda row: (row.updated_at, row.resource_id, row.rule))
+        return [Tracked(row.rule, row.resource_id, state_from_json(row.state)) for row in claimed]
+
+    def _free(self, resources: list[str]) -> list[str]:
+        """The ``resources`` no other transaction holds a state of, their states locked
+        in (resource, rule) order.  All at once when none is held, else halves of the
+        list, down to the held ones: a few queries more per held resource, not one per
+        resource of the fleet."""
+        if not resources:
+            return []
+        if self._locked(resources):
+            return resources
+        if len(resources) == 1:
+            return []
+        half = len(resources) // 2
+        return self._free(resources[:half]) + self._free(resources[half:])
+
+    def _locked(self, resources: list[str]) -> bool:
+        """Lock every state of ``resources`` in (resource, rule) order; False when another
+        transaction holds one of them (nothing stays locked then)."""
+        if self.session.get_bind().dialect.name != "postgresql":  # one writer: no locks
+            return True
+        try:
+            with self.session.begin_nested():  # a refused lock rolls back to here
+                for start in range(0, len(resources), CHUNK):
+                    keys = (
+                        select(RemediationStateRow.resource_id, RemediationStateRow.rule)
+                        .where(
+                            RemediationStateRow.resource_id.in_(resources[start : start + CHUNK])
+                        )
+                        .order_by(RemediationStateRow.resource_id, RemediationStateRow.rule)
+                        .with_for_update(nowait=True)
+                    )
+                    self.session.execute(keys).all()
+        except DBAPIError as exc:
+            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            return False
+        return True
 
     def count(self, rule: str, phases: Collection[Phase]) -> int:
         """(rule, resource) pairs of ``rule`` in ``phases``."""
