@@ -86,6 +86,7 @@ class SqlRemediations:
                     RemediationStateRow.resource_id.in_(free[start : start + CHUNK]),
                     RemediationStateRow.phase.in_(values),
                 )
+                .with_for_update(skip_locked=True)  # a state created since: only if free
                 .execution_options(populate_existing=True)
             )
             found.extend(self.session.scalars(query))
