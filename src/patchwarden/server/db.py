@@ -21,7 +21,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session as Session
 from sqlalchemy.orm import sessionmaker
 
-from patchwarden.adapters.storage import make_engine, read_engine
+from patchwarden.adapters.storage import make_engine, read_engine, sqlstate
 from patchwarden.server.settings import ServerSettings
 
 T = TypeVar("T")
@@ -48,7 +48,7 @@ serialization conflict (``40001``): rolled back whole, it may simply run again."
 
 def is_conflict(exc: BaseException) -> bool:
     """Whether ``exc`` ended its transaction for one of the :data:`CONFLICTS`."""
-    return isinstance(exc, sa_exc.DBAPIError) and getattr(exc.orig, "sqlstate", None) in CONFLICTS
+    return sqlstate(exc) in CONFLICTS
 
 
 @dataclass

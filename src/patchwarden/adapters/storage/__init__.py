@@ -8,7 +8,13 @@
 
 from __future__ import annotations
 
-from patchwarden.adapters.storage.engine import default_url, is_sqlite, make_engine, read_engine
+from patchwarden.adapters.storage.engine import (
+    default_url,
+    is_sqlite,
+    make_engine,
+    read_engine,
+    sqlstate,
+)
 from patchwarden.adapters.storage.migrate import upgrade
 
-__all__ = ["default_url", "is_sqlite", "make_engine", "read_engine", "upgrade"]
+__all__ = ["default_url", "is_sqlite", "make_engine", "read_engine", "sqlstate", "upgrade"]

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from patchwarden.errors import EnvironmentProblem, InputError
@@ -61,6 +62,15 @@ def database_problem(url: str | Engine, exc: BaseException) -> EnvironmentProble
 def is_sqlite(engine: Engine) -> bool:
     """Whether the engine talks to SQLite."""
     return engine.dialect.name == "sqlite"
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE PostgreSQL answered a failed statement with (``40P01`` a deadlock,
+    ``55P03`` a ``NOWAIT`` lock refused, …); None for other errors and other databases."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    state = getattr(exc.orig, "sqlstate", None)
+    return state if isinstance(state, str) else None
 
 
 def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:

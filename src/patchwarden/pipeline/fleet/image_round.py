@@ -45,7 +45,7 @@ from patchwarden.pipeline.fleet.images import (
 from patchwarden.pipeline.image_build import resolve_parent
 from patchwarden.pipeline.image_lifecycle import ImageRemover, run_lifecycle
 from patchwarden.pipeline.image_staleness import plan_rebuilds
-from patchwarden.ports import AuditLog
+from patchwarden.ports import AuditLog, ImageCatalog
 
 log = logging.getLogger("patchwarden.images")
 
@@ -57,16 +57,13 @@ LIFECYCLE_EVERY = timedelta(days=1)
 ENDED = frozenset(s.value for s in InvocationStatus if s.terminal)
 
 
-class BuildCatalog(Protocol):
-    """The server's image catalog: an image record remembers its builder and command."""
+class BuildCatalog(ImageCatalog, Protocol):
+    """The server's image catalog: an image record also remembers its builder and build
+    command."""
 
-    def next_build(self, name: str, version: str) -> int: ...
-
-    def get(self, name: str, version: str) -> ImageRecord | None: ...
-
-    def images(self, name: str | None = None) -> list[ImageRecord]: ...
-
-    def save(self, record: ImageRecord, *, node_id: str = "", command_id: str = "") -> None: ...
+    def save(self, record: ImageRecord, *, node_id: str = "", command_id: str = "") -> None:
+        """Create or replace the record (``node_id``/``command_id`` kept when not given)."""
+        ...
 
 
 class PipelineMemory(Protocol):

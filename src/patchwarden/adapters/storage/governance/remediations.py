@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from patchwarden.adapters.storage.engine import sqlstate
 from patchwarden.adapters.storage.governance.codec import state_from_json, state_to_json
 from patchwarden.adapters.storage.governance_tables import (
     RemediationExceptionRow,
@@ -125,7 +126,7 @@ class SqlRemediations:
                     )
                     self.session.execute(keys).all()
         except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            if sqlstate(exc) != LOCK_NOT_AVAILABLE:
                 raise
             return False
         return True
